@@ -1,0 +1,190 @@
+// The pods of this node, indexed by container ID and by pod UID.
+//
+// Fed by the Kubernetes watch (kube-watch.ts) with V1Pod objects; read by the
+// resolver. Identities are built once per pod change and shared, so a lookup
+// allocates nothing.
+import type { V1OwnerReference, V1Pod, V1ContainerStatus } from '@kubernetes/client-node';
+import type { PodIdentity } from './resolver.js';
+
+export interface PodRecord {
+  readonly uid: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly workload: string;
+  /** Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, StaticPod, Pod, or the owner's kind. */
+  readonly workloadKind: string;
+  /** Kept for policy export (NetworkPolicy selectors). */
+  readonly labels: Readonly<Record<string, string>>;
+  /** The pod without a container (sandbox, or a container not yet in the status). */
+  readonly identity: PodIdentity;
+  /** Container ID → identity, current and previous instances of every container. */
+  readonly containers: ReadonlyMap<string, PodIdentity>;
+}
+
+export type PodChangeListener = (uid: string, record: PodRecord | undefined) => void;
+
+export interface Workload {
+  readonly name: string;
+  readonly kind: string;
+}
+
+// CronJob controllers name each Job `<cronjob>-<scheduled time in minutes
+// since the epoch>` (8 digits until the year 2160).
+const CRONJOB_SUFFIX = /-\d{8,}$/;
+
+/** The controller that owns a pod, following ReplicaSet → Deployment and Job → CronJob by their naming rules. */
+export function workloadOf(pod: V1Pod): Workload {
+  const name = pod.metadata?.name ?? '';
+  const owners = pod.metadata?.ownerReferences ?? [];
+  const owner: V1OwnerReference | undefined = owners.find((o) => o.controller === true) ?? owners[0];
+  if (owner === undefined) return { name, kind: 'Pod' };
+
+  switch (owner.kind) {
+    case 'ReplicaSet': {
+      const hash = pod.metadata?.labels?.['pod-template-hash'];
+      if (hash !== undefined && hash !== '' && owner.name.endsWith(`-${hash}`)) {
+        return { name: owner.name.slice(0, -(hash.length + 1)), kind: 'Deployment' };
+      }
+      return { name: owner.name, kind: 'ReplicaSet' };
+    }
+    case 'Job':
+      return CRONJOB_SUFFIX.test(owner.name)
+        ? { name: owner.name.replace(CRONJOB_SUFFIX, ''), kind: 'CronJob' }
+        : { name: owner.name, kind: 'Job' };
+    case 'Node': {
+      // Mirror pods of static manifests are named `<manifest name>-<node>`.
+      const node = pod.spec?.nodeName ?? '';
+      const base = node !== '' && name.endsWith(`-${node}`) ? name.slice(0, -(node.length + 1)) : name;
+      return { name: base, kind: 'StaticPod' };
+    }
+    default:
+      return { name: owner.name, kind: owner.kind };
+  }
+}
+
+/** `containerd://<id>`, `cri-o://<id>`, `docker://<id>` → `<id>`; '' when absent. */
+export function containerIdOf(statusId: string | undefined): string {
+  if (statusId === undefined) return '';
+  const at = statusId.indexOf('://');
+  return at < 0 ? statusId : statusId.slice(at + 3);
+}
+
+function statusesOf(pod: V1Pod): V1ContainerStatus[] {
+  const status = pod.status;
+  if (status === undefined) return [];
+  return [
+    ...(status.initContainerStatuses ?? []),
+    ...(status.containerStatuses ?? []),
+    ...((status.ephemeralContainerStatuses ?? []) as V1ContainerStatus[]),
+  ];
+}
+
+export function recordOf(pod: V1Pod): PodRecord | undefined {
+  const uid = pod.metadata?.uid;
+  const name = pod.metadata?.name;
+  if (uid === undefined || uid === '' || name === undefined || name === '') return undefined;
+  const namespace = pod.metadata?.namespace ?? '';
+  const workload = workloadOf(pod);
+  const identity: PodIdentity = Object.freeze({ namespace, pod: name, workload: workload.name, container: '', podUid: uid });
+  const containers = new Map<string, PodIdentity>();
+  for (const status of statusesOf(pod)) {
+    const containerIdentity: PodIdentity = Object.freeze({ ...identity, container: status.name });
+    // The previous instance of a restarted container may still have events
+    // in flight; they belong to the same container of the same pod.
+    for (const raw of [status.containerID, status.lastState?.terminated?.containerID]) {
+      const id = containerIdOf(raw);
+      if (id !== '') containers.set(id, containerIdentity);
+    }
+  }
+  return {
+    uid,
+    namespace,
+    name,
+    workload: workload.name,
+    workloadKind: workload.kind,
+    labels: Object.freeze({ ...(pod.metadata?.labels ?? {}) }),
+    identity,
+    containers,
+  };
+}
+
+export class PodIndex {
+  private readonly pods = new Map<string, PodRecord>();
+  private readonly containers = new Map<string, PodIdentity>();
+  private readonly listeners: PodChangeListener[] = [];
+
+  get size(): number {
+    return this.pods.size;
+  }
+
+  /** Called after every change, with the pod's UID and its new record (undefined when removed). */
+  onChange(listener: PodChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  byContainerId(containerId: string): PodIdentity | undefined {
+    return this.containers.get(containerId);
+  }
+
+  byUid(uid: string): PodRecord | undefined {
+    return this.pods.get(uid);
+  }
+
+  byName(namespace: string, name: string): PodRecord | undefined {
+    for (const record of this.pods.values()) {
+      if (record.namespace === namespace && record.name === name) return record;
+    }
+    return undefined;
+  }
+
+  all(): IterableIterator<PodRecord> {
+    return this.pods.values();
+  }
+
+  /** Adds or replaces a pod; container IDs it no longer lists are forgotten. */
+  upsert(pod: V1Pod): PodRecord | undefined {
+    const record = recordOf(pod);
+    if (record === undefined) return undefined;
+    this.dropContainers(this.pods.get(record.uid));
+    this.pods.set(record.uid, record);
+    for (const [id, identity] of record.containers) this.containers.set(id, identity);
+    this.notify(record.uid, record);
+    return record;
+  }
+
+  /** Removes a pod by object or UID; returns whether it was known. */
+  remove(podOrUid: V1Pod | string): boolean {
+    const uid = typeof podOrUid === 'string' ? podOrUid : podOrUid.metadata?.uid;
+    if (uid === undefined) return false;
+    const record = this.pods.get(uid);
+    if (record === undefined) return false;
+    this.dropContainers(record);
+    this.pods.delete(uid);
+    this.notify(uid, undefined);
+    return true;
+  }
+
+  /** Makes the index hold exactly these pods (a full list from the API server). */
+  replace(pods: readonly V1Pod[]): void {
+    const seen = new Set<string>();
+    for (const pod of pods) {
+      const record = this.upsert(pod);
+      if (record !== undefined) seen.add(record.uid);
+    }
+    for (const uid of [...this.pods.keys()]) {
+      if (!seen.has(uid)) this.remove(uid);
+    }
+  }
+
+  private dropContainers(record: PodRecord | undefined): void {
+    if (record === undefined) return;
+    for (const id of record.containers.keys()) {
+      // Only if it still points at this pod (IDs are unique, but be safe).
+      if (this.containers.get(id)?.podUid === record.uid) this.containers.delete(id);
+    }
+  }
+
+  private notify(uid: string, record: PodRecord | undefined): void {
+    for (const listener of this.listeners) listener(uid, record);
+  }
+}

@@ -1,0 +1,159 @@
+import t from 'tap';
+import type { V1Pod } from '@kubernetes/client-node';
+import { containerIdOf, PodIndex, workloadOf } from '../../src/metadata/pod-index.js';
+import { makePod, randomContainerId } from './fixtures/pods.js';
+
+t.test('workloadOf', async (t) => {
+  const table: Array<[string, V1Pod, { name: string; kind: string }]> = [
+    ['bare pod', makePod({ name: 'debug' }), { name: 'debug', kind: 'Pod' }],
+    [
+      'deployment via replicaset',
+      makePod({ name: 'web-7d9f8b6c5d-x2x7q', labels: { 'pod-template-hash': '7d9f8b6c5d' }, owner: { kind: 'ReplicaSet', name: 'web-7d9f8b6c5d' } }),
+      { name: 'web', kind: 'Deployment' },
+    ],
+    [
+      'replicaset without template hash',
+      makePod({ name: 'legacy-abcde', owner: { kind: 'ReplicaSet', name: 'legacy' } }),
+      { name: 'legacy', kind: 'ReplicaSet' },
+    ],
+    [
+      'replicaset whose name does not end in the hash',
+      makePod({ name: 'x-1', labels: { 'pod-template-hash': 'abc' }, owner: { kind: 'ReplicaSet', name: 'x' } }),
+      { name: 'x', kind: 'ReplicaSet' },
+    ],
+    ['statefulset', makePod({ name: 'db-0', owner: { kind: 'StatefulSet', name: 'db' } }), { name: 'db', kind: 'StatefulSet' }],
+    ['daemonset', makePod({ name: 'agent-5kq2p', owner: { kind: 'DaemonSet', name: 'agent' } }), { name: 'agent', kind: 'DaemonSet' }],
+    ['job', makePod({ name: 'migrate-8x2lq', owner: { kind: 'Job', name: 'migrate' } }), { name: 'migrate', kind: 'Job' }],
+    [
+      'cronjob via job',
+      makePod({ name: 'backup-29384710-abcde', owner: { kind: 'Job', name: 'backup-29384710' } }),
+      { name: 'backup', kind: 'CronJob' },
+    ],
+    ['job with a short numeric suffix', makePod({ name: 'run-42-x', owner: { kind: 'Job', name: 'run-42' } }), { name: 'run-42', kind: 'Job' }],
+    [
+      'static pod mirrored by the kubelet',
+      makePod({ name: 'kube-apiserver-node-a', nodeName: 'node-a', owner: { kind: 'Node', name: 'node-a' } }),
+      { name: 'kube-apiserver', kind: 'StaticPod' },
+    ],
+    [
+      'custom controller',
+      makePod({ name: 'rollout-abc', owner: { kind: 'Rollout', name: 'rollout' } }),
+      { name: 'rollout', kind: 'Rollout' },
+    ],
+  ];
+  for (const [name, pod, want] of table) t.same(workloadOf(pod), want, name);
+
+  const twoOwners = makePod({ name: 'p' });
+  twoOwners.metadata!.ownerReferences = [
+    { apiVersion: 'v1', kind: 'ConfigMap', name: 'not-controller', uid: 'a' },
+    { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'the-controller', uid: 'b', controller: true },
+  ];
+  t.same(workloadOf(twoOwners), { name: 'the-controller', kind: 'StatefulSet' }, 'the controller reference wins');
+});
+
+t.test('containerIdOf', async (t) => {
+  t.equal(containerIdOf('containerd://abc'), 'abc');
+  t.equal(containerIdOf('cri-o://abc'), 'abc');
+  t.equal(containerIdOf('docker://abc'), 'abc');
+  t.equal(containerIdOf(undefined), '');
+  t.equal(containerIdOf(''), '');
+});
+
+t.test('index by container and UID', async (t) => {
+  const index = new PodIndex();
+  const changes: Array<[string, boolean]> = [];
+  index.onChange((uid, record) => changes.push([uid, record !== undefined]));
+
+  const app = randomContainerId();
+  const sidecar = randomContainerId();
+  const init = randomContainerId();
+  const pod = makePod({
+    name: 'web-7d9f8b6c5d-x2x7q',
+    namespace: 'shop',
+    labels: { app: 'web', 'pod-template-hash': '7d9f8b6c5d' },
+    owner: { kind: 'ReplicaSet', name: 'web-7d9f8b6c5d' },
+    containers: { app, sidecar },
+    initContainers: { setup: init },
+    runtime: 'cri-o',
+  });
+  const uid = pod.metadata!.uid!;
+  const record = index.upsert(pod)!;
+  t.equal(index.size, 1);
+  t.same(record.labels, { app: 'web', 'pod-template-hash': '7d9f8b6c5d' });
+  t.equal(record.workloadKind, 'Deployment');
+  t.same(index.byContainerId(app), { namespace: 'shop', pod: 'web-7d9f8b6c5d-x2x7q', workload: 'web', container: 'app', podUid: uid });
+  t.equal(index.byContainerId(sidecar)?.container, 'sidecar');
+  t.equal(index.byContainerId(init)?.container, 'setup');
+  t.equal(index.byUid(uid)?.identity.container, '');
+  t.equal(index.byName('shop', 'web-7d9f8b6c5d-x2x7q'), record);
+  t.ok(Object.isFrozen(index.byContainerId(app)), 'identities are shared and frozen');
+  t.equal(index.byContainerId(app), index.byContainerId(app), 'same object every time');
+
+  // Container restart: new ID, the old one is kept as lastState.
+  const restarted = randomContainerId();
+  const after = structuredClone(pod);
+  const status = after.status!.containerStatuses![0]!;
+  status.lastState = { terminated: { exitCode: 1, containerID: status.containerID } };
+  status.containerID = `cri-o://${restarted}`;
+  status.restartCount = 1;
+  index.upsert(after);
+  t.equal(index.byContainerId(restarted)?.container, 'app', 'new container ID resolves');
+  t.equal(index.byContainerId(app)?.container, 'app', 'previous instance still resolves');
+
+  // A second restart drops the oldest instance.
+  const again = structuredClone(after);
+  const s2 = again.status!.containerStatuses![0]!;
+  s2.lastState = { terminated: { exitCode: 1, containerID: s2.containerID } };
+  s2.containerID = `cri-o://${randomContainerId()}`;
+  index.upsert(again);
+  t.equal(index.byContainerId(app), undefined, 'two restarts ago is forgotten');
+  t.equal(index.byContainerId(restarted)?.container, 'app');
+
+  t.ok(index.remove(pod));
+  t.notOk(index.remove(pod), 'second removal is a no-op');
+  t.equal(index.size, 0);
+  t.equal(index.byContainerId(restarted), undefined);
+  t.equal(index.byContainerId(sidecar), undefined);
+  t.equal(index.byUid(uid), undefined);
+  t.same(changes, [
+    [uid, true],
+    [uid, true],
+    [uid, true],
+    [uid, false],
+  ]);
+});
+
+t.test('pods without status or identity', async (t) => {
+  const index = new PodIndex();
+  const pending = makePod({ name: 'pending' });
+  delete pending.status;
+  const record = index.upsert(pending)!;
+  t.equal(record.containers.size, 0, 'a pending pod has no containers yet');
+  t.equal(index.byUid(record.uid)?.name, 'pending');
+
+  const waiting = makePod({ name: 'waiting', containers: { app: '' } });
+  t.equal(index.upsert(waiting)!.containers.size, 0, 'an empty containerID is not indexed');
+
+  const nameless = makePod({ name: 'x' });
+  delete nameless.metadata!.uid;
+  t.equal(index.upsert(nameless), undefined, 'a pod without UID is ignored');
+});
+
+t.test('replace keeps exactly the listed pods', async (t) => {
+  const index = new PodIndex();
+  const keep = makePod({ name: 'keep', containers: { app: randomContainerId() } });
+  const gone = makePod({ name: 'gone', containers: { app: randomContainerId() } });
+  const goneId = containerIdOf(gone.status!.containerStatuses![0]!.containerID);
+  index.upsert(keep);
+  index.upsert(gone);
+  const removed: string[] = [];
+  index.onChange((uid, record) => {
+    if (record === undefined) removed.push(uid);
+  });
+  const fresh = makePod({ name: 'fresh' });
+  index.replace([keep, fresh]);
+  t.equal(index.size, 2);
+  t.same(removed, [gone.metadata!.uid]);
+  t.equal(index.byContainerId(goneId), undefined);
+  t.ok(index.byUid(fresh.metadata!.uid!));
+});
