@@ -137,7 +137,7 @@ function foldName(qname: string, clusterDomain: string): string {
   if (isUnder(name, DOMAIN_MDNS)) return DOMAIN_MDNS;
 
   const parsed = pslParse(name);
-  if (parsed.error !== undefined) return DOMAIN_INVALID;
+  if (!('listed' in parsed)) return DOMAIN_INVALID; // psl's validation failed
   if (parsed.domain !== null) {
     return parsed.domain.length > MAX_DOMAIN_LABEL_LENGTH ? DOMAIN_INVALID : parsed.domain;
   }

@@ -28,9 +28,9 @@ export type DnsParseError =
   | 'bad_label_type'
   /** more than 255 octets in wire form */
   | 'name_too_long'
-  /** a compression pointer into the name it is part of, or too many jumps */
+  /** a compression pointer back into bytes this name already read, or more than MAX_POINTER_JUMPS */
   | 'pointer_loop'
-  /** a compression pointer forwards, into the header, or out of the message */
+  /** a compression pointer to bytes not yet read (forwards, past the end) or into the header */
   | 'bad_pointer'
   /** a query (QR=0) with QDCOUNT 0 */
   | 'no_question'
@@ -182,6 +182,8 @@ export function parseDnsName(bytes: Uint8Array, offset: number, length: number, 
  * labels that contains them. Every real compressor only refers to names it
  * has already written, so this never rejects a well-formed message, and it
  * makes each jump land lower than the last: a loop cannot be expressed.
+ * (Consequently the first question, which starts right after the header,
+ * can never contain a valid pointer.)
  */
 function readName(b: Uint8Array, o: number, length: number, start: number): DnsParseError | null {
   let pos = start; // message offset of the next length byte
