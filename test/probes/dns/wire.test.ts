@@ -201,11 +201,10 @@ function checkAllPrefixes(t: Test, packet: Uint8Array, note: string) {
   t.equal(failures, 0, `${note}: all ${packet.length + 1} prefixes behave`);
 }
 
-t.test('real queries from dig and node, answered by a test server', async (t) => {
-  if (!existsSync(DIG)) {
-    t.skip(`${DIG} not installed`);
-    return;
-  }
+const NO_DIG = existsSync(DIG) ? false : `${DIG} not installed`;
+const NO_DNSMASQ = existsSync(DNSMASQ) ? false : `${DNSMASQ} not installed`;
+
+t.test('real queries from dig and node, answered by a test server', { skip: NO_DIG }, async (t) => {
   const server = await captureServer();
   t.teardown(() => server.close());
 
@@ -243,11 +242,7 @@ t.test('real queries from dig and node, answered by a test server', async (t) =>
   );
 });
 
-t.test('real responses from dnsmasq', async (t) => {
-  if (!existsSync(DIG) || !existsSync(DNSMASQ)) {
-    t.skip('needs dig and dnsmasq');
-    return;
-  }
+t.test('real responses from dnsmasq', { skip: NO_DIG || NO_DNSMASQ }, async (t) => {
   const dm = await startDnsmasq();
   t.teardown(() => {
     dm.proc.kill();
