@@ -1,0 +1,160 @@
+// Renders the benchmark results as Markdown: the targets first, then a table per load level.
+
+const MiB = 1024 * 1024;
+
+const fmt = {
+  n: (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '–' : Number(x).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })),
+  pct: (x, d = 2) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed(d)} %`),
+  ratio: (x) => (x === null || x === undefined ? '–' : x.toFixed(3)),
+  slow: (ratio) => (ratio === null || ratio === undefined ? '–' : `${((1 - ratio) * 100).toFixed(1)} %`),
+  mib: (x) => (x === null || x === undefined || Number.isNaN(x) ? '–' : `${(x / MiB).toFixed(1)} MiB`),
+  ms: (x, d = 1) => (x === null || x === undefined ? '–' : `${x.toFixed(d)} ms`),
+};
+
+function verdict(ok) {
+  if (ok === null || ok === undefined) return 'not measured';
+  return ok ? 'met' : '**missed**';
+}
+
+function targets(r) {
+  const at = (name) => r.scenarios.find((s) => s.scenario === name)?.modes?.kubepulse;
+  const k10 = at('tcp-10k');
+  const kmax = at('tcp-max');
+  const rows = [];
+  const add = (figure, target, measured, ok) => rows.push(`| ${figure} | ${target} | ${measured} | ${verdict(ok)} |`);
+  if (k10) {
+    add('Daemon CPU at 10k conn/s', '≤ 1 % of one core', `${fmt.n(k10.cpuPctCore, 2)} % (runs ${fmt.n(k10.cpuPctCoreRange[0], 2)}–${fmt.n(k10.cpuPctCoreRange[1], 2)})`, k10.cpuPctCore <= 1);
+    const cpuSlow = k10.workloadCpuPerItemRatio === null ? null : k10.workloadCpuPerItemRatio - 1;
+    add(
+      'Workload slowdown at 10k conn/s',
+      '≤ 2 %',
+      `throughput ${fmt.slow(k10.throughputRatio)}; workload CPU per connection ${cpuSlow === null ? '–' : `${(cpuSlow * 100).toFixed(1)} %`}; BPF time per connection ${fmt.pct(k10.bpfShareOfWorkload, 1)} of the workload's own`,
+      k10.throughputRatio === null ? null : 1 - k10.throughputRatio <= 0.02 && (cpuSlow === null || cpuSlow <= 0.02),
+    );
+    add('Drops at 10k conn/s', '0', `${fmt.n(k10.dropped)} of ${fmt.n(k10.produced)}`, k10.dropped === 0 && k10.produced > 0);
+    add('Daemon RSS at 10k conn/s', '≤ 100 MiB', `peak ${fmt.mib(k10.rssPeakMax)}, steady ${fmt.mib(k10.rssSteady)}`, k10.rssPeakMax <= 100 * MiB);
+  }
+  if (kmax) {
+    add(
+      'Drops at the generator\'s max rate (default ring buffer)',
+      '< 0.1 %',
+      `${fmt.pct(kmax.dropRatio, 3)} (${fmt.n(kmax.dropped)} of ${fmt.n(kmax.produced)}; worst run ${fmt.pct(kmax.dropRatioWorstRun, 3)})`,
+      kmax.dropRatio === null ? null : kmax.dropRatio < 0.001,
+    );
+  }
+  const s = r.scrape;
+  if (s && !s.skipped && !s.error)
+    add(`/metrics with ${fmt.n(s.series)} series (${s.pods} pods × ${s.domains} domains)`, '≤ 100 ms', `${fmt.ms(s.medianMs)} median, ${fmt.ms(s.p90Ms)} p90, ${fmt.n(s.bytes / 1024)} KiB`, s.series >= 20000 ? s.medianMs <= 100 : null);
+  else add('/metrics with 20k series', '≤ 100 ms', s?.skipped ?? s?.error ?? 'not run', null);
+  if (!rows.length) return '';
+  return ['| Figure | Target | Measured (median) | |', '|---|---|---|---|', ...rows].join('\n');
+}
+
+function programs(m) {
+  if (!m?.programs?.length) return '–';
+  return m.programs.map((p) => `${p.name.replace(/\|/g, '/')}: ${fmt.n(p.nsPerHit)} ns × ${fmt.n(p.hitsPerRun)}`).join('<br>');
+}
+
+function levelTable(r) {
+  const hasK = r.config.modes.includes('kubepulse');
+  const hasP = r.config.modes.includes('bpftrace');
+  const head = ['Load', 'Without (achieved/s)'];
+  if (hasK)
+    head.push('KubePulse: throughput ratio (slowdown)', 'workload CPU/item ratio', 'daemon CPU % core', 'CPU ms / 1k events', 'events/item', 'dropped / produced', 'RSS peak / steady', 'BPF ns per item');
+  if (hasP) head.push('bpftrace: throughput ratio', 'workload CPU/item ratio', 'bpftrace CPU % core', 'RSS peak', 'BPF ns per item');
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const s of r.scenarios) {
+    const load = `${s.kind.toUpperCase()} ${s.rate ? `${fmt.n(s.rate)}/s` : 'max'}`;
+    const row = [load, fmt.n(s.baseline.throughput)];
+    const k = s.modes.kubepulse;
+    if (hasK)
+      row.push(
+        k ? `${fmt.ratio(k.throughputRatio)} (${fmt.slow(k.throughputRatio)})` : '–',
+        fmt.ratio(k?.workloadCpuPerItemRatio),
+        k ? fmt.n(k.cpuPctCore, 2) : '–',
+        k ? fmt.n(k.cpuMsPer1kEvents, 2) : '–',
+        k ? fmt.n(k.eventsPerItem, 2) : '–',
+        k ? `${fmt.n(k.dropped)} / ${fmt.n(k.produced)} (${fmt.pct(k.dropRatio, 3)})` : '–',
+        k ? `${fmt.mib(k.rssPeakMax)} / ${fmt.mib(k.rssSteady)}` : '–',
+        k ? fmt.n(k.bpfNsPerItem) : '–',
+      );
+    const p = s.modes.bpftrace;
+    if (hasP)
+      row.push(
+        p ? `${fmt.ratio(p.throughputRatio)} (${fmt.slow(p.throughputRatio)})` : 'n/a (TCP only)',
+        fmt.ratio(p?.workloadCpuPerItemRatio),
+        p ? fmt.n(p.cpuPctCore, 2) : '–',
+        p ? fmt.mib(p.rssPeakMax) : '–',
+        p ? fmt.n(p.bpfNsPerItem) : '–',
+      );
+    lines.push(`| ${row.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+function programTable(r) {
+  const lines = ['| Load | KubePulse programs: ns per hit × hits per run | bpftrace programs |', '|---|---|---|'];
+  for (const s of r.scenarios)
+    lines.push(`| ${s.kind.toUpperCase()} ${s.rate ? `${fmt.n(s.rate)}/s` : 'max'} | ${programs(s.modes.kubepulse)} | ${programs(s.modes.bpftrace)} |`);
+  return lines.join('\n');
+}
+
+function profileSection(p) {
+  if (!p) return '';
+  if (p.error) return `## Daemon CPU profile\n\n${p.error}\n`;
+  const rows = p.topFunctions.slice(0, 12).map((f) => `| ${f.name.replace(/\|/g, '/')} | ${fmt.n(f.ms, 1)} | ${fmt.n(f.pctOfBusy, 1)} % |`);
+  const files = p.topFiles.slice(0, 8).map((f) => `| ${f.name} | ${fmt.n(f.ms, 1)} | ${fmt.n(f.pctOfBusy, 1)} % |`);
+  return [
+    `## Daemon CPU profile (node --cpu-prof, ${p.load}: ${fmt.n(p.connections)} connections, ${fmt.n(p.events)} events, daemon ${fmt.n(p.cpuPctCore, 1)} % of a core)`,
+    '',
+    `Busy ${fmt.n(p.busyMs)} ms of ${fmt.n(p.wallMs)} ms profiled (JavaScript thread only; the native ring-buffer thread is not in a V8 profile).`,
+    '',
+    '| Function (self time) | ms | share of busy |',
+    '|---|---|---|',
+    ...rows,
+    '',
+    '| File / package | ms | share of busy |',
+    '|---|---|---|',
+    ...files,
+    '',
+  ].join('\n');
+}
+
+export function renderMarkdown(r) {
+  const m = r.machine;
+  const out = [
+    `# KubePulse benchmark — ${r.date.slice(0, 10)}`,
+    '',
+    `Kernel ${m.kernel}, ${m.cpus} × ${m.cpu}, ${fmt.n(m.memMiB)} MiB RAM, Node ${m.node}${r.commit ? `, commit ${r.commit}` : ''}. ` +
+      `${r.config.reps} repetitions of ${r.config.modes.join(' / ')} per load level (alternating, ${r.config.durationS} s each), medians; ratios are with ÷ without, pair by pair. ` +
+      `DNS server: ${r.config.dnsServer ?? '–'}. Run time ${r.elapsedS} s; load average before ${r.loadavgBefore}, after ${r.loadavgAfter} (other work on the machine shows up as noise).`,
+    '',
+    '## Against the targets',
+    '',
+    targets(r) || '_The daemon was not measured (not built)._',
+    '',
+    '## Per load level',
+    '',
+    levelTable(r),
+    '',
+    'Throughput ratio: achieved connections/s (TCP) or answered queries/s (DNS) with the tool ÷ without, median of the pairs; at fixed rates it stays near 1 while the machine keeps up, so the workload CPU/item ratio (the load generator\'s own user+sys time per connection or query, in which the kernel hooks run) is the overhead figure there. ' +
+      'Daemon CPU: user+sys from /proc/<pid>/stat over the load window, % of one core. BPF ns per item: run_time_ns of the tool\'s programs (kernel.bpf_stats_enabled) per connection or query.',
+    '',
+    '## BPF programs',
+    '',
+    programTable(r),
+    '',
+  ];
+  if (r.scrape) {
+    const s = r.scrape;
+    out.push('## /metrics with a large label set', '');
+    if (s.skipped || s.error) out.push(s.skipped ?? s.error, '');
+    else
+      out.push(
+        `${s.pods} pods × ${s.domains} domains through \`${s.script}\`: ${fmt.n(s.series)} series, ${fmt.n(s.bytes / 1024)} KiB; scrape ${fmt.ms(s.medianMs)} median, ${fmt.ms(s.p90Ms)} p90 (first ${fmt.ms(s.firstMs)}); RSS peak ${fmt.mib(s.rssPeak)}.`,
+        '',
+      );
+  }
+  out.push(profileSection(r.profile));
+  return out.join('\n');
+}
