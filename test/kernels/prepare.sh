@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# Prepare a second, real kernel for the QEMU guest harness (issue 7).
+#
+#   test/kernels/prepare.sh            -> prints the prepared directory on stdout
+#
+# Resolves the version behind Debian's `linux-image-amd64` at run time, downloads
+# that .deb with apt-get into the cache (reused next time), extracts the
+# uncompressed vmlinux from its vmlinuz, picks the virtio/9p modules it needs
+# (dependency order computed from each module's own `depends=` field), and builds
+# an uncompressed initramfs of static busybox + those modules + guest-init.sh.
+#
+# Everything lands in ${KUBEPULSE_CACHE:-<repo>/.cache}/kernels/<release>/ and the
+# script is idempotent: a finished directory (it has guest.env) is reused as is.
+#
+# Exit status: 0 ready (stdout: the directory), 77 skip (something this machine
+# does not have: apt, the package, qemu, busybox), 1 a real failure.
+# One line on stderr says which.
+#
+# Environment:
+#   KUBEPULSE_CACHE              cache root (default <repo>/.cache)
+#   KUBEPULSE_GUEST_KERNEL_PKG   meta package to resolve (default linux-image-amd64)
+#   KUBEPULSE_GUEST_OFFLINE=1    never call apt; use the newest prepared kernel in the cache
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+cache="${KUBEPULSE_CACHE:-$repo/.cache}/kernels"
+meta="${KUBEPULSE_GUEST_KERNEL_PKG:-linux-image-amd64}"
+# Modules the guest init needs; their dependencies are added automatically.
+wanted_modules=(virtio_pci 9pnet_virtio 9p overlay)
+
+say() { echo "kernels/prepare: $*" >&2; }
+skip() { say "SKIP: $*"; exit 77; }
+die() { say "FAILED: $*"; exit 1; }
+
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
+busybox="$(command -v busybox || true)"
+[[ -n "$busybox" ]] || skip "busybox not installed (apt-get install busybox-static)"
+if ! file -L "$busybox" 2>/dev/null | grep -q 'statically linked'; then
+  [[ -x /bin/busybox ]] && file -L /bin/busybox | grep -q 'statically linked' && busybox=/bin/busybox ||
+    skip "busybox at $busybox is not static (apt-get install busybox-static)"
+fi
+
+mkdir -p "$cache/debs"
+
+newest_prepared() {
+  # newest finished directory, by modification time of its guest.env
+  ls -1t "$cache"/*/guest.env 2>/dev/null | head -n1 | xargs -r dirname
+}
+
+use_prepared() {
+  say "ready: $(. "$1/guest.env" && echo "$GUEST_PKG $GUEST_PKG_VERSION, kernel $GUEST_KERNEL_RELEASE") in $1"
+  echo "$1"
+  exit 0
+}
+
+resolve_pkg() {
+  # prints "<package> <version>" of the image package behind the meta package, or nothing
+  local dep ver
+  dep="$(apt-cache depends "$meta" 2>/dev/null | awk '/^ *Depends: linux-image-/ { print $2; exit }')" || true
+  [[ -n "$dep" ]] || return 0
+  ver="$(apt-cache policy "$dep" 2>/dev/null | awk '/Candidate:/ { print $2; exit }')" || true
+  [[ -n "$ver" && "$ver" != "(none)" ]] || return 0
+  echo "$dep $ver"
+}
+
+if [[ "${KUBEPULSE_GUEST_OFFLINE:-}" == 1 ]]; then
+  d="$(newest_prepared)"
+  [[ -n "$d" ]] && use_prepared "$d"
+  skip "KUBEPULSE_GUEST_OFFLINE=1 and no prepared kernel in $cache"
+fi
+
+command -v apt-cache >/dev/null || {
+  d="$(newest_prepared)"; [[ -n "$d" ]] && use_prepared "$d"
+  skip "no apt-cache on this machine and no prepared kernel in $cache"
+}
+
+read -r pkg ver <<<"$(resolve_pkg)" || true
+if [[ -z "${pkg:-}" ]]; then
+  # apt lists missing or stale: one update, then resolve again
+  if [[ $(id -u) -eq 0 ]]; then
+    say "resolving $meta: running apt-get update once"
+    apt-get update -qq >/dev/null 2>&1 || true
+    read -r pkg ver <<<"$(resolve_pkg)" || true
+  fi
+fi
+if [[ -z "${pkg:-}" ]]; then
+  d="$(newest_prepared)"
+  [[ -n "$d" ]] && { say "cannot resolve $meta with apt-cache; using the cached kernel"; use_prepared "$d"; }
+  skip "cannot resolve $meta with apt-cache (no apt lists or no access to the mirror) and nothing cached in $cache"
+fi
+
+# Finished already? The directory is named after the package's kernel release,
+# which is the package name without its linux-image- prefix (e.g. 6.1.0-56-amd64).
+release="${pkg#linux-image-}"
+out="$cache/$release"
+if [[ -f "$out/guest.env" ]] && (. "$out/guest.env" && [[ "$GUEST_PKG_VERSION" == "$ver" ]]); then
+  # also rebuild when the guest init changed since (it is baked into the initramfs)
+  if cmp -s "$here/guest-init.sh" "$out/guest-init.sh"; then
+    use_prepared "$out"
+  fi
+fi
+
+# Serialise concurrent preparations (parallel test files).
+exec 9>"$cache/.prepare.lock"
+flock 9
+if [[ -f "$out/guest.env" ]] && cmp -s "$here/guest-init.sh" "$out/guest-init.sh" &&
+   (. "$out/guest.env" && [[ "$GUEST_PKG_VERSION" == "$ver" ]]); then
+  use_prepared "$out"
+fi
+
+# --- download ---------------------------------------------------------------
+arch="$(dpkg --print-architecture 2>/dev/null || echo amd64)"
+deb="$cache/debs/${pkg}_${ver//:/%3a}_${arch}.deb"
+if [[ ! -s "$deb" ]]; then
+  say "downloading $pkg $ver"
+  tmpdl="$(mktemp -d "$cache/debs/.dl.XXXXXX")"
+  # apt drops privileges to _apt for the download; a root-owned cache is fine but
+  # it warns, so let _apt write into the temp dir when that user exists.
+  chmod 0777 "$tmpdl"
+  if ! (cd "$tmpdl" && apt-get download -q "$pkg=$ver" >/dev/null 2>"$tmpdl/.err"); then
+    err="$(grep -v '^W:' "$tmpdl/.err" | tail -n1)"
+    rm -rf "$tmpdl"
+    d="$(newest_prepared)"
+    [[ -n "$d" ]] && { say "download of $pkg failed ($err); using the cached kernel"; use_prepared "$d"; }
+    skip "cannot download $pkg $ver with apt-get: $err"
+  fi
+  got="$(ls "$tmpdl"/*.deb | head -n1)"
+  mv "$got" "$deb"
+  rm -rf "$tmpdl"
+fi
+
+# --- extract -----------------------------------------------------------------
+work="$(mktemp -d "$cache/.build.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+say "extracting $(basename "$deb")"
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work" --wildcards \
+  './boot/*' "./lib/modules/$release/modules.*" "./lib/modules/$release/kernel/net/9p/*" \
+  "./lib/modules/$release/kernel/fs/*" "./lib/modules/$release/kernel/drivers/virtio/*" \
+  2>/dev/null || die "cannot unpack $deb"
+vmlinuz="$work/boot/vmlinuz-$release"
+[[ -f "$vmlinuz" ]] || die "$deb has no boot/vmlinuz-$release"
+
+# vmlinux from the bzImage: the x86 boot header says where the compressed payload
+# is (setup_sects at 0x1f1, payload_offset/payload_length at 0x248/0x24c); fall back
+# to scanning for a known compression magic when the header looks wrong.
+u8() { od -An -tu1 -j "$2" -N1 "$1" | tr -d ' '; }
+u32() { od -An -tu4 -j "$2" -N4 "$1" | tr -d ' '; }
+decompress_at() { # file offset length -> stdout
+  local f=$1 off=$2 len=$3 m
+  m="$(od -An -tx1 -j "$off" -N4 "$f" | tr -d ' ')"
+  case "$m" in
+    fd377a58) tail -c +"$((off + 1))" "$f" | head -c "$len" | xz -dc --single-stream ;;
+    28b52ffd) tail -c +"$((off + 1))" "$f" | head -c "$len" | zstd -dcq ;;
+    1f8b08*) tail -c +"$((off + 1))" "$f" | head -c "$len" | gzip -dc 2>/dev/null ;;
+    *) return 1 ;;
+  esac
+}
+is_elf() { [[ "$(head -c4 "$1" | od -An -tx1 | tr -d ' ')" == 7f454c46 ]]; }
+vmlinux="$work/vmlinux"
+setup_sects="$(u8 "$vmlinuz" $((0x1f1)))"; [[ "$setup_sects" == 0 ]] && setup_sects=4
+poff="$(( (setup_sects + 1) * 512 + $(u32 "$vmlinuz" $((0x248))) ))"
+plen="$(u32 "$vmlinuz" $((0x24c)))"
+if ! { decompress_at "$vmlinuz" "$poff" "$plen" >"$vmlinux" 2>/dev/null || true; is_elf "$vmlinux"; }; then
+  found=""
+  size="$(stat -c %s "$vmlinuz")"
+  for magic in '\xfd7zXZ\x00' '\x28\xb5\x2f\xfd' '\x1f\x8b\x08\x00'; do
+    for off in $(LC_ALL=C grep -obUaP "$magic" "$vmlinuz" | cut -d: -f1); do
+      { decompress_at "$vmlinuz" "$off" "$((size - off))" >"$vmlinux" 2>/dev/null || true; }
+      if is_elf "$vmlinux"; then found=1; break 2; fi
+    done
+  done
+  [[ -n "$found" ]] || die "could not find a compressed ELF kernel inside $vmlinuz"
+fi
+
+# --- modules, in dependency order --------------------------------------------
+moddir="$work/lib/modules/$release"
+declare -A modpath=()
+while IFS= read -r f; do
+  n="$(basename "$f" .ko)"; modpath[${n//-/_}]="$f"
+done < <(find "$moddir" -name '*.ko')
+declare -A seen=()
+order=()
+visit() {
+  local m=${1//-/_} deps d
+  [[ -n "${seen[$m]:-}" ]] && return 0
+  seen[$m]=1
+  if [[ -z "${modpath[$m]:-}" ]]; then
+    # built into the kernel?
+    grep -qE "/$m\.ko\$|/${m//_/-}\.ko\$" "$moddir/modules.builtin" && return 0
+    die "module $m not found in $pkg"
+  fi
+  deps="$(tr '\0' '\n' <"${modpath[$m]}" | sed -n 's/^depends=//p' | head -n1)"
+  for d in ${deps//,/ }; do visit "$d"; done
+  order+=("$m")
+}
+for m in "${wanted_modules[@]}"; do visit "$m"; done
+
+# --- initramfs ---------------------------------------------------------------
+root="$work/initramfs"
+mkdir -p "$root"/{bin,dev,proc,sys,host,etc,lib/modules}
+cp "$busybox" "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+cp "$here/guest-init.sh" "$root/init"
+chmod 0755 "$root/init"
+: >"$root/etc/modules"
+for m in "${order[@]}"; do
+  cp "${modpath[$m]}" "$root/lib/modules/$m.ko"
+  echo "$m" >>"$root/etc/modules"
+done
+echo "$release" >"$root/etc/guest-release"
+(cd "$root" && find . | LC_ALL=C sort | "$busybox" cpio -o -H newc 2>/dev/null) >"$work/initramfs.cpio"
+
+# --- publish atomically ------------------------------------------------------
+final="$work/final"
+mkdir -p "$final"
+mv "$vmlinux" "$work/initramfs.cpio" "$final/"
+cp "$work/boot/config-$release" "$final/config"
+cp "$here/guest-init.sh" "$final/guest-init.sh"
+kprobes="$(grep -q '^CONFIG_KPROBES=y' "$final/config" && echo y || echo n)"
+cat >"$final/guest.env" <<EOF
+GUEST_PKG=$pkg
+GUEST_PKG_VERSION=$ver
+GUEST_KERNEL_RELEASE=$release
+GUEST_VMLINUX=$out/vmlinux
+GUEST_INITRAMFS=$out/initramfs.cpio
+GUEST_MODULES="${order[*]}"
+GUEST_KPROBES=$kprobes
+EOF
+rm -rf "$out.old"
+[[ -d "$out" ]] && mv "$out" "$out.old"
+mv "$final" "$out"
+rm -rf "$out.old"
+use_prepared "$out"
