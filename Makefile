@@ -1,0 +1,80 @@
+# KubePulse build. `make run` and `make test` are the two set-up commands:
+# each installs what is missing (Debian packages, npm packages), builds,
+# then runs the daemon or the tests.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+# Debian packages the build, the tests and the benchmark need.
+BUILD_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3
+TEST_PACKAGES := dnsutils dnsmasq-base prometheus iproute2 qemu-system-x86 busybox-static \
+                 bpftrace libseccomp-dev kmod cpio xz-utils zstd
+PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
+
+BPF_SOURCES := $(wildcard bpf/*.bpf.c)
+BPF_OBJECTS := $(patsubst bpf/%.bpf.c,build/bpf/%.bpf.o,$(BPF_SOURCES))
+BPF_HEADERS := $(wildcard bpf/*.h)
+VMLINUX_H := build/include/vmlinux.h
+ADDON := build/Release/kubepulse.node
+TS_SOURCES := $(shell find cmd src -name '*.ts' 2>/dev/null)
+TS_STAMP := dist/.built
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+.PHONY: setup packages deps build run test check bench test-kernels clean
+
+setup: packages deps
+
+# apt-get only when a package is missing, so a ready machine pays nothing.
+packages:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: installing packages needs root (missing: $$missing)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+deps: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: setup $(BPF_OBJECTS) $(ADDON) $(TS_STAMP)
+
+# The kernel's types, dumped from its BTF at build time (never committed).
+$(VMLINUX_H):
+	@mkdir -p $(dir $@)
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+build/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HEADERS) $(VMLINUX_H)
+	@mkdir -p $(dir $@)
+	clang -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Ibuild/include -Ibpf -c $< -o $@.tmp
+	llvm-strip -g $@.tmp && mv $@.tmp $@
+
+# node-gyp owns build/ but `configure` + `build` (unlike `rebuild`) leave
+# the BPF objects beside it alone.
+$(ADDON): binding.gyp $(wildcard native/*.cc native/*.h native/*.c) $(BPF_HEADERS) | deps
+	npx node-gyp configure --silent
+	npx node-gyp build --silent -j 2
+
+$(TS_STAMP): $(TS_SOURCES) tsconfig.json | deps
+	npx tsc -p tsconfig.json
+	@touch $@
+
+run: build
+	node dist/cmd/kubepulse.js $(ARGS)
+
+check: build
+	node dist/cmd/kubepulse.js check $(ARGS)
+
+test: build
+	bash test/run.sh $(ARGS)
+
+bench: build
+	bash bench/run.sh $(ARGS)
+
+test-kernels: build
+	npx tap test/kernels/
+
+clean:
+	rm -rf build dist

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// kubepulse: the exporter daemon (`kubepulse [run]`), its pre-flight check
+// (`kubepulse check`) and the policy exporter (`kubepulse policy`).
+
+import { join } from 'node:path';
+import { packageRoot } from '../src/bpf/addon.js';
+import { runCheck } from '../src/check.js';
+import { parseConfig, usage } from '../src/config.js';
+import { startDaemon } from '../src/daemon.js';
+import { UserError } from '../src/errors.js';
+import { createLogger } from '../src/log.js';
+
+function fail(err: unknown): never {
+  if (err instanceof UserError) {
+    process.stderr.write(`kubepulse: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+  process.stderr.write(`kubepulse: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(70);
+}
+
+async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'policy') {
+    const { runPolicyCommand } = await import('../src/cli/policy.js');
+    process.exitCode = await runPolicyCommand(argv.slice(1));
+    return;
+  }
+  const { command, config } = parseConfig(argv, process.env, join(packageRoot(), 'build', 'bpf'));
+  if (command === 'help') {
+    process.stdout.write(usage() + '\n');
+    return;
+  }
+  if (command === 'check') {
+    // The plan is the output; logs only for what goes wrong.
+    const quiet = createLogger(config.logLevel === 'debug' ? 'debug' : 'error');
+    process.exitCode = runCheck(config, quiet, (line) => process.stdout.write(line + '\n'));
+    return;
+  }
+  const log = createLogger(config.logLevel);
+  const daemon = await startDaemon(config, log);
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    daemon.stop().then(
+      () => process.exit(0),
+      (err: unknown) => fail(err),
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main(process.argv.slice(2)).catch(fail);

@@ -1,0 +1,310 @@
+#include "bpf_object.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "errors.h"
+#include "libbpf_log.h"
+
+namespace kubepulse {
+namespace {
+
+std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsString())
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+Napi::Buffer<uint8_t> BufferArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsBuffer())
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a Buffer");
+  return info[i].As<Napi::Buffer<uint8_t>>();
+}
+
+// Bytes a lookup returns: per-CPU maps hold one 8-byte-aligned slot per CPU.
+size_t ValueBytes(const bpf_map* map) {
+  size_t size = bpf_map__value_size(map);
+  switch (bpf_map__type(map)) {
+    case BPF_MAP_TYPE_PERCPU_ARRAY:
+    case BPF_MAP_TYPE_PERCPU_HASH:
+    case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+    case BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE:
+      return ((size + 7) / 8) * 8 * static_cast<size_t>(libbpf_num_possible_cpus());
+    default:
+      return size;
+  }
+}
+
+}  // namespace
+
+Napi::Function BpfObject::Define(Napi::Env env) {
+  return DefineClass(env, "BpfObject",
+                     {
+                         InstanceMethod("programs", &BpfObject::Programs),
+                         InstanceMethod("maps", &BpfObject::Maps),
+                         InstanceMethod("setAutoload", &BpfObject::SetAutoload),
+                         InstanceMethod("setMapMaxEntries", &BpfObject::SetMapMaxEntries),
+                         InstanceMethod("setConst", &BpfObject::SetConst),
+                         InstanceMethod("load", &BpfObject::Load),
+                         InstanceMethod("attach", &BpfObject::Attach),
+                         InstanceMethod("detachAll", &BpfObject::DetachAll),
+                         InstanceMethod("mapLookup", &BpfObject::MapLookup),
+                         InstanceMethod("mapUpdate", &BpfObject::MapUpdate),
+                         InstanceMethod("mapDelete", &BpfObject::MapDelete),
+                         InstanceMethod("mapEntries", &BpfObject::MapEntries),
+                         InstanceMethod("programIds", &BpfObject::ProgramIds),
+                         InstanceMethod("close", &BpfObject::Close),
+                     });
+}
+
+BpfObject* BpfObject::Unwrap(Napi::Value value) {
+  if (!value.IsObject()) return nullptr;
+  return Napi::ObjectWrap<BpfObject>::Unwrap(value.As<Napi::Object>());
+}
+
+BpfObject::BpfObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfObject>(info) {
+  path_ = StringArg(info, 0, "path");
+  ResetLibbpfLog();
+  object_ = bpf_object__open_file(path_.c_str(), nullptr);
+  if (object_ == nullptr) {
+    int err = errno;
+    throw ErrnoError(info.Env(), "cannot open BPF object " + path_, err);
+  }
+}
+
+BpfObject::~BpfObject() { CloseAll(); }
+
+void BpfObject::RequireOpen(Napi::Env env) const {
+  if (object_ == nullptr) throw Napi::Error::New(env, "BPF object " + path_ + " is closed");
+}
+
+bpf_program* BpfObject::FindProgram(const Napi::CallbackInfo& info, size_t arg) {
+  RequireOpen(info.Env());
+  std::string name = StringArg(info, arg, "program name");
+  bpf_program* prog = bpf_object__find_program_by_name(object_, name.c_str());
+  if (prog == nullptr)
+    throw Napi::Error::New(info.Env(), "no program " + name + " in " + path_);
+  return prog;
+}
+
+bpf_map* BpfObject::FindMap(const Napi::CallbackInfo& info, size_t arg) {
+  RequireOpen(info.Env());
+  std::string name = StringArg(info, arg, "map name");
+  bpf_map* map = bpf_object__find_map_by_name(object_, name.c_str());
+  if (map == nullptr) throw Napi::Error::New(info.Env(), "no map " + name + " in " + path_);
+  return map;
+}
+
+Napi::Value BpfObject::Programs(const Napi::CallbackInfo& info) {
+  RequireOpen(info.Env());
+  Napi::Array out = Napi::Array::New(info.Env());
+  bpf_program* prog;
+  uint32_t i = 0;
+  bpf_object__for_each_program(prog, object_) {
+    Napi::Object p = Napi::Object::New(info.Env());
+    p.Set("name", bpf_program__name(prog));
+    p.Set("section", bpf_program__section_name(prog));
+    p.Set("autoload", bpf_program__autoload(prog));
+    out.Set(i++, p);
+  }
+  return out;
+}
+
+Napi::Value BpfObject::Maps(const Napi::CallbackInfo& info) {
+  RequireOpen(info.Env());
+  Napi::Array out = Napi::Array::New(info.Env());
+  bpf_map* map;
+  uint32_t i = 0;
+  bpf_object__for_each_map(map, object_) {
+    Napi::Object m = Napi::Object::New(info.Env());
+    m.Set("name", bpf_map__name(map));
+    m.Set("type", static_cast<double>(bpf_map__type(map)));
+    m.Set("maxEntries", static_cast<double>(bpf_map__max_entries(map)));
+    m.Set("keySize", static_cast<double>(bpf_map__key_size(map)));
+    m.Set("valueSize", static_cast<double>(bpf_map__value_size(map)));
+    out.Set(i++, m);
+  }
+  return out;
+}
+
+void BpfObject::SetAutoload(const Napi::CallbackInfo& info) {
+  bpf_program* prog = FindProgram(info, 0);
+  if (info.Length() < 2 || !info[1].IsBoolean())
+    throw Napi::TypeError::New(info.Env(), "autoload must be a boolean");
+  int err = bpf_program__set_autoload(prog, info[1].As<Napi::Boolean>().Value());
+  if (err) throw ErrnoError(info.Env(), "cannot set autoload", err);
+}
+
+void BpfObject::SetMapMaxEntries(const Napi::CallbackInfo& info) {
+  bpf_map* map = FindMap(info, 0);
+  if (info.Length() < 2 || !info[1].IsNumber())
+    throw Napi::TypeError::New(info.Env(), "maxEntries must be a number");
+  uint32_t n = info[1].As<Napi::Number>().Uint32Value();
+  int err = bpf_map__set_max_entries(map, n);
+  if (err) throw ErrnoError(info.Env(), std::string("cannot size map ") + bpf_map__name(map), err);
+}
+
+// Writes a `const volatile` global before load: finds the variable in the
+// object's .rodata section through its BTF and copies the bytes in.
+void BpfObject::SetConst(const Napi::CallbackInfo& info) {
+  RequireOpen(info.Env());
+  std::string name = StringArg(info, 0, "variable name");
+  Napi::Buffer<uint8_t> value = BufferArg(info, 1, "value");
+  if (loaded_) throw Napi::Error::New(info.Env(), "setConst must come before load");
+  bpf_map* rodata = bpf_object__find_map_by_name(object_, ".rodata");
+  const btf* btf = bpf_object__btf(object_);
+  if (rodata == nullptr || btf == nullptr)
+    throw Napi::Error::New(info.Env(), path_ + " has no constants section");
+  int sec_id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+  if (sec_id < 0) throw Napi::Error::New(info.Env(), path_ + " has no .rodata BTF");
+  const btf_type* sec = btf__type_by_id(btf, sec_id);
+  const btf_var_secinfo* vars = btf_var_secinfos(sec);
+  for (int i = 0; i < btf_vlen(sec); i++) {
+    const btf_type* var = btf__type_by_id(btf, vars[i].type);
+    if (name != btf__name_by_offset(btf, var->name_off)) continue;
+    if (value.Length() != vars[i].size)
+      throw Napi::TypeError::New(info.Env(), "constant " + name + " takes " +
+                                                 std::to_string(vars[i].size) + " bytes");
+    size_t size = 0;
+    // libbpf 1.1 declares the pointer const, but the region is the map's
+    // writable initial image until load (later libbpf drops the const).
+    auto* data = static_cast<uint8_t*>(const_cast<void*>(bpf_map__initial_value(rodata, &size)));
+    if (data == nullptr || vars[i].offset + vars[i].size > size)
+      throw Napi::Error::New(info.Env(), "cannot reach constant " + name);
+    std::memcpy(data + vars[i].offset, value.Data(), value.Length());
+    return;
+  }
+  throw Napi::Error::New(info.Env(), "no constant " + name + " in " + path_);
+}
+
+void BpfObject::Load(const Napi::CallbackInfo& info) {
+  RequireOpen(info.Env());
+  ResetLibbpfLog();
+  int err = bpf_object__load(object_);
+  if (err) throw ErrnoError(info.Env(), "cannot load BPF object " + path_, err);
+  loaded_ = true;
+}
+
+// attach(programName[, { cgroup: path }]): cgroup programs need the cgroup
+// directory to hang from; everything else attaches by its section name.
+void BpfObject::Attach(const Napi::CallbackInfo& info) {
+  bpf_program* prog = FindProgram(info, 0);
+  if (!loaded_) throw Napi::Error::New(info.Env(), "attach must come after load");
+  std::string cgroup;
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Value c = info[1].As<Napi::Object>().Get("cgroup");
+    if (c.IsString()) cgroup = c.As<Napi::String>().Utf8Value();
+  }
+  ResetLibbpfLog();
+  bpf_link* link;
+  if (!cgroup.empty()) {
+    int fd = open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw ErrnoError(info.Env(), "cannot open cgroup " + cgroup, errno);
+    link = bpf_program__attach_cgroup(prog, fd);
+    if (link == nullptr) {
+      int err = errno;
+      close(fd);
+      throw ErrnoError(info.Env(), std::string("cannot attach ") + bpf_program__name(prog) +
+                                       " to cgroup " + cgroup, err);
+    }
+    cgroup_fds_.push_back(fd);
+  } else {
+    link = bpf_program__attach(prog);
+    if (link == nullptr)
+      throw ErrnoError(info.Env(), std::string("cannot attach ") + bpf_program__name(prog) +
+                                       " (" + bpf_program__section_name(prog) + ")", errno);
+  }
+  links_.push_back(link);
+}
+
+void BpfObject::DestroyLinks() {
+  for (bpf_link* link : links_) bpf_link__destroy(link);
+  links_.clear();
+  for (int fd : cgroup_fds_) close(fd);
+  cgroup_fds_.clear();
+}
+
+void BpfObject::DetachAll(const Napi::CallbackInfo&) { DestroyLinks(); }
+
+Napi::Value BpfObject::MapLookup(const Napi::CallbackInfo& info) {
+  bpf_map* map = FindMap(info, 0);
+  Napi::Buffer<uint8_t> key = BufferArg(info, 1, "key");
+  std::vector<uint8_t> value(ValueBytes(map));
+  int err = bpf_map__lookup_elem(map, key.Data(), key.Length(), value.data(), value.size(), 0);
+  if (err == -ENOENT) return info.Env().Null();
+  if (err) throw ErrnoError(info.Env(), std::string("cannot read map ") + bpf_map__name(map), err);
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), value.data(), value.size());
+}
+
+void BpfObject::MapUpdate(const Napi::CallbackInfo& info) {
+  bpf_map* map = FindMap(info, 0);
+  Napi::Buffer<uint8_t> key = BufferArg(info, 1, "key");
+  Napi::Buffer<uint8_t> value = BufferArg(info, 2, "value");
+  int err = bpf_map__update_elem(map, key.Data(), key.Length(), value.Data(), value.Length(), 0);
+  if (err) throw ErrnoError(info.Env(), std::string("cannot write map ") + bpf_map__name(map), err);
+}
+
+void BpfObject::MapDelete(const Napi::CallbackInfo& info) {
+  bpf_map* map = FindMap(info, 0);
+  Napi::Buffer<uint8_t> key = BufferArg(info, 1, "key");
+  int err = bpf_map__delete_elem(map, key.Data(), key.Length(), 0);
+  if (err && err != -ENOENT)
+    throw ErrnoError(info.Env(), std::string("cannot delete from map ") + bpf_map__name(map), err);
+}
+
+// All [key, value] pairs of a hash map, read at once. A key deleted by the
+// kernel while we walk is skipped, not an error.
+Napi::Value BpfObject::MapEntries(const Napi::CallbackInfo& info) {
+  bpf_map* map = FindMap(info, 0);
+  Napi::Env env = info.Env();
+  size_t key_size = bpf_map__key_size(map);
+  std::vector<uint8_t> key(key_size), next(key_size), value(ValueBytes(map));
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  const void* prev = nullptr;
+  while (bpf_map__get_next_key(map, prev, next.data(), key_size) == 0) {
+    key.swap(next);
+    prev = key.data();
+    int err = bpf_map__lookup_elem(map, key.data(), key_size, value.data(), value.size(), 0);
+    if (err == -ENOENT) continue;
+    if (err) throw ErrnoError(env, std::string("cannot read map ") + bpf_map__name(map), err);
+    Napi::Array pair = Napi::Array::New(env, 2);
+    pair.Set(0u, Napi::Buffer<uint8_t>::Copy(env, key.data(), key.size()));
+    pair.Set(1u, Napi::Buffer<uint8_t>::Copy(env, value.data(), value.size()));
+    out.Set(n++, pair);
+  }
+  return out;
+}
+
+// { programName: kernel program id } for the loaded programs, so that tools
+// (bpftool, the benchmark's bpf_stats) can find them.
+Napi::Value BpfObject::ProgramIds(const Napi::CallbackInfo& info) {
+  RequireOpen(info.Env());
+  Napi::Object out = Napi::Object::New(info.Env());
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, object_) {
+    int fd = bpf_program__fd(prog);
+    if (fd < 0) continue;
+    bpf_prog_info prog_info = {};
+    uint32_t len = sizeof(prog_info);
+    if (bpf_obj_get_info_by_fd(fd, &prog_info, &len) == 0)
+      out.Set(bpf_program__name(prog), static_cast<double>(prog_info.id));
+  }
+  return out;
+}
+
+void BpfObject::CloseAll() {
+  DestroyLinks();
+  if (object_ != nullptr) bpf_object__close(object_);
+  object_ = nullptr;
+}
+
+void BpfObject::Close(const Napi::CallbackInfo&) { CloseAll(); }
+
+}  // namespace kubepulse

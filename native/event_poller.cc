@@ -1,0 +1,143 @@
+#include "event_poller.h"
+
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "bpf_object.h"
+#include "errors.h"
+#include "libbpf_log.h"
+
+namespace kubepulse {
+namespace {
+
+constexpr size_t kFrameHeader = 8;
+
+uint32_t NumberOption(const Napi::Object& options, const char* name, uint32_t fallback) {
+  Napi::Value v = options.Get(name);
+  return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : fallback;
+}
+
+}  // namespace
+
+Napi::Function EventPoller::Define(Napi::Env env) {
+  return DefineClass(env, "EventPoller",
+                     {
+                         InstanceMethod("start", &EventPoller::Start),
+                         InstanceMethod("stop", &EventPoller::Stop),
+                     });
+}
+
+// new EventPoller(sources: Array<[BpfObject, mapName]>, onBatch(buffer), options?)
+EventPoller::EventPoller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EventPoller>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsFunction())
+    throw Napi::TypeError::New(env, "EventPoller(sources, onBatch[, options]) expects an array and a function");
+  if (info.Length() > 2 && info[2].IsObject()) {
+    Napi::Object options = info[2].As<Napi::Object>();
+    batch_bytes_ = NumberOption(options, "batchBytes", batch_bytes_);
+    poll_timeout_ms_ = static_cast<int>(NumberOption(options, "pollTimeoutMs", poll_timeout_ms_));
+    flush_interval_ms_ = static_cast<int>(NumberOption(options, "flushIntervalMs", flush_interval_ms_));
+  }
+  uint32_t max_queued = 8;
+  if (info.Length() > 2 && info[2].IsObject())
+    max_queued = NumberOption(info[2].As<Napi::Object>(), "maxQueuedBatches", max_queued);
+
+  Napi::Array sources = info[0].As<Napi::Array>();
+  for (uint32_t i = 0; i < sources.Length(); i++) {
+    Napi::Value pair = sources.Get(i);
+    if (!pair.IsArray()) throw Napi::TypeError::New(env, "each source is [BpfObject, mapName]");
+    BpfObject* object = BpfObject::Unwrap(pair.As<Napi::Array>().Get(0u));
+    Napi::Value map_name = pair.As<Napi::Array>().Get(1u);
+    if (object == nullptr || object->object() == nullptr || !map_name.IsString())
+      throw Napi::TypeError::New(env, "each source is [open BpfObject, mapName]");
+    std::string name = map_name.As<Napi::String>().Utf8Value();
+    bpf_map* map = bpf_object__find_map_by_name(object->object(), name.c_str());
+    if (map == nullptr || bpf_map__fd(map) < 0)
+      throw Napi::Error::New(env, "no loaded ring buffer " + name);
+    ResetLibbpfLog();
+    int err = 0;
+    if (rings_ == nullptr) {
+      rings_ = ring_buffer__new(bpf_map__fd(map), &EventPoller::OnRecord, this, nullptr);
+      if (rings_ == nullptr) err = errno;
+    } else {
+      err = -ring_buffer__add(rings_, bpf_map__fd(map), &EventPoller::OnRecord, this);
+    }
+    if (err) throw ErrnoError(env, "cannot open ring buffer " + name, err);
+  }
+  if (rings_ == nullptr) throw Napi::Error::New(env, "EventPoller needs at least one ring buffer");
+  batch_.reserve(batch_bytes_ + 4096);
+  typed_deliver_ = Deliver::New(env, info[1].As<Napi::Function>(), "kubepulse-events", max_queued, 1);
+}
+
+EventPoller::~EventPoller() {
+  StopThread();
+  if (rings_ != nullptr) ring_buffer__free(rings_);
+}
+
+void EventPoller::Start(const Napi::CallbackInfo& info) {
+  if (started_) throw Napi::Error::New(info.Env(), "poller already started");
+  started_ = true;
+  thread_ = std::thread(&EventPoller::Run, this);
+}
+
+void EventPoller::Stop(const Napi::CallbackInfo&) { StopThread(); }
+
+// Abort first: the poll thread may be blocked handing a batch to a JS
+// thread that is now waiting here for it, and abort releases it.
+void EventPoller::StopThread() {
+  if (stopping_.exchange(true)) return;
+  if (typed_deliver_) typed_deliver_.Abort();
+  if (thread_.joinable()) thread_.join();
+}
+
+// Poll thread. Wakes on the first record, then waits flush_interval_ms so
+// that a busy ring is drained in large batches rather than per event.
+void EventPoller::Run() {
+  while (!stopping_.load()) {
+    int n = ring_buffer__poll(rings_, poll_timeout_ms_);
+    if (n < 0 && n != -EINTR) break;
+    if (batch_.empty()) continue;
+    if (batch_.size() < batch_bytes_ && flush_interval_ms_ > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(flush_interval_ms_));
+      ring_buffer__consume(rings_);
+    }
+    Flush();
+  }
+}
+
+int EventPoller::OnRecord(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<EventPoller*>(ctx);
+  size_t at = self->batch_.size();
+  size_t padded = (size + 7) & ~size_t{7};
+  self->batch_.resize(at + kFrameHeader + padded);
+  uint8_t* frame = self->batch_.data() + at;
+  uint32_t length = static_cast<uint32_t>(size);
+  std::memcpy(frame, &length, sizeof(length));
+  std::memset(frame + 4, 0, 4 + (padded - size));
+  std::memcpy(frame + kFrameHeader, data, size);
+  if (self->batch_.size() >= self->batch_bytes_) self->Flush();
+  return 0;
+}
+
+void EventPoller::Flush() {
+  if (batch_.empty()) return;
+  auto* out = new Batch();
+  out->reserve(batch_bytes_ + 4096);
+  out->swap(batch_);
+  if (typed_deliver_.BlockingCall(out) != napi_ok) delete out;
+}
+
+void EventPoller::DeliverBatch(Napi::Env env, Napi::Function callback, std::nullptr_t*, Batch* batch) {
+  if (env == nullptr) {  // torn down with batches still queued
+    delete batch;
+    return;
+  }
+  Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::New(
+      env, batch->data(), batch->size(), [](Napi::Env, uint8_t*, Batch* owned) { delete owned; }, batch);
+  callback.Call({buffer});
+}
+
+}  // namespace kubepulse

@@ -1,0 +1,95 @@
+// The typed face of the native addon (native/*.cc). Everything that talks
+// to libbpf goes through this interface, so tests can hand in another.
+
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../errors.js';
+
+export interface ProgramInfo {
+  name: string;
+  section: string;
+  autoload: boolean;
+}
+
+export interface MapInfo {
+  name: string;
+  type: number;
+  maxEntries: number;
+  keySize: number;
+  valueSize: number;
+}
+
+export interface BpfObjectHandle {
+  programs(): ProgramInfo[];
+  maps(): MapInfo[];
+  setAutoload(program: string, load: boolean): void;
+  setMapMaxEntries(map: string, entries: number): void;
+  setConst(name: string, value: Buffer): void;
+  load(): void;
+  attach(program: string, options?: { cgroup?: string }): void;
+  detachAll(): void;
+  /** Per-CPU maps return one 8-byte-aligned slot per possible CPU. */
+  mapLookup(map: string, key: Buffer): Buffer | null;
+  mapUpdate(map: string, key: Buffer, value: Buffer): void;
+  mapDelete(map: string, key: Buffer): void;
+  mapEntries(map: string): Array<[Buffer, Buffer]>;
+  programIds(): Record<string, number>;
+  close(): void;
+}
+
+export interface EventPollerHandle {
+  start(): void;
+  stop(): void;
+}
+
+export interface EventPollerOptions {
+  batchBytes?: number;
+  pollTimeoutMs?: number;
+  flushIntervalMs?: number;
+  maxQueuedBatches?: number;
+}
+
+export interface StructLayout {
+  size: number;
+  type: number;
+  offsets: Record<string, number>;
+}
+
+export interface Addon {
+  BpfObject: new (path: string) => BpfObjectHandle;
+  EventPoller: new (
+    sources: Array<[BpfObjectHandle, string]>,
+    onBatch: (batch: Buffer) => void,
+    options?: EventPollerOptions,
+  ) => EventPollerHandle;
+  libbpfVersion(): string;
+  numPossibleCpus(): number;
+  probeMapType(name: 'ringbuf' | 'sk_storage' | 'lru_hash' | 'percpu_array'): boolean;
+  probeProgType(name: 'kprobe' | 'tracepoint' | 'tracing' | 'cgroup_skb' | 'cgroup_sock_addr' | 'raw_tracepoint'): boolean;
+  vmlinuxBtfHas(name: string, kind: 'func' | 'struct' | 'typedef' | 'enum'): boolean;
+  layouts(): Record<string, StructLayout>;
+}
+
+/** The checkout (or image) root: two levels above dist/src/bpf or src/bpf. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the kubepulse package root');
+    dir = up;
+  }
+  return dir;
+}
+
+let cached: Addon | undefined;
+
+export function loadAddon(): Addon {
+  if (cached) return cached;
+  const path = join(packageRoot(), 'build', 'Release', 'kubepulse.node');
+  if (!existsSync(path))
+    throw new UserError(`the native addon is not built (${path} is missing): run \`make build\``);
+  cached = createRequire(import.meta.url)(path) as Addon;
+  return cached;
+}

@@ -1,0 +1,82 @@
+// Turns the addon's batches into calls to one handler per event type.
+// A batch is a Buffer of records framed as [u32 length][u32 0][record]
+// padded to 8 bytes; every record starts with struct kp_event_header
+// (bpf/events.h). One DataView per batch; nothing allocated per event.
+
+import type { Addon, EventPollerHandle, EventPollerOptions } from './addon.js';
+import type { LoadedProbe } from './probe.js';
+
+/** Reads one record: `offset` is where the record (its header) starts. */
+export type EventHandler = (view: DataView, offset: number, length: number) => void;
+
+const FRAME_HEADER = 8;
+
+export interface EventStreamStats {
+  /** Records per event type since start. */
+  received: Map<number, number>;
+  /** Records with an unknown type or a length their handler rejected. */
+  malformed: number;
+  batches: number;
+}
+
+export class EventStream {
+  readonly stats: EventStreamStats = { received: new Map(), malformed: 0, batches: 0 };
+  private poller: EventPollerHandle | undefined;
+  private readonly handlers: Array<EventHandler | undefined> = [];
+
+  constructor(handlers: Map<number, EventHandler>) {
+    for (const [type, handler] of handlers) this.handlers[type] = handler;
+  }
+
+  start(addon: Addon, probes: LoadedProbe[], options?: EventPollerOptions): void {
+    if (probes.length === 0) return;
+    this.poller = new addon.EventPoller(
+      probes.map((p) => [p.object, 'events']),
+      (batch) => this.dispatch(batch),
+      options,
+    );
+    this.poller.start();
+  }
+
+  stop(): void {
+    this.poller?.stop();
+    this.poller = undefined;
+  }
+
+  /** Public so tests and the benchmark's synthetic path can feed batches. */
+  dispatch(batch: Buffer): void {
+    const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+    const end = batch.byteLength;
+    const counts: number[] = [];
+    let offset = 0;
+    while (offset + FRAME_HEADER <= end) {
+      const length = view.getUint32(offset, true);
+      const record = offset + FRAME_HEADER;
+      offset = record + ((length + 7) & ~7);
+      if (length < 8 || record + length > end) {
+        this.stats.malformed++;
+        break;
+      }
+      const type = view.getUint32(record, true);
+      const handler = this.handlers[type];
+      if (handler === undefined) {
+        this.stats.malformed++;
+        continue;
+      }
+      counts[type] = (counts[type] ?? 0) + 1;
+      handler(view, record, length);
+    }
+    this.stats.batches++;
+    counts.forEach((n, type) => this.stats.received.set(type, (this.stats.received.get(type) ?? 0) + n));
+  }
+}
+
+/**
+ * A u64 field as a JS number. Exact below 2^53: cgroup ids always are, and
+ * monotonic nanosecond timestamps are for the first 104 days of uptime;
+ * after that they round to a few ns, harmless for the latencies user space
+ * derives from them (the kernel computes TCP latencies itself).
+ */
+export function readU64(view: DataView, offset: number): number {
+  return view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 4294967296;
+}

@@ -1,0 +1,91 @@
+// Loading one probe: pick the first hook plan the kernel supports (in the
+// probe's order of preference, narrowed by --attach), load only that plan's
+// programs, attach them, and fall back to the next plan if the kernel
+// refuses. Which plan won is the probe's `hook`, exported as
+// kubepulse_probe_info{probe,hook}.
+
+import { join } from 'node:path';
+import type { AttachMode } from '../config.js';
+import { describeBpfError, UserError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Addon, BpfObjectHandle } from './addon.js';
+import type { KernelFeatures } from './kernel.js';
+
+export interface HookPlan {
+  /** Shown in logs and kubepulse_probe_info, e.g. "tp_btf/inet_sock_set_state". */
+  hook: string;
+  /** Which --attach choice this plan belongs to; "any" plans serve every mode. */
+  mode: 'kprobe' | 'tracepoint' | 'any';
+  programs: Array<{ name: string; cgroup?: boolean }>;
+  /** undefined when usable here, else why not ("needs CONFIG_KPROBES"). */
+  unavailable(kernel: KernelFeatures): string | undefined;
+}
+
+export interface ProbeSpec {
+  name: string;
+  objectFile: string;
+  plans: HookPlan[];
+  /** Sets constants and map sizes between open and load. */
+  configure?(object: BpfObjectHandle): void;
+}
+
+export interface LoadedProbe {
+  name: string;
+  hook: string;
+  object: BpfObjectHandle;
+}
+
+export interface LoadContext {
+  addon: Addon;
+  kernel: KernelFeatures;
+  attach: AttachMode;
+  bpfObjectDir: string;
+  ringBufferBytes: number;
+  log: Logger;
+}
+
+function isPermissionError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'EPERM' || code === 'EACCES';
+}
+
+export function loadProbe(spec: ProbeSpec, ctx: LoadContext): LoadedProbe {
+  const plans = spec.plans.filter((p) => ctx.attach === 'auto' || p.mode === 'any' || p.mode === ctx.attach);
+  const tried: string[] = [];
+  for (const plan of plans) {
+    const reason = plan.unavailable(ctx.kernel);
+    if (reason) {
+      tried.push(`${plan.hook} ${reason}`);
+      ctx.log.debug('hook plan unavailable', { probe: spec.name, hook: plan.hook, reason });
+      continue;
+    }
+    const object = new ctx.addon.BpfObject(join(ctx.bpfObjectDir, spec.objectFile));
+    try {
+      const wanted = new Set(plan.programs.map((p) => p.name));
+      for (const p of object.programs()) object.setAutoload(p.name, wanted.has(p.name));
+      object.setMapMaxEntries('events', ctx.ringBufferBytes);
+      spec.configure?.(object);
+      object.load();
+      for (const p of plan.programs) {
+        if (p.cgroup && !ctx.kernel.cgroup2) throw new Error('no cgroup v2 mount (needs cgroup2 mounted, e.g. at /sys/fs/cgroup)');
+        object.attach(p.name, p.cgroup ? { cgroup: ctx.kernel.cgroup2 } : undefined);
+      }
+      ctx.log.info('probe attached', { probe: spec.name, hook: plan.hook });
+      return { name: spec.name, hook: plan.hook, object };
+    } catch (err) {
+      object.close();
+      if (isPermissionError(err)) throw new UserError(`cannot load the ${spec.name} probe: ${describeBpfError(err)}`);
+      const detail = describeBpfError(err);
+      tried.push(`${plan.hook}: ${detail}`);
+      ctx.log.warn('hook plan failed, trying the next', {
+        probe: spec.name,
+        hook: plan.hook,
+        error: detail,
+        libbpf: (err as { libbpfLog?: string }).libbpfLog?.slice(-2000),
+      });
+    }
+  }
+  const forced = ctx.attach === 'auto' ? '' : ` with --attach=${ctx.attach}`;
+  if (tried.length === 0) throw new UserError(`the ${spec.name} probe has no ${ctx.attach} hooks`);
+  throw new UserError(`cannot attach the ${spec.name} probe${forced}: ${tried.join('; ')}`);
+}

@@ -1,0 +1,165 @@
+// Daemon configuration from flags and environment variables. Every flag
+// `--some.flag-name` can also be set as KUBEPULSE_SOME_FLAG_NAME; a flag on
+// the command line wins over the environment.
+
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { UserError } from './errors.js';
+import { LOG_LEVELS, type LogLevel } from './log.js';
+
+export const ATTACH_MODES = ['auto', 'kprobe', 'tracepoint'] as const;
+export type AttachMode = (typeof ATTACH_MODES)[number];
+
+export interface Config {
+  port: number;
+  listenAddress: string;
+  nodeName: string;
+  logLevel: LogLevel;
+  ringBufferBytes: number;
+  procfs: string;
+  sysfs: string;
+  /** cgroup v2 mount; undefined = find it in <procfs>/mounts. */
+  cgroupfs: string | undefined;
+  attach: AttachMode;
+  bpfObjectDir: string;
+  dnsPorts: number[];
+  dnsTimeoutMs: number;
+  dnsMaxDomains: number;
+  clusterDomain: string;
+  kubeconfig: string | undefined;
+  metadataCacheTtlMs: number;
+  seriesGraceMs: number;
+}
+
+interface FlagSpec {
+  name: string;
+  help: string;
+  default?: string;
+  boolean?: boolean;
+}
+
+export const FLAGS: FlagSpec[] = [
+  { name: 'port', default: '9090', help: 'HTTP port for /metrics, /healthz, /readyz and /api/v1' },
+  { name: 'listen-address', default: '0.0.0.0', help: 'address the HTTP server binds' },
+  { name: 'node-name', help: 'node label on every series (default: $NODE_NAME, else the hostname)' },
+  { name: 'log-level', default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
+  { name: 'ring-buffer-bytes', default: '4194304', help: 'size of each probe\'s ring buffer; a power of two, at least 4096' },
+  { name: 'path.procfs', default: '/proc', help: 'where the host\'s /proc is mounted (/host/proc in a container)' },
+  { name: 'path.sysfs', default: '/sys', help: 'where the host\'s /sys is mounted' },
+  { name: 'path.cgroupfs', help: 'the cgroup v2 mount (default: found in <procfs>/mounts)' },
+  { name: 'attach', default: 'auto', help: `how probes attach: ${ATTACH_MODES.join(', ')} (auto: kprobes where the kernel has them, else tracepoints)` },
+  { name: 'bpf-object-dir', help: 'directory with the compiled *.bpf.o files (default: build/bpf in the checkout)' },
+  { name: 'dns-ports', default: '53', help: 'comma-separated UDP ports whose traffic is DNS' },
+  { name: 'dns-timeout', default: '5s', help: 'a query unanswered this long counts as rcode="timeout"' },
+  { name: 'dns-max-domains', default: '1000', help: 'distinct domain label values per node; beyond, domain="other"' },
+  { name: 'cluster-domain', default: 'cluster.local', help: 'the cluster\'s DNS domain, folded into one domain label' },
+  { name: 'kubeconfig', help: 'kubeconfig for running outside the cluster (default: in-cluster config, else no Kubernetes)' },
+  { name: 'metadata-cache-ttl', default: '60s', help: 'how long a process-to-pod resolution is trusted' },
+  { name: 'series-grace', default: '5m', help: 'how long series of a deleted pod stay before they are removed' },
+];
+
+export function envName(flag: string): string {
+  return 'KUBEPULSE_' + flag.replace(/[.-]/g, '_').toUpperCase();
+}
+
+export function usage(): string {
+  const lines = FLAGS.map((f) => {
+    const def = f.default !== undefined ? ` (default ${f.default})` : '';
+    return `  --${f.name.padEnd(20)} ${f.help}${def}\n  ${''.padEnd(22)} env ${envName(f.name)}`;
+  });
+  return [
+    'Usage: kubepulse [run] [flags]     run the exporter daemon',
+    '       kubepulse check [flags]     pre-flight: probe the kernel, load and attach every probe, print the plan, exit 0 or 1',
+    '       kubepulse policy ...        export NetworkPolicies and seccomp profiles from what agents observed (kubepulse policy --help)',
+    '',
+    'Flags:',
+    ...lines,
+    '  --help                 this text',
+  ].join('\n');
+}
+
+/** "5s", "250ms", "2m", "1h" → milliseconds. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
+  if (!m) throw new UserError(`--${flag}: "${text}" is not a duration (e.g. 500ms, 5s, 2m)`, 2);
+  const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return Number(m[1]) * scale;
+}
+
+function parseInteger(text: string, flag: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text.trim())) throw new UserError(`--${flag}: "${text}" is not a whole number`, 2);
+  const n = Number(text);
+  if (n < min || n > max) throw new UserError(`--${flag}: ${n} is outside ${min}..${max}`, 2);
+  return n;
+}
+
+function oneOf<T extends string>(text: string, flag: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(text))
+    throw new UserError(`--${flag}: "${text}" is not one of ${allowed.join(', ')}`, 2);
+  return text as T;
+}
+
+export interface ParsedCommand {
+  command: 'run' | 'check' | 'help';
+  config: Config;
+}
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env, defaultBpfDir = 'build/bpf'): ParsedCommand {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
+  for (const f of FLAGS) options[f.name] = { type: f.boolean ? 'boolean' : 'string' };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    const message = (err as Error).message;
+    const unknown = /Unknown option '([^']+)'/.exec(message)?.[1];
+    const line = unknown ? `unknown flag ${unknown}` : (message.split('\n')[0] ?? message).replace(/\.$/, '');
+    throw new UserError(`${line} (see kubepulse --help)`, 2);
+  }
+  const positionals = parsed.positionals;
+  const command = parsed.values.help ? 'help' : (positionals[0] ?? 'run');
+  if (command !== 'run' && command !== 'check' && command !== 'help')
+    throw new UserError(`unknown command "${command}" (see kubepulse --help)`, 2);
+  if (positionals.length > 1) throw new UserError(`unexpected argument "${positionals[1]}" (see kubepulse --help)`, 2);
+
+  const value = (name: string): string | undefined => {
+    const v = parsed.values[name];
+    if (typeof v === 'string') return v;
+    const fromEnv = env[envName(name)];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    return FLAGS.find((f) => f.name === name)?.default;
+  };
+  const required = (name: string): string => value(name) as string;
+
+  const ringBufferBytes = parseInteger(required('ring-buffer-bytes'), 'ring-buffer-bytes', 4096, 1 << 30);
+  if ((ringBufferBytes & (ringBufferBytes - 1)) !== 0)
+    throw new UserError(`--ring-buffer-bytes: ${ringBufferBytes} is not a power of two`, 2);
+
+  const dnsPorts = required('dns-ports')
+    .split(',')
+    .filter((p) => p.trim() !== '')
+    .map((p) => parseInteger(p, 'dns-ports', 1, 65535));
+  if (dnsPorts.length === 0) throw new UserError('--dns-ports: give at least one port', 2);
+  if (dnsPorts.length > 8) throw new UserError('--dns-ports: at most 8 ports', 2);
+
+  const config: Config = {
+    port: parseInteger(required('port'), 'port', 0, 65535),
+    listenAddress: required('listen-address'),
+    nodeName: value('node-name') ?? env.NODE_NAME ?? hostname(),
+    logLevel: oneOf(required('log-level'), 'log-level', LOG_LEVELS),
+    ringBufferBytes,
+    procfs: required('path.procfs'),
+    sysfs: required('path.sysfs'),
+    cgroupfs: value('path.cgroupfs'),
+    attach: oneOf(required('attach'), 'attach', ATTACH_MODES),
+    bpfObjectDir: value('bpf-object-dir') ?? defaultBpfDir,
+    dnsPorts,
+    dnsTimeoutMs: parseDuration(required('dns-timeout'), 'dns-timeout'),
+    dnsMaxDomains: parseInteger(required('dns-max-domains'), 'dns-max-domains', 1, 1_000_000),
+    clusterDomain: required('cluster-domain').replace(/\.$/, '').toLowerCase(),
+    kubeconfig: value('kubeconfig'),
+    metadataCacheTtlMs: parseDuration(required('metadata-cache-ttl'), 'metadata-cache-ttl'),
+    seriesGraceMs: parseDuration(required('series-grace'), 'series-grace'),
+  };
+  return { command, config };
+}

@@ -1,0 +1,115 @@
+// The daemon's lifecycle: probe the kernel, serve HTTP, load and attach
+// the probes, stream their events into the collectors; stop in reverse.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadAddon, packageRoot, type Addon } from './bpf/addon.js';
+import { EventStream, type EventHandler } from './bpf/event-stream.js';
+import { detectKernel, type KernelFeatures } from './bpf/kernel.js';
+import { loadProbe, type LoadedProbe } from './bpf/probe.js';
+import type { Config } from './config.js';
+import { UserError } from './errors.js';
+import { HttpServer } from './http/server.js';
+import type { Logger } from './log.js';
+import { hostResolver, type Resolver } from './metadata/resolver.js';
+import { createRegistry } from './metrics/registry.js';
+import { registerSelfMetrics } from './metrics/self.js';
+import { PROBES } from './probes/registry.js';
+import { TcpCollector } from './probes/tcp/collector.js';
+import { TCP_EVENT_TYPE } from './probes/tcp/event.js';
+
+export interface Daemon {
+  port: number;
+  probes: LoadedProbe[];
+  stop(): Promise<void>;
+}
+
+export function version(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** Refuses to start where nothing could work, naming what is missing. */
+export function preflight(kernel: KernelFeatures): void {
+  if (!kernel.capabilities.bpf || !kernel.capabilities.perfmon)
+    throw new UserError('cannot load BPF: operation not permitted (needs CAP_BPF and CAP_PERFMON, or root)');
+  if (!kernel.btf)
+    throw new UserError('cannot load BPF: the kernel has no BTF at /sys/kernel/btf/vmlinux (needs CONFIG_DEBUG_INFO_BTF)');
+}
+
+export async function startDaemon(config: Config, log: Logger, addon: Addon = loadAddon()): Promise<Daemon> {
+  const kernel = detectKernel(config);
+  preflight(kernel);
+  log.info('kernel', { release: kernel.release, kprobes: kernel.kprobes, cgroup2: kernel.cgroup2, libbpf: addon.libbpfVersion() });
+
+  const registry = createRegistry();
+  const resolver: Resolver = hostResolver;
+  const tcp = new TcpCollector(registry, resolver, config.nodeName);
+  const handlers = new Map<number, EventHandler>([
+    [TCP_EVENT_TYPE, (view, at, length) => void tcp.handle(view, at, length)],
+  ]);
+  const stream = new EventStream(handlers);
+
+  const probes: LoadedProbe[] = [];
+  const failed: string[] = [];
+  const ready = (): { ready: boolean; reasons: string[] } => {
+    const reasons: string[] = [];
+    if (probes.length === 0) reasons.push('no probe attached');
+    return { ready: reasons.length === 0, reasons };
+  };
+  registerSelfMetrics(registry, {
+    version: version(),
+    node: config.nodeName,
+    probes: () => probes,
+    failedProbes: () => failed,
+    stream,
+    eventTypes: Object.fromEntries(PROBES.map((p) => [p.eventType, p.spec.name])),
+    ready: () => ready().ready,
+    numCpus: addon.numPossibleCpus(),
+  });
+
+  const server = new HttpServer({ registry, readiness: ready, log });
+  const port = await server.listen(config.port, config.listenAddress);
+  log.info('serving', { address: config.listenAddress, port });
+
+  const closeProbes = (): void => {
+    stream.stop();
+    for (const p of probes.splice(0)) p.object.close();
+  };
+  try {
+    for (const entry of PROBES) {
+      try {
+        probes.push(
+          loadProbe(entry.spec, {
+            addon,
+            kernel,
+            attach: config.attach,
+            bpfObjectDir: config.bpfObjectDir,
+            ringBufferBytes: config.ringBufferBytes,
+            log,
+          }),
+        );
+      } catch (err) {
+        // With --attach forced, the user asked for exactly this: fail. In
+        // auto mode a probe that cannot attach is visible, not fatal.
+        if (config.attach !== 'auto' || !(err instanceof UserError)) throw err;
+        log.error('probe not attached', { probe: entry.spec.name, error: err.message });
+        failed.push(entry.spec.name);
+      }
+    }
+    if (probes.length === 0) throw new UserError(`no probe could attach on this kernel (${kernel.release})`);
+    stream.start(addon, probes);
+  } catch (err) {
+    closeProbes();
+    await server.close();
+    throw err;
+  }
+
+  return {
+    port,
+    probes,
+    async stop() {
+      closeProbes();
+      await server.close();
+    },
+  };
+}

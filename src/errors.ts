@@ -1,0 +1,32 @@
+// Failures a user can act on. The CLI prints `kubepulse: <message>` as one
+// line and exits non-zero; no stack trace, because the message is the fix.
+
+export class UserError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'UserError';
+  }
+}
+
+/** errno codes from the kernel, mapped to what the user has to change. */
+const BPF_ERRNO_HINTS: Record<string, string> = {
+  EPERM: 'needs CAP_BPF and CAP_PERFMON (CAP_NET_ADMIN for cgroup hooks), or root',
+  EACCES: 'needs CAP_BPF and CAP_PERFMON (CAP_NET_ADMIN for cgroup hooks), or root',
+  ENOSYS: 'needs a kernel built with CONFIG_BPF_SYSCALL',
+  ENOMEM: 'the kernel refused the memory; raise RLIMIT_MEMLOCK (CAP_SYS_RESOURCE) or lower --ring-buffer-bytes',
+};
+
+export function bpfHint(err: unknown): string | undefined {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? BPF_ERRNO_HINTS[code] : undefined;
+}
+
+/** `what: <reason> (<hint>)` from an addon error, for one-line reports. */
+export function describeBpfError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const hint = bpfHint(err);
+  return hint ? `${message} (${hint})` : message;
+}

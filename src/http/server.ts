@@ -1,0 +1,102 @@
+// The daemon's HTTP face: /metrics for Prometheus, /healthz and /readyz for
+// the kubelet, and JSON routes other parts register (e.g. /api/v1/flows).
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import { UserError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export type Readiness = () => { ready: boolean; reasons: string[] };
+export type JsonRoute = (url: URL) => unknown | Promise<unknown>;
+
+export interface HttpServerOptions {
+  registry: Registry;
+  readiness: Readiness;
+  log: Logger;
+  /** Extra health condition (e.g. the event poller is alive); undefined = healthy. */
+  unhealthy?: () => string | undefined;
+}
+
+export class HttpServer {
+  private readonly server: Server;
+  private readonly routes = new Map<string, JsonRoute>();
+
+  constructor(private readonly options: HttpServerOptions) {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        options.log.error('request failed', { path: req.url, error: String(err) });
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('internal error\n');
+      });
+    });
+    // A scrape must never be held by a slow client forever.
+    this.server.requestTimeout = 30_000;
+  }
+
+  route(path: string, handler: JsonRoute): void {
+    this.routes.set(path, handler);
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        if (err.code === 'EADDRINUSE') reject(new UserError(`port ${port} on ${host} is already in use (choose another with --port)`));
+        else if (err.code === 'EACCES') reject(new UserError(`may not listen on port ${port} (ports below 1024 need CAP_NET_BIND_SERVICE)`));
+        else if (err.code === 'EADDRNOTAVAIL') reject(new UserError(`cannot listen on ${host}: no such local address (--listen-address)`));
+        else reject(err);
+      };
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        const address = this.server.address();
+        resolve(typeof address === 'object' && address !== null ? address.port : port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    switch (url.pathname) {
+      case '/metrics': {
+        const body = await this.options.registry.metrics();
+        res.writeHead(200, { 'content-type': this.options.registry.contentType }).end(body);
+        return;
+      }
+      case '/healthz': {
+        const problem = this.options.unhealthy?.();
+        res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' }).end(problem ? `${problem}\n` : 'ok\n');
+        return;
+      }
+      case '/readyz': {
+        const { ready, reasons } = this.options.readiness();
+        res
+          .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
+          .end(ready ? 'ready\n' : `not ready: ${reasons.join('; ')}\n`);
+        return;
+      }
+      case '/':
+        res
+          .writeHead(200, { 'content-type': 'text/html' })
+          .end('<html><body><h1>KubePulse</h1><p><a href="/metrics">/metrics</a> <a href="/healthz">/healthz</a> <a href="/readyz">/readyz</a></p></body></html>\n');
+        return;
+    }
+    const route = this.routes.get(url.pathname);
+    if (!route) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    const body = JSON.stringify(await route(url));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  }
+}

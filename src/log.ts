@@ -1,0 +1,23 @@
+// Structured JSON logs, one object per line on stderr. The level is set
+// once from --log-level; a disabled level costs a comparison.
+
+import type { Logger, LogFields } from './metadata/logger.js';
+
+export type { Logger, LogFields };
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+  const threshold = LOG_LEVELS.indexOf(level);
+  const emit = (lvl: LogLevel, msg: string, fields?: LogFields): void => {
+    if (LOG_LEVELS.indexOf(lvl) < threshold) return;
+    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields }) + '\n');
+  };
+  return {
+    debug: (msg, fields) => emit('debug', msg, fields),
+    info: (msg, fields) => emit('info', msg, fields),
+    warn: (msg, fields) => emit('warn', msg, fields),
+    error: (msg, fields) => emit('error', msg, fields),
+  };
+}

@@ -1,0 +1,37 @@
+// Label sets of per-pod series. Every probe labels its series with
+// namespace, workload, pod and node; this keeps the bound prom-client
+// children per pod identity so the hot path does one Map lookup.
+
+import type { PodIdentity } from '../metadata/resolver.js';
+
+export const POD_LABEL_NAMES = ['namespace', 'workload', 'pod', 'node'] as const;
+export type PodLabels = Record<(typeof POD_LABEL_NAMES)[number], string>;
+
+export function podLabels(id: PodIdentity, node: string): PodLabels {
+  return { namespace: id.namespace, workload: id.workload, pod: id.pod, node };
+}
+
+/** Children of one or more metrics, created once per pod identity. */
+export class PodChildren<T> {
+  private readonly byIdentity = new Map<PodIdentity, T>();
+
+  constructor(
+    private readonly node: string,
+    private readonly make: (labels: PodLabels) => T,
+  ) {}
+
+  get(id: PodIdentity): T {
+    let children = this.byIdentity.get(id);
+    if (children === undefined) {
+      children = this.make(podLabels(id, this.node));
+      this.byIdentity.set(id, children);
+    }
+    return children;
+  }
+
+  /** Drops the cached children of a pod (its series are removed elsewhere). */
+  forgetPod(namespace: string, pod: string): void {
+    for (const id of this.byIdentity.keys())
+      if (id.namespace === namespace && id.pod === pod) this.byIdentity.delete(id);
+  }
+}
