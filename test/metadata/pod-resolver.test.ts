@@ -1,0 +1,231 @@
+// The resolver on fixture trees: a fake procfs and a plain directory tree
+// standing in for the cgroup v2 mount (directory inodes play cgroup IDs).
+// The same code on this machine's real cgroup v2 is in resolver.test.ts.
+import t from 'tap';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Registry } from 'prom-client';
+import { CgroupIndex, cgroupIdOf, findCgroup2Mount } from '../../src/metadata/cgroup-index.js';
+import { IdentityCache } from '../../src/metadata/identity-cache.js';
+import { PodIndex } from '../../src/metadata/pod-index.js';
+import { PodResolver } from '../../src/metadata/pod-resolver.js';
+import { HOST_IDENTITY } from '../../src/metadata/resolver.js';
+import { SILENT_LOGGER } from '../../src/metadata/logger.js';
+import { makePod, randomContainerId } from './fixtures/pods.js';
+
+interface Fixture {
+  procfs: string;
+  cgroupfs: string;
+  clock: { now: number };
+  pods: PodIndex;
+  cgroups: CgroupIndex;
+  cache: IdentityCache;
+  resolver: PodResolver;
+  registry: Registry;
+  /** Creates a cgroup directory (path relative to the mount) and returns its ID. */
+  mkCgroup(path: string): number;
+  /** Writes /proc/<pid>/cgroup. */
+  proc(pid: number, content: string): void;
+  exit(pid: number): void;
+}
+
+function fixture(t: { teardown(fn: () => void): void }, mountsLine?: (cgroupfs: string) => string): Fixture {
+  const base = mkdtempSync(join(tmpdir(), 'kubepulse-resolver-'));
+  t.teardown(() => rmSync(base, { recursive: true, force: true }));
+  const procfs = join(base, 'proc');
+  const cgroupfs = join(base, 'cgroup');
+  mkdirSync(procfs);
+  mkdirSync(cgroupfs);
+  writeFileSync(
+    join(procfs, 'mounts'),
+    (mountsLine ?? ((c: string) => `cgroup2 ${c} cgroup2 rw,nosuid,nodev,noexec,relatime 0 0`))(cgroupfs) +
+      '\nproc /proc proc rw 0 0\n',
+  );
+  const clock = { now: 1_000_000 }; // lru-cache treats a start time of 0 as "no TTL"
+  const pods = new PodIndex();
+  const cgroups = new CgroupIndex({ procfs, log: SILENT_LOGGER, now: () => clock.now, rootRefreshMs: 0 });
+  const registry = new Registry();
+  const cache = new IdentityCache({ max: 1000, ttlMs: 60_000, registry, now: () => clock.now });
+  const resolver = new PodResolver({ procfs, cgroups, pods, cache, log: SILENT_LOGGER });
+  return {
+    procfs,
+    cgroupfs,
+    clock,
+    pods,
+    cgroups,
+    cache,
+    resolver,
+    registry,
+    mkCgroup(path) {
+      mkdirSync(join(cgroupfs, path), { recursive: true });
+      return cgroupIdOf(join(cgroupfs, path));
+    },
+    proc(pid, content) {
+      mkdirSync(join(procfs, String(pid)), { recursive: true });
+      writeFileSync(join(procfs, String(pid), 'cgroup'), content);
+    },
+    exit(pid) {
+      rmSync(join(procfs, String(pid)), { recursive: true, force: true });
+    },
+  };
+}
+
+function podPath(uid: string, containerId: string): string {
+  const u = uid.replaceAll('-', '_');
+  return `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${u}.slice/cri-containerd-${containerId}.scope`;
+}
+
+t.test('findCgroup2Mount', async (t) => {
+  const f = fixture(t, () => 'cgroup2 /sys/fs/cgroup/with\\040space cgroup2 rw 0 0');
+  t.equal(findCgroup2Mount(f.procfs), '/sys/fs/cgroup/with space', 'octal escapes are decoded');
+});
+
+t.test('a container process resolves, then hits the cache', async (t) => {
+  const f = fixture(t);
+  const containerId = randomContainerId();
+  const pod = makePod({ name: 'web-1', namespace: 'shop', containers: { app: containerId }, owner: { kind: 'StatefulSet', name: 'web' } });
+  const uid = pod.metadata!.uid!;
+  f.pods.upsert(pod);
+  const id = f.mkCgroup(podPath(uid, containerId));
+  f.proc(100, `0::${podPath(uid, containerId)}\n`);
+
+  const want = { namespace: 'shop', pod: 'web-1', workload: 'web', container: 'app', podUid: uid };
+  t.same(f.resolver.resolve(100, id), want);
+  t.equal(f.cgroups.rescans, 0, 'learned from /proc, no rescan needed');
+  t.same(f.resolver.resolve(100, id), want);
+  t.same(f.resolver.resolve(101, id), want, 'another process of the same cgroup hits too');
+  t.equal(f.cache.hits, 2);
+  t.equal(f.cache.misses, 1);
+
+  const text = await f.registry.metrics();
+  t.match(text, /kubepulse_metadata_cache_hits_total 2\n/);
+  t.match(text, /kubepulse_metadata_cache_misses_total 1\n/);
+  t.match(text, /kubepulse_metadata_cache_size 1\n/);
+});
+
+t.test('an exited process resolves through the rescan', async (t) => {
+  const f = fixture(t);
+  const containerId = randomContainerId();
+  const pod = makePod({ name: 'job-x', containers: { main: containerId } });
+  f.pods.upsert(pod);
+  const id = f.mkCgroup(podPath(pod.metadata!.uid!, containerId));
+  // No /proc/<pid> at all: the process is gone.
+  t.equal(f.resolver.resolve(4242, id).pod, 'job-x');
+  t.equal(f.cgroups.rescans, 1);
+});
+
+t.test('unknown cgroup IDs are negative-cached and rescans rate-limited', async (t) => {
+  const f = fixture(t);
+  f.mkCgroup('/kubepods.slice');
+  t.equal(f.resolver.resolve(1, 999_999_999), HOST_IDENTITY);
+  t.equal(f.resolver.resolve(2, 999_999_998), HOST_IDENTITY);
+  t.equal(f.resolver.resolve(3, 999_999_997), HOST_IDENTITY);
+  t.equal(f.cgroups.rescans, 1, 'one rescan per interval, however many misses');
+  t.equal(f.resolver.resolve(1, 999_999_999), HOST_IDENTITY);
+  t.equal(f.cache.misses, 3, 'the negative answer is cached');
+
+  // A container created later is found by the next allowed rescan.
+  const containerId = randomContainerId();
+  const pod = makePod({ name: 'late', containers: { app: containerId } });
+  f.pods.upsert(pod);
+  const id = f.mkCgroup(podPath(pod.metadata!.uid!, containerId));
+  t.equal(f.resolver.resolve(5, id), HOST_IDENTITY, 'within the interval: not rescanned yet');
+  f.clock.now += 6000; // past the rescan interval and the negative TTL
+  t.equal(f.resolver.resolve(5, id).pod, 'late', 'after the negative TTL, the next rescan finds it');
+  t.equal(f.cgroups.rescans, 2);
+});
+
+t.test('host processes', async (t) => {
+  const f = fixture(t);
+  const id = f.mkCgroup('/system.slice/sshd.service');
+  f.proc(7, '0::/system.slice/sshd.service\n');
+  t.equal(f.resolver.resolve(7, id), HOST_IDENTITY);
+  t.equal(f.resolver.resolve(8, id), HOST_IDENTITY);
+  t.equal(f.cache.hits, 1, 'a host cgroup is cached by its ID');
+  t.equal(f.resolver.resolve(9, 0), HOST_IDENTITY, 'no cgroup ID and no process: host');
+});
+
+t.test('a pod unknown to the watch, then known, then deleted', async (t) => {
+  const f = fixture(t);
+  const containerId = randomContainerId();
+  const uid = randomUUID();
+  const id = f.mkCgroup(podPath(uid, containerId));
+  f.proc(50, `0::${podPath(uid, containerId)}\n`);
+
+  const unknown = f.resolver.resolve(50, id);
+  t.same(unknown, { ...HOST_IDENTITY, podUid: uid }, 'a pod cgroup without a pod: names empty, UID kept');
+
+  // The pod is listed but its status does not name the container yet.
+  const pending = makePod({ name: 'api-0', uid, containers: {} });
+  f.pods.upsert(pending);
+  t.same(f.resolver.resolve(50, id), { namespace: 'default', pod: 'api-0', workload: 'api-0', container: '', podUid: uid }, 'pod arrival purges');
+
+  const running = makePod({ name: 'api-0', uid, containers: { server: containerId } });
+  f.pods.upsert(running);
+  t.equal(f.resolver.resolve(50, id).container, 'server', 'status update purges');
+
+  f.pods.remove(uid);
+  t.same(f.resolver.resolve(50, id), { ...HOST_IDENTITY, podUid: uid }, 'deletion purges at once');
+});
+
+t.test('container restart: the new cgroup resolves to the same pod', async (t) => {
+  const f = fixture(t);
+  const first = randomContainerId();
+  const second = randomContainerId();
+  const uid = randomUUID();
+  f.pods.upsert(makePod({ name: 'p', uid, containers: { app: first } }));
+  const id1 = f.mkCgroup(podPath(uid, first));
+  t.equal(f.resolver.resolve(1, id1).container, 'app');
+
+  const restarted = makePod({ name: 'p', uid, containers: { app: second } });
+  restarted.status!.containerStatuses![0]!.lastState = { terminated: { exitCode: 137, containerID: `containerd://${first}` } };
+  f.pods.upsert(restarted);
+  const id2 = f.mkCgroup(podPath(uid, second));
+  f.proc(2, `0::${podPath(uid, second)}\n`);
+  t.equal(f.resolver.resolve(2, id2).container, 'app');
+  t.equal(f.resolver.resolve(1, id1).container, 'app', 'late events of the old instance too');
+});
+
+t.test('cgroup v1 only: resolution by PID', async (t) => {
+  const f = fixture(t, () => '');
+  t.equal(f.cgroups.mount, undefined);
+  const containerId = randomContainerId();
+  const pod = makePod({ name: 'legacy', containers: { app: containerId } });
+  const uid = pod.metadata!.uid!;
+  f.pods.upsert(pod);
+  f.proc(300, `11:memory:/kubepods/burstable/pod${uid}/${containerId}\n1:name=systemd:/kubepods/burstable/pod${uid}/${containerId}\n`);
+  t.equal(f.resolver.resolve(300, 1).pod, 'legacy');
+  t.equal(f.resolver.resolve(300, 1).pod, 'legacy');
+  t.equal(f.cache.hits, 1);
+  f.proc(301, '11:memory:/system.slice/cron.service\n');
+  t.equal(f.resolver.resolve(301, 1), HOST_IDENTITY);
+});
+
+t.test('hybrid: the root cgroup ID falls back to the PID', async (t) => {
+  const f = fixture(t);
+  const containerId = randomContainerId();
+  const pod = makePod({ name: 'hy', containers: { app: containerId } });
+  const uid = pod.metadata!.uid!;
+  f.pods.upsert(pod);
+  f.proc(400, `4:memory:/kubepods/besteffort/pod${uid}/${containerId}\n0::/\n`);
+  t.equal(f.resolver.resolve(400, f.cgroups.rootId!).pod, 'hy');
+  f.proc(401, '4:memory:/\n0::/\n');
+  t.equal(f.resolver.resolve(401, f.cgroups.rootId!), HOST_IDENTITY, 'a host process in the same root cgroup');
+});
+
+t.test('hybrid: a shared non-root v2 cgroup is noticed', async (t) => {
+  const f = fixture(t);
+  const containerId = randomContainerId();
+  const pod = makePod({ name: 'hy2', containers: { app: containerId } });
+  const uid = pod.metadata!.uid!;
+  f.pods.upsert(pod);
+  const shared = f.mkCgroup('/system.slice/containerd.service');
+  f.proc(500, '4:memory:/system.slice/containerd.service\n0::/system.slice/containerd.service\n');
+  t.equal(f.resolver.resolve(500, shared), HOST_IDENTITY, 'containerd itself is a host process');
+  f.proc(501, `4:memory:/kubepods/besteffort/pod${uid}/${containerId}\n0::/system.slice/containerd.service\n`);
+  f.clock.now += 70_000; // past the TTL of the host answer
+  t.equal(f.resolver.resolve(501, shared).pod, 'hy2', 'the container in the same v2 cgroup is told apart by PID');
+  t.equal(f.resolver.resolve(500, shared), HOST_IDENTITY, 'and containerd stays host');
+});
