@@ -2,7 +2,7 @@
 // writes policies as deterministic YAML.
 import { stringify } from 'yaml';
 import { buildWorkloadRules, type BuildOptions, type PolicyPeer, type PolicyPort, type WorkloadRules } from './rules.js';
-import type { Flow, Labels } from './types.js';
+import type { Flow, Labels, Protocol } from './types.js';
 
 export const MANAGED_BY: Labels = { 'app.kubernetes.io/managed-by': 'kubepulse' };
 
@@ -22,7 +22,7 @@ export interface K8sNetworkPolicyPeer {
 }
 
 export interface K8sNetworkPolicyPort {
-  protocol: string;
+  protocol: Protocol;
   port: number | string;
 }
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { generateNetworkPolicies, toYamlStream, type K8sNetworkPolicy } from '../../src/policy/network-policy.js';
 import type { Flow } from '../../src/policy/types.js';
-import { allFlows } from './fixtures.js';
+import { allFlows } from './fixtures/load.js';
 
 function byWorkload(flows: Flow[]): Map<string, K8sNetworkPolicy> {
   const { policies } = generateNetworkPolicies(flows);
