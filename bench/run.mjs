@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { bpfDelta, bpfProgramNames, bpfPrograms, cpuSeconds, memory } from './lib/proc.mjs';
+import { bpfDelta, bpfProgramNames, bpfPrograms, cpuSeconds, memory, threadCpuSeconds } from './lib/proc.mjs';
 import { median, minMax, promSeries, promSum } from './lib/stats.mjs';
 import { ensureTracefs, installCleanup, setSysctl, spawnTracked, stop } from './lib/children.mjs';
 import { summarizeProfile } from './lib/cpuprofile.mjs';
@@ -186,6 +186,7 @@ async function startDaemon(extraNodeArgs = [], tag = 'daemon') {
   const logFd = openSync(logPath, 'w');
   const args = [...extraNodeArgs, DAEMON, '--port', String(port), '--dns-ports', String(DNS_PORT), '--log-level', 'warn',
     ...opt['daemon-args'].split(' ').filter(Boolean)];
+  const spawnedAt = process.hrtime.bigint();
   const child = spawnTracked(process.execPath, args, { stdio: ['ignore', logFd, logFd], cwd: ROOT });
   closeSync(logFd);
   const t0 = Date.now();
@@ -203,7 +204,7 @@ async function startDaemon(extraNodeArgs = [], tag = 'daemon') {
     }
     await sleep(50);
   }
-  return { kind: 'kubepulse', child, pid: child.pid, port, startMs: Date.now() - t0, logPath };
+  return { kind: 'kubepulse', child, pid: child.pid, port, startMs: Date.now() - t0, logPath, spawnedAt };
 }
 
 async function startPeer() {
@@ -227,6 +228,7 @@ async function snapshotBefore(tool) {
   const s = {};
   if (tool.kind === 'kubepulse') s.metrics = (await httpGet(tool.port, '/metrics')).body;
   s.cpu = cpuSeconds(tool.pid);
+  s.threads = threadCpuSeconds(tool.pid);
   s.bpf = bpfPrograms(tool.pid);
   s.t = process.hrtime.bigint();
   return s;
@@ -236,6 +238,7 @@ async function snapshotAfter(tool) {
   const s = {};
   s.t = process.hrtime.bigint();
   s.cpu = cpuSeconds(tool.pid);
+  s.threads = threadCpuSeconds(tool.pid);
   s.bpf = bpfPrograms(tool.pid);
   s.mem = memory(tool.pid);
   if (tool.kind === 'kubepulse') s.metrics = (await httpGet(tool.port, '/metrics')).body;
@@ -287,6 +290,9 @@ async function runOnce(name, mode, rep, names) {
     wallS,
     cpuS,
     cpuPctCore: (100 * cpuS) / wallS,
+    // threads that ended inside the window are in cpuS but in neither part
+    mainThreadPctCore: (100 * (after.threads.main - before.threads.main)) / wallS,
+    otherThreadsPctCore: (100 * (after.threads.others - before.threads.others)) / wallS,
     rssPeak: after.mem.peak,
     rssNow: after.mem.rss,
     bpf,
@@ -353,6 +359,8 @@ function summarize(name, runs) {
       workloadCpuPerItemRatios: cpuRatios.map((x) => (x === null ? null : +x.toFixed(4))),
       cpuPctCore: median(rs.map((r) => r.tool.cpuPctCore)),
       cpuPctCoreRange: minMax(rs.map((r) => r.tool.cpuPctCore)),
+      mainThreadPctCore: median(rs.map((r) => r.tool.mainThreadPctCore)),
+      otherThreadsPctCore: median(rs.map((r) => r.tool.otherThreadsPctCore)),
       cpuMsPer1kEvents: median(rs.map((r) => r.tool.cpuMsPer1kEvents)),
       events: median(rs.map((r) => r.tool.events)),
       rssPeakMax: minMax(rs.map((r) => r.tool.rssPeak))[1],
@@ -453,10 +461,14 @@ async function profileDaemon(stamp) {
     connections: workload.connections,
     events: (promSum(after.metrics, 'kubepulse_events_total') ?? 0) - (promSum(before.metrics, 'kubepulse_events_total') ?? 0),
     cpuPctCore: (100 * cpuS) / (Number(after.t - before.t) / 1e9),
+    mainThreadPctCore: (100 * (after.threads.main - before.threads.main)) / (Number(after.t - before.t) / 1e9),
+    otherThreadsPctCore: (100 * (after.threads.others - before.threads.others)) / (Number(after.t - before.t) / 1e9),
     exit: ex,
   };
   if (!files.length) return { ...res, error: 'no .cpuprofile written (did the daemon exit through process.exit?)' };
-  return { ...res, ...summarizeProfile(join(dir, files[0]), ROOT) };
+  // only the load window: from just before the load to the end of the drain
+  const window = { fromMs: Number(before.t - tool.spawnedAt) / 1e6, toMs: Number(after.t - tool.spawnedAt) / 1e6 };
+  return { ...res, ...summarizeProfile(join(dir, files[0]), ROOT, 15, window) };
 }
 
 // ───────────────────────── main ─────────────────────────

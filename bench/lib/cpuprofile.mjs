@@ -3,13 +3,20 @@
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 
-export function summarizeProfile(path, repoRoot, top = 15) {
+/**
+ * window: {fromMs, toMs} relative to the profile's start, to leave out start-up and shutdown
+ * (the profile runs from process start to exit).
+ */
+export function summarizeProfile(path, repoRoot, top = 15, window = null) {
   const prof = JSON.parse(readFileSync(path, 'utf8'));
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const selfUs = new Map();
   const { samples = [], timeDeltas = [] } = prof;
+  let at = 0; // µs since the profile's start
   for (let i = 0; i < samples.length; i++) {
+    at += timeDeltas[i] ?? 0;
     const dt = timeDeltas[i + 1] ?? 0; // a sample's time runs until the next sample
+    if (window && (at < window.fromMs * 1000 || at > window.toMs * 1000)) continue;
     selfUs.set(samples[i], (selfUs.get(samples[i]) ?? 0) + Math.max(0, dt));
   }
   const where = (cf) => {
@@ -47,7 +54,8 @@ export function summarizeProfile(path, repoRoot, top = 15) {
       .map(([name, us]) => ({ name, ms: +(us / 1000).toFixed(1), pctOfBusy: +((100 * us) / (busy || 1)).toFixed(1) }));
   return {
     file: path,
-    wallMs: +((prof.endTime - prof.startTime) / 1000).toFixed(0),
+    wallMs: window ? +(window.toMs - window.fromMs).toFixed(0) : +((prof.endTime - prof.startTime) / 1000).toFixed(0),
+    window,
     busyMs: +(busy / 1000).toFixed(1),
     idleMs: +(idle / 1000).toFixed(1),
     topFunctions: rank(fnTotals),

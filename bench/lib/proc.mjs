@@ -30,6 +30,28 @@ export function cpuSeconds(pid) {
   }
 }
 
+/**
+ * user+sys CPU seconds of the process's main thread (tid = pid: the JavaScript thread of a
+ * node process) and of all its other threads (native threads, V8 GC helpers, libuv pool).
+ */
+export function threadCpuSeconds(pid) {
+  let main = NaN;
+  let others = 0;
+  let tids;
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { main, others: NaN };
+  }
+  for (const tid of tids) {
+    const s = cpuSeconds(`${pid}/task/${tid}`);
+    if (!Number.isFinite(s)) continue;
+    if (tid === String(pid)) main = s;
+    else others += s;
+  }
+  return { main, others };
+}
+
 /** VmHWM (peak) and VmRSS (now) in bytes. */
 export function memory(pid) {
   const out = { peak: NaN, rss: NaN };

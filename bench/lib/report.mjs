@@ -71,7 +71,7 @@ function levelTable(r) {
       row.push(
         k ? `${fmt.ratio(k.throughputRatio)} (${fmt.slow(k.throughputRatio)})` : '–',
         fmt.ratio(k?.workloadCpuPerItemRatio),
-        k ? fmt.n(k.cpuPctCore, 2) : '–',
+        k ? `${fmt.n(k.cpuPctCore, 2)} (JS ${fmt.n(k.mainThreadPctCore, 2)} + other threads ${fmt.n(k.otherThreadsPctCore, 2)})` : '–',
         k ? fmt.n(k.cpuMsPer1kEvents, 2) : '–',
         k ? fmt.n(k.eventsPerItem, 2) : '–',
         k ? `${fmt.n(k.dropped)} / ${fmt.n(k.produced)} (${fmt.pct(k.dropRatio, 3)})` : '–',
@@ -105,9 +105,9 @@ function profileSection(p) {
   const rows = p.topFunctions.slice(0, 12).map((f) => `| ${f.name.replace(/\|/g, '/')} | ${fmt.n(f.ms, 1)} | ${fmt.n(f.pctOfBusy, 1)} % |`);
   const files = p.topFiles.slice(0, 8).map((f) => `| ${f.name} | ${fmt.n(f.ms, 1)} | ${fmt.n(f.pctOfBusy, 1)} % |`);
   return [
-    `## Daemon CPU profile (node --cpu-prof, ${p.load}: ${fmt.n(p.connections)} connections, ${fmt.n(p.events)} events, daemon ${fmt.n(p.cpuPctCore, 1)} % of a core)`,
+    `## Daemon CPU profile (node --cpu-prof, ${p.load}: ${fmt.n(p.connections)} connections, ${fmt.n(p.events)} events, daemon ${fmt.n(p.cpuPctCore, 1)} % of a core: main thread ${fmt.n(p.mainThreadPctCore, 1)} %, other threads ${fmt.n(p.otherThreadsPctCore, 1)} %)`,
     '',
-    `Busy ${fmt.n(p.busyMs)} ms of ${fmt.n(p.wallMs)} ms profiled (JavaScript thread only; the native ring-buffer thread is not in a V8 profile).`,
+    `Busy ${fmt.n(p.busyMs)} ms of the ${fmt.n(p.wallMs)} ms load window (JavaScript thread only; the native ring-buffer thread is not in a V8 profile).`,
     '',
     '| Function (self time) | ms | share of busy |',
     '|---|---|---|',
