@@ -70,7 +70,7 @@ export function loadProbe(spec: ProbeSpec, ctx: LoadContext): LoadedProbe {
         if (p.cgroup && !ctx.kernel.cgroup2) throw new Error('no cgroup v2 mount (needs cgroup2 mounted, e.g. at /sys/fs/cgroup)');
         object.attach(p.name, p.cgroup ? { cgroup: ctx.kernel.cgroup2 } : undefined);
       }
-      ctx.log.info('probe attached', { probe: spec.name, hook: plan.hook });
+      ctx.log.info('probe attached', { probe: spec.name, hook: plan.hook, programs: object.programIds() });
       return { name: spec.name, hook: plan.hook, object };
     } catch (err) {
       object.close();

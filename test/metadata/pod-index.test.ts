@@ -157,3 +157,17 @@ t.test('replace keeps exactly the listed pods', async (t) => {
   t.equal(index.byContainerId(goneId), undefined);
   t.ok(index.byUid(fresh.metadata!.uid!));
 });
+
+t.test('an unchanged resourceVersion is not re-applied', async (t) => {
+  const index = new PodIndex();
+  let changes = 0;
+  index.onChange(() => changes++);
+  const pod = makePod({ name: 'p' });
+  pod.metadata!.resourceVersion = '7';
+  const first = index.upsert(pod);
+  t.equal(index.upsert(structuredClone(pod)), first, 'same record back');
+  t.equal(changes, 1);
+  pod.metadata!.resourceVersion = '8';
+  t.not(index.upsert(pod), first);
+  t.equal(changes, 2);
+});

@@ -1,0 +1,49 @@
+import t from 'tap';
+import { EventStream, readU64 } from '../../src/bpf/event-stream.js';
+import { frame } from '../support/batches.js';
+
+function record(type: number, size: number, fill: number): Buffer {
+  const b = Buffer.alloc(size, fill);
+  b.writeUInt32LE(type, 0);
+  b.writeUInt32LE(size, 4);
+  return b;
+}
+
+t.test('dispatches every record to its type handler, in order', async (t) => {
+  const seen: Array<[number, number, number]> = [];
+  const stream = new EventStream(
+    new Map([
+      [1, (v: DataView, at: number, len: number) => seen.push([1, len, v.getUint8(at + 8)])],
+      [2, (v: DataView, at: number, len: number) => seen.push([2, len, v.getUint8(at + 8)])],
+    ]),
+  );
+  stream.dispatch(frame([record(1, 64, 7), record(2, 13, 9), record(1, 64, 8)]));
+  t.same(seen, [
+    [1, 64, 7],
+    [2, 13, 9],
+    [1, 64, 8],
+  ]);
+  t.equal(stream.stats.received.get(1), 2);
+  t.equal(stream.stats.received.get(2), 1);
+  t.equal(stream.stats.malformed, 0);
+});
+
+t.test('unknown types and truncated frames are counted, not fatal', async (t) => {
+  let handled = 0;
+  const stream = new EventStream(new Map([[1, () => void handled++]]));
+  const good = frame([record(1, 64, 0), record(99, 16, 0), record(1, 64, 0)]);
+  stream.dispatch(good);
+  t.equal(handled, 2);
+  t.equal(stream.stats.malformed, 1);
+  // A frame claiming more bytes than the batch holds ends the batch.
+  const broken = Buffer.concat([frame([record(1, 64, 0)]), Buffer.from([200, 0, 0, 0, 0, 0, 0, 0, 1, 2])]);
+  stream.dispatch(broken);
+  t.equal(handled, 3);
+  t.equal(stream.stats.malformed, 2);
+});
+
+t.test('u64 fields', async (t) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(2n ** 40n + 12345n);
+  t.equal(readU64(new DataView(b.buffer, b.byteOffset, 8), 0), 2 ** 40 + 12345);
+});

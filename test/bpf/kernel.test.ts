@@ -1,0 +1,57 @@
+import t from 'tap';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { detectKernel, findMount, parseCapabilities } from '../../src/bpf/kernel.js';
+
+t.test('capabilities from CapEff', async (t) => {
+  t.same(parseCapabilities('Name:\tx\nCapEff:\t000001ffffffffff\n'), { bpf: true, perfmon: true, netAdmin: true, sysAdmin: true });
+  // CAP_BPF (39) + CAP_PERFMON (38) + CAP_NET_ADMIN (12) only.
+  t.same(parseCapabilities('CapEff:\t000000c000001000\n'), { bpf: true, perfmon: true, netAdmin: true, sysAdmin: false });
+  t.same(parseCapabilities('CapEff:\t0000000000000000\n'), { bpf: false, perfmon: false, netAdmin: false, sysAdmin: false });
+  // CAP_SYS_ADMIN alone stands in for CAP_BPF/CAP_PERFMON on kernels before 5.8.
+  t.same(parseCapabilities('CapEff:\t0000000000200000\n'), { bpf: true, perfmon: true, netAdmin: false, sysAdmin: true });
+});
+
+t.test('mounts', async (t) => {
+  const mounts = [
+    'tmpfs /sys/fs/cgroup tmpfs rw 0 0',
+    'cgroup /sys/fs/cgroup/cpu cgroup rw,cpu 0 0',
+    'cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0',
+    'tracefs /sys/kernel/my\\040tracing tracefs rw 0 0',
+  ].join('\n');
+  t.equal(findMount(mounts, 'cgroup2'), '/sys/fs/cgroup/unified');
+  t.equal(findMount(mounts, 'tracefs'), '/sys/kernel/my tracing');
+  t.equal(findMount(mounts, 'bpf'), undefined);
+});
+
+t.test('a fixture tree of /proc and /sys', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'kp-kernel-'));
+  const proc = join(root, 'proc');
+  const sys = join(root, 'sys');
+  mkdirSync(join(proc, 'self'), { recursive: true });
+  mkdirSync(join(proc, 'sys', 'kernel'), { recursive: true });
+  mkdirSync(join(sys, 'kernel', 'btf'), { recursive: true });
+  mkdirSync(join(sys, 'bus', 'event_source', 'devices', 'kprobe'), { recursive: true });
+  writeFileSync(join(proc, 'self', 'mounts'), 'cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n');
+  writeFileSync(join(proc, 'self', 'status'), 'CapEff:\t000000c000001000\n');
+  writeFileSync(join(proc, 'sys', 'kernel', 'osrelease'), '6.1.0-test\n');
+  writeFileSync(join(sys, 'kernel', 'btf', 'vmlinux'), '');
+  writeFileSync(join(sys, 'bus', 'event_source', 'devices', 'kprobe', 'type'), '6\n');
+  const k = detectKernel({ procfs: proc, sysfs: sys });
+  t.equal(k.release, '6.1.0-test');
+  t.equal(k.btf, true);
+  t.equal(k.kprobes, true);
+  t.equal(k.cgroup2, '/sys/fs/cgroup');
+  t.equal(k.tracefs, undefined);
+  t.equal(k.capabilities.bpf, true);
+  t.equal(k.capabilities.sysAdmin, false);
+  // An explicit --path.cgroupfs wins.
+  t.equal(detectKernel({ procfs: proc, sysfs: sys, cgroupfs: '/elsewhere' }).cgroup2, '/elsewhere');
+});
+
+t.test('this machine', async (t) => {
+  const k = detectKernel({ procfs: '/proc', sysfs: '/sys' });
+  t.ok(k.release.length > 0, `release ${k.release}`);
+  t.ok(k.cgroup2 === undefined || k.cgroup2.startsWith('/'), `cgroup2 ${k.cgroup2}`);
+});

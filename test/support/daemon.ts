@@ -1,0 +1,96 @@
+// Starts the real daemon (dist/cmd/kubepulse.js, as `make build` leaves
+// it) as a child process on a free port, and talks to it over HTTP.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseMetrics, type Sample } from './metrics.js';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = join(ROOT, 'dist', 'cmd', 'kubepulse.js');
+
+export interface RunningDaemon {
+  port: number;
+  pid: number;
+  /** JSON log lines so far. */
+  logs: Array<Record<string, unknown>>;
+  url(path: string): string;
+  get(path: string): Promise<{ status: number; body: string }>;
+  scrape(): Promise<Sample[]>;
+  waitReady(timeoutMs?: number): Promise<void>;
+  /** SIGTERM, then the exit code (or the signal that ended it). */
+  stop(): Promise<number | string>;
+  child: ChildProcess;
+}
+
+export async function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningDaemon> {
+  const child = spawn(process.execPath, [CLI, '--port', '0', '--listen-address', '127.0.0.1', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  const port = await new Promise<number>((resolve, reject) => {
+    let pending = '';
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      pending += chunk;
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        try {
+          const entry = JSON.parse(line) as Record<string, unknown>;
+          logs.push(entry);
+          if (entry.msg === 'serving') resolve(entry.port as number);
+        } catch {
+          /* a plain line: the fatal-error line */
+        }
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`daemon exited with ${code} before serving: ${stderr.trim()}`)));
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const get = async (path: string): Promise<{ status: number; body: string }> => {
+    const res = await fetch(base + path);
+    return { status: res.status, body: await res.text() };
+  };
+  return {
+    port,
+    pid: child.pid as number,
+    logs,
+    child,
+    url: (path) => base + path,
+    get,
+    scrape: async () => parseMetrics((await get('/metrics')).body),
+    async waitReady(timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (exited) throw new Error(`daemon exited: ${stderr.trim()}`);
+        if ((await get('/readyz').catch(() => ({ status: 0 }))).status === 200) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`daemon not ready after ${timeoutMs} ms: ${(await get('/readyz')).body}`);
+    },
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+      return code ?? (signal as string);
+    },
+  };
+}
+
+/** Runs the CLI to completion: exit code and output. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}

@@ -1,0 +1,267 @@
+// A stand-in for the Kubernetes API server, for tests.
+//
+// No API server exists on the machines that run these tests, so this serves
+// the pods resource over the real list+watch protocol, closely enough for
+// @kubernetes/client-node's informer (and so for the daemon):
+// - GET /api/v1/pods: a PodList with metadata.resourceVersion;
+// - GET /api/v1/pods?watch=true&resourceVersion=N: a chunked stream of
+//   newline-delimited JSON watch events (ADDED, MODIFIED, DELETED, BOOKMARK
+//   when allowWatchBookmarks=true, ERROR with a 410 Status when N is older
+//   than the retained history);
+// - fieldSelector=spec.nodeName=<node> on both, like a DaemonSet agent uses;
+// - bearer-token authentication (401 otherwise).
+// Tests mutate the pods, inject a 410 Gone into open watches, and stop and
+// restart the server on the same port to simulate an API server that went
+// away. It listens on 127.0.0.1 only.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { V1Pod } from '@kubernetes/client-node';
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: Readonly<Record<string, string>>;
+  readonly watch: boolean;
+}
+
+interface HistoryEvent {
+  readonly rv: number;
+  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  readonly pod: V1Pod;
+}
+
+interface OpenWatch {
+  readonly res: ServerResponse;
+  readonly nodeName: string | undefined;
+  readonly bookmarks: boolean;
+}
+
+export interface KubeApiServerOptions {
+  /** Bearer token clients must send; default 'test-token'. */
+  token?: string;
+}
+
+const keyOf = (pod: V1Pod) => `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
+const clone = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+function status(code: number, reason: string, message: string) {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+}
+
+export class TestKubeApiServer {
+  readonly token: string;
+  /** Every request received, in order. */
+  readonly requests: RecordedRequest[] = [];
+  /** When set, lists answer with this HTTP status (a Status body) instead of the pods. */
+  listFailure: number | undefined;
+
+  private server: Server | undefined;
+  private port = 0;
+  private readonly sockets = new Set<Socket>();
+  private readonly watches = new Set<OpenWatch>();
+  private readonly pods = new Map<string, V1Pod>();
+  private history: HistoryEvent[] = [];
+  private rv = 1000;
+  /** Watches from resource versions below this get 410 Gone. */
+  private oldestRv = 1000;
+
+  constructor(options: KubeApiServerOptions = {}) {
+    this.token = options.token ?? 'test-token';
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get resourceVersion(): string {
+    return String(this.rv);
+  }
+
+  get listCount(): number {
+    return this.requests.filter((r) => !r.watch).length;
+  }
+
+  get watchCount(): number {
+    return this.requests.filter((r) => r.watch).length;
+  }
+
+  get openWatchCount(): number {
+    return this.watches.size;
+  }
+
+  /** Listens (on the same port as before after a stop). */
+  async start(): Promise<void> {
+    if (this.server !== undefined) return;
+    const server = createServer((req, res) => this.handle(req, res));
+    server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address();
+    if (address !== null && typeof address === 'object') this.port = address.port;
+    this.server = server;
+  }
+
+  /** Vanishes: closes the listener and cuts every connection, open watches included. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    this.server = undefined;
+    this.watches.clear();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    await closed;
+  }
+
+  /** Comes back on the same port; with loseHistory, watches from before get 410 Gone (a restarted watch cache). */
+  async restart(options: { loseHistory?: boolean } = {}): Promise<void> {
+    await this.stop();
+    if (options.loseHistory === true) this.compact();
+    await this.start();
+  }
+
+  addPod(pod: V1Pod): V1Pod {
+    return this.record('ADDED', pod);
+  }
+
+  modifyPod(pod: V1Pod): V1Pod {
+    if (!this.pods.has(keyOf(pod))) throw new Error(`no pod ${keyOf(pod)} to modify`);
+    return this.record('MODIFIED', pod);
+  }
+
+  deletePod(namespace: string, name: string): void {
+    const pod = this.pods.get(`${namespace}/${name}`);
+    if (pod === undefined) throw new Error(`no pod ${namespace}/${name} to delete`);
+    this.record('DELETED', pod);
+  }
+
+  getPod(namespace: string, name: string): V1Pod | undefined {
+    const pod = this.pods.get(`${namespace}/${name}`);
+    return pod === undefined ? undefined : clone(pod);
+  }
+
+  /** Changes a pod without telling open watches (an event lost in an outage); only a re-list sees it. */
+  silentlyDeletePod(namespace: string, name: string): void {
+    this.pods.delete(`${namespace}/${name}`);
+    this.rv++;
+    this.compact();
+  }
+
+  /** Sends a BOOKMARK with the current resource version to watches that asked for bookmarks. */
+  bookmark(): void {
+    const event = { type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) } } };
+    for (const w of this.watches) if (w.bookmarks) w.res.write(JSON.stringify(event) + '\n');
+  }
+
+  /** Ends every open watch normally, as the API server does when a watch's timeout runs out. */
+  endWatches(): void {
+    for (const w of this.watches) w.res.end();
+    this.watches.clear();
+  }
+
+  /** Forgets the history: watches resuming from an older version get 410 Gone. */
+  compact(): void {
+    this.history = [];
+    this.oldestRv = this.rv;
+  }
+
+  /** 410 Gone mid-way: every open watch gets an ERROR event and is closed, and the history is compacted. */
+  injectGone(): void {
+    this.compact();
+    const event = { type: 'ERROR', object: status(410, 'Expired', 'too old resource version') };
+    for (const w of this.watches) {
+      w.res.write(JSON.stringify(event) + '\n');
+      w.res.end();
+    }
+    this.watches.clear();
+  }
+
+  private record(type: HistoryEvent['type'], input: V1Pod): V1Pod {
+    const pod = clone(input);
+    this.rv++;
+    pod.metadata = { ...pod.metadata, resourceVersion: String(this.rv) };
+    if (type === 'DELETED') this.pods.delete(keyOf(pod));
+    else this.pods.set(keyOf(pod), pod);
+    const event: HistoryEvent = { rv: this.rv, type, pod };
+    this.history.push(event);
+    for (const w of this.watches) this.send(w, event);
+    return clone(pod);
+  }
+
+  private send(w: OpenWatch, event: HistoryEvent): void {
+    if (w.nodeName !== undefined && event.pod.spec?.nodeName !== w.nodeName) return;
+    w.res.write(JSON.stringify({ type: event.type, object: event.pod }) + '\n');
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const query = Object.fromEntries(url.searchParams);
+    const watch = query['watch'] === 'true' || query['watch'] === '1';
+    this.requests.push({ method: req.method ?? '', path: url.pathname, query, watch });
+
+    const reply = (code: number, body: unknown) => {
+      res.writeHead(code, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.headers.authorization !== `Bearer ${this.token}`) {
+      reply(401, status(401, 'Unauthorized', 'Unauthorized'));
+      return;
+    }
+    if (req.method !== 'GET' || url.pathname !== '/api/v1/pods') {
+      reply(404, status(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`));
+      return;
+    }
+    let nodeName: string | undefined;
+    const selector = query['fieldSelector'];
+    if (selector !== undefined && selector !== '') {
+      const match = /^spec\.nodeName==?(.*)$/.exec(selector);
+      if (match === null) {
+        reply(400, status(400, 'BadRequest', `unable to parse requirement: field label not supported: ${selector}`));
+        return;
+      }
+      nodeName = match[1];
+    }
+    const matches = (pod: V1Pod) => nodeName === undefined || pod.spec?.nodeName === nodeName;
+
+    if (!watch) {
+      if (this.listFailure !== undefined) {
+        reply(this.listFailure, status(this.listFailure, 'InternalError', 'injected list failure'));
+        return;
+      }
+      reply(200, {
+        kind: 'PodList',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: String(this.rv) },
+        items: [...this.pods.values()].filter(matches),
+      });
+      return;
+    }
+
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    res.flushHeaders();
+    const w: OpenWatch = { res, nodeName, bookmarks: query['allowWatchBookmarks'] === 'true' };
+    const from = query['resourceVersion'];
+    if (from === undefined || from === '' || from === '0') {
+      // "Any version": the current state as ADDED events, then changes.
+      for (const pod of this.pods.values()) if (matches(pod)) res.write(JSON.stringify({ type: 'ADDED', object: pod }) + '\n');
+    } else {
+      const since = Number(from);
+      if (!Number.isFinite(since) || since < this.oldestRv) {
+        res.write(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${from} (${this.oldestRv})`) }) + '\n');
+        res.end();
+        return;
+      }
+      for (const event of this.history) if (event.rv > since) this.send(w, event);
+    }
+    this.watches.add(w);
+    req.on('close', () => this.watches.delete(w));
+  }
+}
