@@ -393,18 +393,20 @@ function summarize(name, runs) {
 
 // ───────────────────────── large label set and profile ─────────────────────────
 
-// The /metrics scrape with a large label set goes through the lead's synthetic path when it is
-// there (a script that feeds decoded events through the daemon's own collectors with fake pod
-// identities and serves them); it reports its own figures as JSON on its last stdout line.
-async function measureScrape() {
+// The /metrics scrape with a large label set: a synthetic path through the daemon's own
+// collectors, registry and HTTP server with fake pod identities (bench/synthetic-series.mjs, or
+// the lead's dist/bench/synthetic-series.js when a build has one). It prints one JSON line
+// (its port and what it fed) when it serves.
+async function measureScrape(pods, domains) {
   const candidates = [join(ROOT, 'dist/bench/synthetic-series.js'), join(BENCH, 'synthetic-series.mjs')];
   const script = candidates.find((p) => existsSync(p));
-  if (!script) return { skipped: 'no synthetic label-set path (dist/bench/synthetic-series.js) in this build' };
   const port = await freeTcpPort();
-  const child = spawnTracked(process.execPath, [script, '--port', String(port), '--pods', opt['scrape-pods'], '--domains', opt['scrape-domains']], {
+  const child = spawnTracked(process.execPath, [script, '--port', String(port), '--pods', String(pods), '--domains', String(domains)], {
     stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT,
   });
+  let out = '';
   let err = '';
+  child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));
   const t0 = Date.now();
   for (;;) {
@@ -420,6 +422,12 @@ async function measureScrape() {
     }
     await sleep(100);
   }
+  let fed = null;
+  try {
+    fed = JSON.parse(out.trim().split('\n')[0]);
+  } catch {
+    /* the lead's script may print nothing */
+  }
   const first = await httpGet(port, '/metrics', 30000);
   const times = [];
   let bytes = first.bytes;
@@ -430,15 +438,25 @@ async function measureScrape() {
   }
   const mem = memory(child.pid);
   await stop(child, 'SIGTERM');
+  const byMetric = {};
+  for (const line of first.body.split('\n')) {
+    if (!line || line[0] === '#') continue;
+    const name = line.slice(0, line.search(/[{ ]/)).replace(/_(bucket|sum|count)$/, '');
+    byMetric[name] = (byMetric[name] ?? 0) + 1;
+  }
+  const sorted = [...times].sort((a, b) => a - b);
   return {
     script: script.slice(ROOT.length + 1),
-    pods: Number(opt['scrape-pods']),
-    domains: Number(opt['scrape-domains']),
+    fed,
+    pods,
+    domains,
     series: promSeries(first.body),
+    seriesByMetric: Object.fromEntries(Object.entries(byMetric).filter(([, n]) => n >= 100)),
     bytes,
     firstMs: first.ms,
     medianMs: median(times),
-    p90Ms: times.sort((a, b) => a - b)[Math.floor(times.length * 0.9)],
+    p90Ms: sorted[Math.floor(sorted.length * 0.9)],
+    msPer10kSeries: (median(times) * 10000) / promSeries(first.body),
     rssPeak: mem.peak,
   };
 }
@@ -547,7 +565,14 @@ async function main() {
   if (withDaemon && !opt['no-scrape']) {
     log('large label set: /metrics scrape');
     try {
-      results.scrape = await measureScrape();
+      // the shape (1,000 pods × 5 domains), then the pod count that gives ~20k series
+      const pods = Number(opt['scrape-pods']);
+      const domains = Number(opt['scrape-domains']);
+      results.scrape = await measureScrape(pods, domains);
+      if (results.scrape.series) {
+        const pods20k = Math.max(1, Math.round((pods * 20000) / results.scrape.series));
+        results.scrape20k = await measureScrape(pods20k, domains);
+      }
     } catch (err) {
       results.scrape = { error: err.message };
     }
