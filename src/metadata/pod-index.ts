@@ -10,6 +10,8 @@ export interface PodRecord {
   readonly uid: string;
   readonly namespace: string;
   readonly name: string;
+  /** metadata.resourceVersion, to skip re-applying an unchanged pod. */
+  readonly resourceVersion: string;
   readonly workload: string;
   /** Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, StaticPod, Pod, or the owner's kind. */
   readonly workloadKind: string;
@@ -100,6 +102,7 @@ export function recordOf(pod: V1Pod): PodRecord | undefined {
     uid,
     namespace,
     name,
+    resourceVersion: pod.metadata?.resourceVersion ?? '',
     workload: workload.name,
     workloadKind: workload.kind,
     labels: Object.freeze({ ...(pod.metadata?.labels ?? {}) }),
@@ -141,8 +144,12 @@ export class PodIndex {
     return this.pods.values();
   }
 
-  /** Adds or replaces a pod; container IDs it no longer lists are forgotten. */
+  /** Adds or replaces a pod; container IDs it no longer lists are forgotten. Same resourceVersion: no-op. */
   upsert(pod: V1Pod): PodRecord | undefined {
+    const known = pod.metadata?.uid === undefined ? undefined : this.pods.get(pod.metadata.uid);
+    const version = pod.metadata?.resourceVersion ?? '';
+    // A re-list repeats every pod; unchanged ones need no work and no purge.
+    if (known !== undefined && version !== '' && known.resourceVersion === version) return known;
     const record = recordOf(pod);
     if (record === undefined) return undefined;
     this.dropContainers(this.pods.get(record.uid));

@@ -1,0 +1,272 @@
+// The pod watch against the test API server (test/support/kube-api-server.ts),
+// which speaks the real list+watch protocol over HTTP on loopback.
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import { KubeWatch } from '../../src/metadata/kube-watch.js';
+import { PodIndex, containerIdOf } from '../../src/metadata/pod-index.js';
+import { chooseKubeConfig } from '../../src/metadata/kube-config.js';
+import { TestKubeApiServer } from '../support/kube-api-server.js';
+import { writeKubeconfig } from '../support/kubeconfig.js';
+import { makePod, randomContainerId } from './fixtures/pods.js';
+import { recordingLogger, sample, until } from './fixtures/harness.js';
+
+async function setup(t: { teardown(fn: () => unknown): void }, options: { startServer?: boolean } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'kubepulse-watch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const server = new TestKubeApiServer();
+  await server.start();
+  t.teardown(() => server.stop());
+  if (options.startServer === false) await server.stop();
+  const kubeconfig = writeKubeconfig(dir, server.url, server.token);
+  const choice = chooseKubeConfig({ kubeconfig });
+  if (choice.source === 'none') throw new Error('expected a kubeconfig');
+  const pods = new PodIndex();
+  const registry = new Registry();
+  const log = recordingLogger();
+  const watch = new KubeWatch({
+    kubeConfig: choice.kubeConfig,
+    nodeName: 'node-a',
+    pods,
+    log,
+    registry,
+    backoffInitialMs: 50,
+    backoffMaxMs: 200,
+  });
+  t.teardown(() => watch.stop());
+  const metric = async (name: string, labels = '') => sample(await registry.metrics(), name, labels);
+  return { server, watch, pods, registry, log, metric };
+}
+
+t.test('list, then watch from the list version; only this node', async (t) => {
+  const { server, watch, pods, metric } = await setup(t);
+  const mine = server.addPod(makePod({ name: 'mine', nodeName: 'node-a', containers: { app: randomContainerId() } }));
+  server.addPod(makePod({ name: 'other-node', nodeName: 'node-b' }));
+  const listVersion = server.resourceVersion;
+
+  t.notOk(watch.isSynced(), 'not synced before start');
+  t.equal(await metric('kubepulse_kube_watch_synced'), 0);
+  watch.start();
+  t.ok(await watch.waitForSync(5000), 'synced');
+  t.equal(pods.size, 1, 'only pods of node-a');
+  t.equal(pods.byUid(mine.metadata!.uid!)?.name, 'mine');
+
+  await until('watch request', () => server.watchCount === 1);
+  const [list, watchReq] = server.requests;
+  t.equal(list!.watch, false);
+  t.equal(list!.query['fieldSelector'], 'spec.nodeName=node-a');
+  t.equal(watchReq!.query['fieldSelector'], 'spec.nodeName=node-a');
+  t.equal(watchReq!.query['resourceVersion'], listVersion, 'watch resumes from the list');
+  t.equal(watchReq!.query['allowWatchBookmarks'], 'true');
+
+  t.equal(await metric('kubepulse_kube_watch_synced'), 1);
+  const lastSync = await metric('kubepulse_kube_watch_last_sync_timestamp_seconds');
+  t.ok(lastSync !== undefined && Math.abs(lastSync - Date.now() / 1000) < 60, 'last sync is now');
+  t.equal(await metric('kubepulse_kube_watch_errors_total'), 0);
+});
+
+t.test('ADDED, MODIFIED (container restart), DELETED and BOOKMARK', async (t) => {
+  const { server, watch, pods, metric } = await setup(t);
+  watch.start();
+  t.ok(await watch.waitForSync(5000));
+  await until('watch open', () => server.openWatchCount === 1);
+
+  const first = randomContainerId();
+  const added = server.addPod(makePod({ name: 'web-0', namespace: 'shop', containers: { app: first } }));
+  const uid = added.metadata!.uid!;
+  await until('ADDED applied', () => pods.byContainerId(first) !== undefined);
+  t.equal(pods.byContainerId(first)?.pod, 'web-0');
+
+  const second = randomContainerId();
+  const restarted = structuredClone(added);
+  const status = restarted.status!.containerStatuses![0]!;
+  status.lastState = { terminated: { exitCode: 1, containerID: status.containerID } };
+  status.containerID = `containerd://${second}`;
+  server.modifyPod(restarted);
+  await until('MODIFIED applied', () => pods.byContainerId(second) !== undefined);
+  t.equal(pods.byContainerId(second)?.container, 'app');
+
+  server.addPod(makePod({ name: 'elsewhere', nodeName: 'node-b' }));
+  server.deletePod('shop', 'web-0');
+  await until('DELETED applied', () => pods.byUid(uid) === undefined);
+  t.equal(pods.byContainerId(second), undefined);
+  t.equal(pods.size, 0, 'the other node’s pod never arrived');
+
+  server.bookmark();
+  await until('BOOKMARK counted', () => watch.health().state === 'synced');
+  await until('BOOKMARK counted', () => server.openWatchCount === 1);
+  const bookmarkVersion = server.resourceVersion;
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(await metric('kubepulse_kube_watch_events_total', 'type="BOOKMARK"'), 1);
+  t.equal(await metric('kubepulse_kube_watch_events_total', 'type="ADDED"'), 1);
+  t.equal(await metric('kubepulse_kube_watch_events_total', 'type="MODIFIED"'), 1);
+  t.equal(await metric('kubepulse_kube_watch_events_total', 'type="DELETED"'), 1);
+
+  // The API server ends watches when their timeout runs out; the informer
+  // resumes from the bookmark's version without listing again.
+  const lists = server.listCount;
+  server.endWatches();
+  await until('re-watch', () => server.watchCount === 2);
+  t.equal(server.requests.at(-1)!.query['resourceVersion'], bookmarkVersion, 'resumes from the bookmark');
+  t.equal(server.listCount, lists, 'no re-list');
+  t.ok(watch.isSynced());
+});
+
+t.test('410 Gone mid-way: re-list, and the list replaces the index', async (t) => {
+  const { server, watch, pods, metric } = await setup(t);
+  server.addPod(makePod({ name: 'stays' }));
+  const lost = server.addPod(makePod({ name: 'deleted-unseen', containers: { app: randomContainerId() } }));
+  watch.start();
+  t.ok(await watch.waitForSync(5000));
+  await until('watch open', () => server.openWatchCount === 1);
+  t.equal(pods.size, 2);
+
+  // A deletion the watch never delivers, then the history is gone.
+  server.silentlyDeletePod('default', 'deleted-unseen');
+  server.injectGone();
+  await until('re-list', () => server.listCount === 2);
+  await until('lost pod removed by the re-list', () => pods.byUid(lost.metadata!.uid!) === undefined);
+  t.equal(pods.size, 1);
+  await until('watching again', () => server.openWatchCount === 1);
+  t.equal(server.requests.at(-1)!.query['resourceVersion'], server.resourceVersion, 'watch from the new list');
+  t.equal(await metric('kubepulse_kube_watch_events_total', 'type="ERROR"'), 1);
+  t.equal(await metric('kubepulse_kube_watch_errors_total'), 0, '410 is protocol, not an error');
+  t.ok(watch.isSynced());
+
+  // A watch that resumes from a compacted version gets 410 too.
+  server.endWatches();
+  server.silentlyDeletePod('default', 'stays'); // moves the version on and compacts
+  await until('re-list after expired resume', () => server.listCount === 3);
+  await until('pod gone', () => pods.size === 0);
+  t.equal(await metric('kubepulse_kube_watch_events_total', 'type="ERROR"'), 2);
+});
+
+t.test('API server killed: last known pods kept, errors counted, logged once; back: resync', async (t) => {
+  const { server, watch, pods, log, metric } = await setup(t);
+  const id = randomContainerId();
+  server.addPod(makePod({ name: 'survivor', containers: { app: id } }));
+  const gone = server.addPod(makePod({ name: 'deleted-during-outage' }));
+  watch.start();
+  t.ok(await watch.waitForSync(5000));
+  await until('watch open', () => server.openWatchCount === 1);
+
+  await server.stop();
+  await until('unsynced', () => !watch.isSynced());
+  t.equal(pods.byContainerId(id)?.pod, 'survivor', 'last known pods still resolve');
+  t.equal(pods.size, 2);
+  await until('several retries', () => watch.health().lastError !== '' && log.lines.filter((l) => l.msg === 'pod watch still unreachable').length >= 3);
+  t.equal(log.at('warn').length, 1, 'one warning for the state change, not one per retry');
+  t.match(log.at('warn')[0]!.msg, /lost the API server; keeping the last known pods/);
+  t.match(String(log.at('warn')[0]!.fields?.['reason']), /ECONNREFUSED|ECONNRESET|socket|closed|premature|terminated|fetch/i);
+  t.ok((await metric('kubepulse_kube_watch_errors_total'))! >= 3, 'every failed attempt counted');
+  t.equal(await metric('kubepulse_kube_watch_synced'), 0);
+  t.equal(watch.health().state, 'unreachable');
+  t.equal(watch.health().everSynced, true);
+
+  // While it was away, a pod went and another came; its watch cache restarted.
+  server.silentlyDeletePod('default', 'deleted-during-outage');
+  const fresh = server.addPod(makePod({ name: 'created-during-outage' }));
+  await server.restart({ loseHistory: true });
+  t.ok(await watch.waitForSync(5000), 'synced again');
+  t.equal(pods.byUid(gone.metadata!.uid!), undefined, 'the re-list drops what was deleted meanwhile');
+  t.ok(pods.byUid(fresh.metadata!.uid!), 'and adds what was created');
+  t.equal(pods.byContainerId(id)?.pod, 'survivor');
+  t.equal(await metric('kubepulse_kube_watch_synced'), 1);
+  t.ok(log.at('info').some((l) => l.msg === 'pod watch back in sync with the API server'));
+  t.equal(log.at('warn').length, 1);
+});
+
+t.test('unreachable from the start: not synced, one warning, syncs when it appears', async (t) => {
+  const { server, watch, pods, log } = await setup(t, { startServer: false });
+  server.addPod(makePod({ name: 'waiting' }));
+  watch.start();
+  await until('a failure', () => watch.health().lastError !== '');
+  await new Promise((r) => setTimeout(r, 400));
+  t.notOk(watch.isSynced());
+  t.equal(watch.health().everSynced, false);
+  t.equal(pods.size, 0);
+  t.equal(log.at('warn').length, 1);
+  t.match(log.at('warn')[0]!.msg, /cannot reach the API server; not ready/);
+  await server.start();
+  t.ok(await watch.waitForSync(5000));
+  t.equal(pods.size, 1);
+});
+
+t.test('a failing list (HTTP 500) is retried', async (t) => {
+  const { server, watch, pods, metric } = await setup(t);
+  server.addPod(makePod({ name: 'p' }));
+  server.listFailure = 500;
+  watch.start();
+  await until('errors', () => watch.health().lastError !== '');
+  t.match(watch.health().lastError, /500|Internal/);
+  t.ok((await metric('kubepulse_kube_watch_errors_total'))! >= 1);
+  server.listFailure = undefined;
+  t.ok(await watch.waitForSync(5000));
+  t.equal(pods.size, 1);
+});
+
+t.test('a wrong token is an error, not a crash', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kubepulse-watch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const server = new TestKubeApiServer();
+  await server.start();
+  t.teardown(() => server.stop());
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(writeKubeconfig(dir, server.url, 'wrong-token'));
+  const log = recordingLogger();
+  const watch = new KubeWatch({ kubeConfig, nodeName: 'node-a', pods: new PodIndex(), log, backoffInitialMs: 50 });
+  t.teardown(() => watch.stop());
+  watch.start();
+  await until('failure', () => watch.health().lastError !== '');
+  t.match(watch.health().lastError, /401|Unauthorized/);
+  t.notOk(watch.isSynced());
+});
+
+t.test('resync re-lists periodically', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kubepulse-watch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const server = new TestKubeApiServer();
+  await server.start();
+  t.teardown(() => server.stop());
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(writeKubeconfig(dir, server.url, server.token));
+  const pods = new PodIndex();
+  const watch = new KubeWatch({ kubeConfig, nodeName: 'node-a', pods, log: recordingLogger(), resyncIntervalMs: 200 });
+  t.teardown(() => watch.stop());
+  const p = server.addPod(makePod({ name: 'p' }));
+  watch.start();
+  t.ok(await watch.waitForSync(5000));
+  server.silentlyDeletePod('default', 'p');
+  await until('resync removed the pod', () => pods.byUid(p.metadata!.uid!) === undefined);
+  t.ok(server.listCount >= 2);
+  await until('old watches closed', () => server.openWatchCount <= 1);
+  t.ok(watch.isSynced());
+});
+
+t.test('stop closes the watch', async (t) => {
+  const { server, watch } = await setup(t);
+  watch.start();
+  t.ok(await watch.waitForSync(5000));
+  await until('watch open', () => server.openWatchCount === 1);
+  await watch.stop();
+  await until('watch closed', () => server.openWatchCount === 0);
+  t.notOk(watch.isSynced());
+  t.equal(watch.health().state, 'stopped');
+});
+
+t.test('no node name is refused', async (t) => {
+  t.throws(() => new KubeWatch({ kubeConfig: new KubeConfig(), nodeName: '', pods: new PodIndex(), log: recordingLogger() }), /node name/);
+});
+
+t.test('chooseKubeConfig', async (t) => {
+  t.same(chooseKubeConfig({ inCluster: false }), { source: 'none', reason: 'in-cluster config disabled and no kubeconfig given' });
+  const none = chooseKubeConfig({ env: {}, tokenPath: '/nonexistent/token' });
+  t.equal(none.source, 'none');
+  t.match(none.source === 'none' ? none.reason : '', /KUBERNETES_SERVICE_HOST/);
+  t.throws(() => chooseKubeConfig({ inCluster: true, env: {}, tokenPath: '/nonexistent/token' }), /in-cluster config requested/);
+  t.throws(() => chooseKubeConfig({ kubeconfig: '/nonexistent/kubeconfig' }), /cannot load kubeconfig \/nonexistent\/kubeconfig/);
+  t.equal(containerIdOf('containerd://x'), 'x');
+});
