@@ -7,7 +7,7 @@
 // allows a pair that was not observed.
 import { isIP } from 'node:net';
 import { compareStrings, labelsKey, sortLabels, stableLabels, type PodLabelSample } from './labels.js';
-import type { Flow, Labels, Protocol } from './types.js';
+import type { Flow, Labels, Protocol, ServicePort } from './types.js';
 
 export interface SelectorPeer {
   type: 'selector';
@@ -100,7 +100,12 @@ class LabelIndex {
   }
 }
 
-function indexMetadata(flows: readonly Flow[], labels: LabelIndex, services: Map<string, Labels>): void {
+interface ServiceInfo {
+  selector: Labels;
+  ports?: ServicePort[];
+}
+
+function indexMetadata(flows: readonly Flow[], labels: LabelIndex, services: Map<string, ServiceInfo>): void {
   for (const f of flows) {
     labels.add(f.namespace, f.workload, f.pod, f.podLabels);
     const p = f.peer;
@@ -108,7 +113,9 @@ function indexMetadata(flows: readonly Flow[], labels: LabelIndex, services: Map
       labels.add(p.namespace, p.workload ?? (p.pod as string), p.pod, p.labels);
     }
     if (p.kind === 'service' && p.namespace !== undefined && p.name !== undefined && p.selector !== undefined) {
-      services.set(workloadKey(p.namespace, p.name), p.selector);
+      const key = workloadKey(p.namespace, p.name);
+      // Keep the entry that knows the Service's ports, whichever flow came first.
+      if (p.ports !== undefined || !services.has(key)) services.set(key, p.ports === undefined ? { selector: p.selector } : { selector: p.selector, ports: p.ports });
     }
   }
 }
@@ -136,7 +143,7 @@ type Resolution =
 
 interface Context {
   labels: LabelIndex;
-  services: Map<string, Labels>;
+  services: Map<string, ServiceInfo>;
   clusterDns: ClusterDns;
   notes: Set<string>;
 }
@@ -166,7 +173,9 @@ function resolve(flow: Flow, ctx: Context): Resolution {
     case 'service': {
       const ns = p.namespace as string;
       const name = p.name as string;
-      const selector = p.selector ?? ctx.services.get(workloadKey(ns, name));
+      const known = ctx.services.get(workloadKey(ns, name));
+      const selector = p.selector ?? known?.selector;
+      const ports = p.ports ?? known?.ports;
       if (selector === undefined || Object.keys(selector).length === 0) {
         return {
           ok: false,
@@ -176,10 +185,10 @@ function resolve(flow: Flow, ctx: Context): Resolution {
       // Policies are enforced after DNAT, on the backend pod's port, so the
       // Service port that the socket saw is translated to its targetPort.
       let port: number | string = flow.port;
-      if (p.ports === undefined) {
+      if (ports === undefined) {
         ctx.notes.add(`service ${ns}/${name}: no port list known, assuming targetPort = port ${flow.port}`);
       } else {
-        const sp = p.ports.find((x) => x.port === flow.port && (x.protocol ?? 'TCP') === flow.protocol);
+        const sp = ports.find((x) => x.port === flow.port && (x.protocol ?? 'TCP') === flow.protocol);
         if (sp === undefined) {
           ctx.notes.add(`service ${ns}/${name}: port ${flow.protocol}/${flow.port} is not in its port list, assuming targetPort = port`);
         } else {
@@ -224,7 +233,7 @@ function groupRules(byPeer: Map<string, { peer: PolicyPeer; ports: Map<string, P
 
 export function buildWorkloadRules(flows: readonly Flow[], opts: BuildOptions = {}): BuildResult {
   const labels = new LabelIndex();
-  const services = new Map<string, Labels>();
+  const services = new Map<string, ServiceInfo>();
   indexMetadata(opts.metadata ?? [], labels, services);
   indexMetadata(flows, labels, services);
   const ctx: Context = { labels, services, clusterDns: opts.clusterDns ?? DEFAULT_CLUSTER_DNS, notes: new Set() };
