@@ -65,7 +65,7 @@ t.test('expressions only name metrics the daemon exports', async t => {
 
 t.test('a real Prometheus parses every expression', async t => {
   const missing = prometheusMissing()
-  if (missing) return t.skip(missing)
+  if (missing) return t.plan(0, `skipped: ${missing}`)
   const prom = await startPrometheus()
   t.teardown(() => prom.stop())
   for (const q of dashboardQueries(dashboard)) {

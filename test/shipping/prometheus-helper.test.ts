@@ -9,8 +9,7 @@ import { prometheusMissing, startPrometheus } from '../support/prometheus.js'
 
 const missing = prometheusMissing()
 if (missing) {
-  t.comment(`skipping: ${missing}`)
-  t.pass(`skipped: ${missing}`)
+  t.plan(0, `skipped: ${missing}`)
 } else {
   const scratch = mkdtempSync(join(tmpdir(), 'kubepulse-rules-'))
   t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
