@@ -5,6 +5,7 @@
 #include <cstddef>
 
 extern "C" {
+#include "dns.h"
 #include "tcp.h"
 }
 
@@ -32,11 +33,36 @@ Napi::Object TcpEvent(Napi::Env env) {
   return layout;
 }
 
+Napi::Object DnsEvent(Napi::Env env) {
+  Napi::Object offsets = Napi::Object::New(env);
+  FIELD(offsets, kp_dns_event, hdr);
+  FIELD(offsets, kp_dns_event, ts_ns);
+  FIELD(offsets, kp_dns_event, cgroup_id);
+  FIELD(offsets, kp_dns_event, socket_cookie);
+  FIELD(offsets, kp_dns_event, tgid);
+  FIELD(offsets, kp_dns_event, direction);
+  FIELD(offsets, kp_dns_event, transport);
+  FIELD(offsets, kp_dns_event, family);
+  FIELD(offsets, kp_dns_event, sport);
+  FIELD(offsets, kp_dns_event, dport);
+  FIELD(offsets, kp_dns_event, payload_len);
+  FIELD(offsets, kp_dns_event, wire_len);
+  FIELD(offsets, kp_dns_event, payload);
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("size", static_cast<double>(sizeof(kp_dns_event)));
+  layout.Set("offsets", offsets);
+  layout.Set("type", static_cast<double>(KP_EVENT_DNS));
+  layout.Set("maxPayload", static_cast<double>(KP_DNS_MAX_PAYLOAD));
+  layout.Set("maxPorts", static_cast<double>(KP_DNS_MAX_PORTS));
+  return layout;
+}
+
 }  // namespace
 
 Napi::Value Layouts(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("tcp", TcpEvent(info.Env()));
+  out.Set("dns", DnsEvent(info.Env()));
   return out;
 }
 

@@ -15,11 +15,17 @@ std::string kept;
 
 int PrintToBuffer(enum libbpf_print_level level, const char* format, va_list args) {
   if (level == LIBBPF_DEBUG) return 0;
-  char line[1024];
-  int n = vsnprintf(line, sizeof(line), format, args);
+  // The verifier log arrives as one print of many kilobytes.
+  va_list measure;
+  va_copy(measure, args);
+  int n = vsnprintf(nullptr, 0, format, measure);
+  va_end(measure);
   if (n <= 0) return n;
+  std::string text(static_cast<size_t>(n) + 1, '\0');
+  vsnprintf(text.data(), text.size(), format, args);
+  text.resize(static_cast<size_t>(n));
   std::lock_guard<std::mutex> lock(log_mutex);
-  kept.append(line);
+  kept.append(text);
   if (kept.size() > kMaxKept) kept.erase(0, kept.size() - kMaxKept);
   return n;
 }

@@ -9,7 +9,7 @@ import type { Config } from './config.js';
 import { describeBpfError } from './errors.js';
 import type { Logger } from './log.js';
 import { preflight } from './daemon.js';
-import { PROBES } from './probes/registry.js';
+import { probeEntries } from './probes/registry.js';
 
 const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
 
@@ -36,7 +36,7 @@ export function runCheck(config: Config, log: Logger, out: (line: string) => voi
     return 1;
   }
   let failures = 0;
-  for (const entry of PROBES) {
+  for (const entry of probeEntries(config)) {
     try {
       const probe = loadProbe(entry.spec, {
         addon,

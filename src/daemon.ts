@@ -14,7 +14,9 @@ import type { Logger } from './log.js';
 import { hostResolver, type Resolver } from './metadata/resolver.js';
 import { createRegistry } from './metrics/registry.js';
 import { registerSelfMetrics } from './metrics/self.js';
-import { PROBES } from './probes/registry.js';
+import { DnsCollector } from './probes/dns/collector.js';
+import { DNS_EVENT_TYPE } from './probes/dns/event.js';
+import { probeEntries } from './probes/registry.js';
 import { TcpCollector } from './probes/tcp/collector.js';
 import { TCP_EVENT_TYPE } from './probes/tcp/event.js';
 
@@ -44,9 +46,17 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   const registry = createRegistry();
   const resolver: Resolver = hostResolver;
   const tcp = new TcpCollector(registry, resolver, config.nodeName);
+  const dns = new DnsCollector(registry, resolver, {
+    node: config.nodeName,
+    timeoutMs: config.dnsTimeoutMs,
+    maxDomains: config.dnsMaxDomains,
+    clusterDomain: config.clusterDomain,
+  });
   const handlers = new Map<number, EventHandler>([
     [TCP_EVENT_TYPE, (view, at, length) => void tcp.handle(view, at, length)],
+    [DNS_EVENT_TYPE, (view, at, length) => void dns.handle(view, at, length)],
   ]);
+  const entries = probeEntries(config);
   const stream = new EventStream(handlers);
 
   const probes: LoadedProbe[] = [];
@@ -62,7 +72,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     probes: () => probes,
     failedProbes: () => failed,
     stream,
-    eventTypes: Object.fromEntries(PROBES.map((p) => [p.eventType, p.spec.name])),
+    eventTypes: Object.fromEntries(entries.map((p) => [p.eventType, p.spec.name])),
     ready: () => ready().ready,
     numCpus: addon.numPossibleCpus(),
   });
@@ -71,12 +81,18 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   const port = await server.listen(config.port, config.listenAddress);
   log.info('serving', { address: config.listenAddress, port });
 
+  // Unanswered queries become rcode="timeout". The kernel stamps events
+  // with CLOCK_MONOTONIC, the clock process.hrtime reads.
+  const dnsTimeouts = setInterval(() => dns.expire(Number(process.hrtime.bigint())), 1000);
+  dnsTimeouts.unref();
+
   const closeProbes = (): void => {
+    clearInterval(dnsTimeouts);
     stream.stop();
     for (const p of probes.splice(0)) p.object.close();
   };
   try {
-    for (const entry of PROBES) {
+    for (const entry of entries) {
       try {
         probes.push(
           loadProbe(entry.spec, {

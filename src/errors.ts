@@ -11,10 +11,12 @@ export class UserError extends Error {
   }
 }
 
-/** errno codes from the kernel, mapped to what the user has to change. */
+/**
+ * errno codes from the kernel, mapped to what the user has to change.
+ * (EACCES is not here: it is how the verifier rejects a program.)
+ */
 const BPF_ERRNO_HINTS: Record<string, string> = {
   EPERM: 'needs CAP_BPF and CAP_PERFMON (CAP_NET_ADMIN for cgroup hooks), or root',
-  EACCES: 'needs CAP_BPF and CAP_PERFMON (CAP_NET_ADMIN for cgroup hooks), or root',
   ENOSYS: 'needs a kernel built with CONFIG_BPF_SYSCALL',
   ENOMEM: 'the kernel refused the memory; raise RLIMIT_MEMLOCK (CAP_SYS_RESOURCE) or lower --ring-buffer-bytes',
 };

@@ -45,8 +45,7 @@ export interface LoadContext {
 }
 
 function isPermissionError(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return code === 'EPERM' || code === 'EACCES';
+  return (err as { code?: unknown }).code === 'EPERM';
 }
 
 export function loadProbe(spec: ProbeSpec, ctx: LoadContext): LoadedProbe {

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * DNS probe: copies DNS messages (queries out, responses in) into the ring
+ * buffer for user space to parse and match.
+ *
+ * The query name and the response code are in the packet, so the hook has
+ * to see payloads in both directions. cgroup_skb egress/ingress on the
+ * cgroup v2 root does, on every kernel KubePulse supports, whether or not
+ * it has kprobes: a kprobe on udp_sendmsg sees only the outgoing half, and
+ * its payload sits in user memory behind an iov_iter whose layout changes
+ * between kernels. Both programs always return 1: they observe, never drop.
+ */
+#include "common.bpf.h"
+#include "dns.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1FFF
+
+/* Set by user space before load (--dns-ports); 0 ends the list. */
+const volatile __u16 dns_ports[KP_DNS_MAX_PORTS] = { 53 };
+
+/* The event is built here, then copied to the ring buffer at its real
+ * size, so a 40-byte query does not take 600 bytes of ring. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kp_dns_event);
+} scratch SEC(".maps");
+
+static __always_inline bool is_dns_port(__u16 port)
+{
+#pragma unroll
+	for (int i = 0; i < KP_DNS_MAX_PORTS; i++) {
+		if (dns_ports[i] == 0)
+			return false;
+		if (dns_ports[i] == port)
+			return true;
+	}
+	return false;
+}
+
+struct l4 {
+	__u32 payload_off; /* offset of the DNS message (after UDP/TCP header) */
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u8 transport;
+};
+
+/* Finds UDP or TCP ports and the payload offset; false for anything else
+ * (other protocols, IPv4 fragments after the first, IPv6 extension headers). */
+static __always_inline bool parse_l3_l4(struct __sk_buff *skb, struct l4 *out)
+{
+	__u8 proto;
+	__u32 l4_off;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+			return false;
+		if (ip.frag_off & bpf_htons(IP_OFFSET))
+			return false;
+		proto = ip.protocol;
+		l4_off = ip.ihl * 4;
+		out->family = AF_INET;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+			return false;
+		proto = ip6.nexthdr;
+		l4_off = sizeof(ip6);
+		out->family = AF_INET6;
+	} else {
+		return false;
+	}
+
+	if (proto == IPPROTO_UDP) {
+		struct udphdr udp;
+
+		if (bpf_skb_load_bytes(skb, l4_off, &udp, sizeof(udp)))
+			return false;
+		out->sport = bpf_ntohs(udp.source);
+		out->dport = bpf_ntohs(udp.dest);
+		out->payload_off = l4_off + sizeof(udp);
+		out->transport = KP_DNS_UDP;
+		return true;
+	}
+	if (proto == IPPROTO_TCP) {
+		struct tcphdr tcp;
+
+		if (bpf_skb_load_bytes(skb, l4_off, &tcp, sizeof(tcp)))
+			return false;
+		out->sport = bpf_ntohs(tcp.source);
+		out->dport = bpf_ntohs(tcp.dest);
+		out->payload_off = l4_off + tcp.doff * 4;
+		out->transport = KP_DNS_TCP;
+		return true;
+	}
+	return false;
+}
+
+static __always_inline void capture(struct __sk_buff *skb, __u8 direction)
+{
+	struct l4 l4 = {};
+	struct kp_dns_event *e;
+	__u32 zero = 0, wire_len;
+	__u64 len; /* 64-bit: a 32-bit copy would reach the helper unbounded */
+
+	if (!parse_l3_l4(skb, &l4))
+		return;
+	if (!is_dns_port(direction == KP_DNS_QUERY ? l4.dport : l4.sport))
+		return;
+	if (skb->len <= l4.payload_off)
+		return; /* a bare TCP ACK, SYN or FIN: no DNS in it */
+	wire_len = skb->len - l4.payload_off;
+
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return;
+	len = wire_len > KP_DNS_MAX_PAYLOAD ? KP_DNS_MAX_PAYLOAD : wire_len;
+	/* Keep clang from handing the helper the unclamped register: the
+	 * verifier must see the copy length in [1, KP_DNS_MAX_PAYLOAD]. */
+	asm volatile("" : "+r"(len));
+	if (len < 1 || len > KP_DNS_MAX_PAYLOAD)
+		return;
+	if (bpf_skb_load_bytes(skb, l4.payload_off, e->payload, len))
+		return;
+
+	e->hdr.type = KP_EVENT_DNS;
+	e->hdr.size = offsetof(struct kp_dns_event, payload) + len;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->cgroup_id = bpf_skb_cgroup_id(skb);
+	e->socket_cookie = bpf_get_socket_cookie(skb);
+	e->tgid = 0;
+	e->direction = direction;
+	e->transport = l4.transport;
+	e->family = l4.family;
+	e->sport = l4.sport;
+	e->dport = l4.dport;
+	e->payload_len = len;
+	e->wire_len = wire_len > 0xffff ? 0xffff : wire_len;
+
+	if (bpf_ringbuf_output(&events, e, offsetof(struct kp_dns_event, payload) + len, 0))
+		count_drop();
+}
+
+SEC("cgroup_skb/egress")
+int kp_dns_egress(struct __sk_buff *skb)
+{
+	capture(skb, KP_DNS_QUERY);
+	return 1;
+}
+
+SEC("cgroup_skb/ingress")
+int kp_dns_ingress(struct __sk_buff *skb)
+{
+	capture(skb, KP_DNS_RESPONSE);
+	return 1;
+}

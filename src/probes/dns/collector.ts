@@ -1,0 +1,186 @@
+// DNS metrics from the DNS probe's events: queries by registered domain and
+// type, resolution latency and response codes per pod, timeouts for
+// queries that got no answer, and malformed packets counted and skipped.
+
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Resolver } from '../../metadata/resolver.js';
+import { POD_LABEL_NAMES, PodChildren, type PodLabels } from '../../metrics/pod-series.js';
+import { LATENCY_BUCKETS } from '../tcp/collector.js';
+import { DomainFolder, DomainLimiter } from './domain.js';
+import { DIRECTION_QUERY, DIRECTION_RESPONSE, DNS_EVENT_LAYOUT, TRANSPORT_TCP, dnsEvent } from './event.js';
+import { DnsMatcher } from './matcher.js';
+import { RCODE_TIMEOUT, qtypeName, rcodeName } from './names.js';
+import { isDnsParseFailure, parseDnsMessage } from './wire.js';
+
+export interface DnsCollectorOptions {
+  node: string;
+  timeoutMs: number;
+  maxDomains: number;
+  clusterDomain: string;
+}
+
+interface DnsChildren {
+  labels: PodLabels;
+  latency: Histogram.Internal<string>;
+  /** domain → qtype → child */
+  queries: Map<string, Map<string, Counter.Internal>>;
+  /** rcode label → child */
+  responses: Map<string, Counter.Internal>;
+}
+
+const TCP_LENGTH_PREFIX = 2;
+
+export class DnsCollector {
+  readonly queries: Counter<string>;
+  readonly latency: Histogram<string>;
+  readonly responses: Counter<string>;
+  readonly malformed: Counter<string>;
+  readonly unmatched: Counter<string>;
+  private readonly folder: DomainFolder;
+  private readonly limiter: DomainLimiter;
+  private readonly matcher: DnsMatcher<DnsChildren>;
+  private readonly children: PodChildren<DnsChildren>;
+  private readonly malformedByReason = new Map<string, Counter.Internal>();
+  private lastBuffer: ArrayBufferLike | undefined;
+  private lastBytes: Uint8Array = new Uint8Array(0);
+
+  constructor(
+    registry: Registry,
+    private readonly resolver: Resolver,
+    options: DnsCollectorOptions,
+  ) {
+    this.folder = new DomainFolder({ clusterDomain: options.clusterDomain });
+    this.limiter = new DomainLimiter({ maxDomains: options.maxDomains, reserved: this.folder.fixedLabels });
+    this.matcher = new DnsMatcher({ timeoutSeconds: options.timeoutMs / 1000 });
+    this.queries = new Counter({
+      name: 'kubepulse_dns_queries_total',
+      help: 'DNS queries sent, by registered domain (per the Public Suffix List, see README) and query type.',
+      labelNames: [...POD_LABEL_NAMES, 'domain', 'qtype'],
+      registers: [registry],
+    });
+    this.latency = new Histogram({
+      name: 'kubepulse_dns_latency_seconds',
+      help: 'Time from a DNS query leaving its socket to the response arriving, in seconds.',
+      labelNames: POD_LABEL_NAMES,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
+    this.responses = new Counter({
+      name: 'kubepulse_dns_responses_total',
+      help: 'Outcomes of DNS queries: the response code (NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ...) or timeout when none came in time.',
+      labelNames: [...POD_LABEL_NAMES, 'rcode'],
+      registers: [registry],
+    });
+    this.malformed = new Counter({
+      name: 'kubepulse_dns_malformed_total',
+      help: 'DNS packets that could not be parsed (counted and skipped), by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.unmatched = new Counter({
+      name: 'kubepulse_dns_unmatched_responses_total',
+      help: 'DNS responses with no pending query: late (after the timeout), duplicated, or for a query sent before start.',
+      registers: [registry],
+    });
+    const limiter = this.limiter;
+    new Counter({
+      name: 'kubepulse_dns_domains_folded_total',
+      help: 'Queries whose domain label became "other" because --dns-max-domains distinct domains were already in use.',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(limiter.folded);
+      },
+    });
+    this.children = new PodChildren(options.node, (labels) => ({
+      labels,
+      latency: this.latency.labels(labels),
+      queries: new Map(),
+      responses: new Map(),
+    }));
+  }
+
+  handle(view: DataView, at: number, length: number): boolean {
+    const payloadLength = dnsEvent.payloadLength(view, at);
+    if (length < DNS_EVENT_LAYOUT.offsets.payload + payloadLength || payloadLength > DNS_EVENT_LAYOUT.maxPayload) {
+      this.countMalformed('bad_event');
+      return false;
+    }
+    let offset = dnsEvent.payloadOffset(view, at);
+    let size = payloadLength;
+    if (dnsEvent.transport(view, at) === TRANSPORT_TCP) {
+      // One whole message per segment is what we read; a message spread
+      // over several segments is not DNS we can parse, and not malformed.
+      if (size < TCP_LENGTH_PREFIX) return false;
+      const declared = view.getUint16(offset - view.byteOffset, false);
+      if (declared !== dnsEvent.wireLength(view, at) - TCP_LENGTH_PREFIX) return false;
+      offset += TCP_LENGTH_PREFIX;
+      size -= TCP_LENGTH_PREFIX;
+    }
+    const message = parseDnsMessage(this.bytesOf(view), offset, size);
+    if (isDnsParseFailure(message)) {
+      this.countMalformed(message.error);
+      return false;
+    }
+    const direction = dnsEvent.direction(view, at);
+    const cookie = dnsEvent.socketCookie(view, at);
+    const ts = dnsEvent.tsNs(view, at);
+    if (direction === DIRECTION_QUERY && !message.isResponse) {
+      const pod = this.children.get(this.resolver.resolve(dnsEvent.tgid(view, at), dnsEvent.cgroupId(view, at)));
+      // A retransmission is the same query: count it once, time it from the first send.
+      if (this.matcher.query(cookie, message.id, ts, pod)) {
+        this.queryChild(pod, this.limiter.limit(this.folder.fold(message.qname)), qtypeName(message.qtype)).inc();
+      }
+      return true;
+    }
+    if (direction === DIRECTION_RESPONSE && message.isResponse) {
+      const match = this.matcher.response(cookie, message.id, ts);
+      if (match === undefined) {
+        this.unmatched.inc();
+        return true;
+      }
+      match.context.latency.observe(match.latencySeconds);
+      this.responseChild(match.context, rcodeName(message.rcode)).inc();
+      return true;
+    }
+    return true; // a response leaving or a query arriving: this node is the server
+  }
+
+  /** Counts queries older than the timeout as rcode="timeout". nowNs: CLOCK_MONOTONIC, as the kernel stamps events. */
+  expire(nowNs: number): number {
+    return this.matcher.expire(nowNs, (pod) => this.responseChild(pod, RCODE_TIMEOUT).inc());
+  }
+
+  forgetPod(namespace: string, pod: string): void {
+    this.children.forgetPod(namespace, pod);
+  }
+
+  private queryChild(pod: DnsChildren, domain: string, qtype: string): Counter.Internal {
+    let byType = pod.queries.get(domain);
+    if (byType === undefined) pod.queries.set(domain, (byType = new Map()));
+    let child = byType.get(qtype);
+    if (child === undefined) byType.set(qtype, (child = this.queries.labels({ ...pod.labels, domain, qtype })));
+    return child;
+  }
+
+  private responseChild(pod: DnsChildren, rcode: string): Counter.Internal {
+    let child = pod.responses.get(rcode);
+    if (child === undefined) pod.responses.set(rcode, (child = this.responses.labels({ ...pod.labels, rcode })));
+    return child;
+  }
+
+  /** One byte view per batch buffer, not per event. */
+  private bytesOf(view: DataView): Uint8Array {
+    if (this.lastBuffer !== view.buffer) {
+      this.lastBuffer = view.buffer;
+      this.lastBytes = new Uint8Array(view.buffer);
+    }
+    return this.lastBytes;
+  }
+
+  private countMalformed(reason: string): void {
+    let child = this.malformedByReason.get(reason);
+    if (child === undefined) this.malformedByReason.set(reason, (child = this.malformed.labels({ reason })));
+    child.inc();
+  }
+}
