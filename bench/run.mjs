@@ -461,6 +461,28 @@ async function measureScrape(pods, domains) {
   };
 }
 
+// The daemon's fixed cost: CPU over a window with no load at all (its timers, the poller's
+// wake-ups, its own scrapes), to tell the per-event cost from the floor.
+async function measureIdle(seconds) {
+  const tool = await startDaemon([], 'daemon-idle');
+  await sleep(500);
+  const before = await snapshotBefore(tool);
+  await sleep(seconds * 1000);
+  const after = await snapshotAfter(tool);
+  await stop(tool.child, 'SIGTERM', 10000);
+  const wallS = Number(after.t - before.t) / 1e9;
+  return {
+    seconds: wallS,
+    cpuPctCore: (100 * (after.cpu - before.cpu)) / wallS,
+    mainThreadPctCore: (100 * (after.threads.main - before.threads.main)) / wallS,
+    otherThreadsPctCore: (100 * (after.threads.others - before.threads.others)) / wallS,
+    events: (promSum(after.metrics, 'kubepulse_events_total') ?? 0) - (promSum(before.metrics, 'kubepulse_events_total') ?? 0),
+    rssPeak: after.mem.peak,
+    rssNow: after.mem.rss,
+    startMs: tool.startMs,
+  };
+}
+
 async function profileDaemon(stamp) {
   const dir = join(OUT, `profile-${stamp}`);
   mkdirSync(dir, { recursive: true });
@@ -533,6 +555,15 @@ async function main() {
     results.commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   } catch {
     /* not a checkout */
+  }
+
+  if (withDaemon) {
+    try {
+      results.idle = await measureIdle(DURATION);
+      log(`idle daemon: ${results.idle.cpuPctCore.toFixed(2)} % of a core, ${results.idle.events} events, ready in ${results.idle.startMs} ms`);
+    } catch (err) {
+      results.idle = { error: err.message };
+    }
   }
 
   for (const name of scenarioNames) {
