@@ -36,9 +36,19 @@ die() { say "FAILED: $*"; exit 1; }
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
 busybox="$(command -v busybox || true)"
 [[ -n "$busybox" ]] || skip "busybox not installed (apt-get install busybox-static)"
-if ! file -L "$busybox" 2>/dev/null | grep -q 'statically linked'; then
-  [[ -x /bin/busybox ]] && file -L /bin/busybox | grep -q 'statically linked' && busybox=/bin/busybox ||
-    skip "busybox at $busybox is not static (apt-get install busybox-static)"
+is_static() { # an ELF64 without a PT_INTERP program header
+  local f=$1 phoff phentsize phnum i
+  phoff=$(od -An -tu8 -j 32 -N8 "$f" | tr -d ' ')
+  phentsize=$(od -An -tu2 -j 54 -N2 "$f" | tr -d ' ')
+  phnum=$(od -An -tu2 -j 56 -N2 "$f" | tr -d ' ')
+  for ((i = 0; i < phnum; i++)); do
+    [[ "$(od -An -tu4 -j $((phoff + i * phentsize)) -N4 "$f" | tr -d ' ')" == 3 ]] && return 1
+  done
+  return 0
+}
+if ! is_static "$busybox"; then
+  if [[ -x /bin/busybox ]] && is_static /bin/busybox; then busybox=/bin/busybox
+  else skip "busybox at $busybox is not static (apt-get install busybox-static)"; fi
 fi
 
 mkdir -p "$cache/debs"
