@@ -81,16 +81,32 @@ function statusesOf(pod: V1Pod): V1ContainerStatus[] {
   ];
 }
 
-export function recordOf(pod: V1Pod): PodRecord | undefined {
+function sameIdentity(a: PodIdentity, b: PodIdentity): boolean {
+  return a.namespace === b.namespace && a.pod === b.pod && a.workload === b.workload && a.container === b.container && a.podUid === b.podUid;
+}
+
+/**
+ * Builds a pod's record. Identities equal to those of `previous` (the same
+ * pod before this change) are reused, so that consumers keying maps by
+ * identity object (bound metric children) see one object per pod/container
+ * for the pod's whole life.
+ */
+export function recordOf(pod: V1Pod, previous?: PodRecord): PodRecord | undefined {
   const uid = pod.metadata?.uid;
   const name = pod.metadata?.name;
   if (uid === undefined || uid === '' || name === undefined || name === '') return undefined;
   const namespace = pod.metadata?.namespace ?? '';
   const workload = workloadOf(pod);
-  const identity: PodIdentity = Object.freeze({ namespace, pod: name, workload: workload.name, container: '', podUid: uid });
+  const reuse = (fresh: PodIdentity): PodIdentity => {
+    if (previous === undefined) return Object.freeze(fresh);
+    if (sameIdentity(previous.identity, fresh)) return previous.identity;
+    for (const old of previous.containers.values()) if (sameIdentity(old, fresh)) return old;
+    return Object.freeze(fresh);
+  };
+  const identity = reuse({ namespace, pod: name, workload: workload.name, container: '', podUid: uid });
   const containers = new Map<string, PodIdentity>();
   for (const status of statusesOf(pod)) {
-    const containerIdentity: PodIdentity = Object.freeze({ ...identity, container: status.name });
+    const containerIdentity = reuse({ ...identity, container: status.name });
     // The previous instance of a restarted container may still have events
     // in flight; they belong to the same container of the same pod.
     for (const raw of [status.containerID, status.lastState?.terminated?.containerID]) {
@@ -150,7 +166,7 @@ export class PodIndex {
     const version = pod.metadata?.resourceVersion ?? '';
     // A re-list repeats every pod; unchanged ones need no work and no purge.
     if (known !== undefined && version !== '' && known.resourceVersion === version) return known;
-    const record = recordOf(pod);
+    const record = recordOf(pod, known);
     if (record === undefined) return undefined;
     this.dropContainers(this.pods.get(record.uid));
     this.pods.set(record.uid, record);

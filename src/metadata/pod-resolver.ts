@@ -18,6 +18,7 @@
 // that its v2 line does not) and from then on keys host answers by PID.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LRUCache } from 'lru-cache';
 import { parseProcCgroup, type CgroupInfo, type ProcCgroup } from './cgroup-path.js';
 import type { CgroupIndex } from './cgroup-index.js';
 import { IdentityCache, pidKey } from './identity-cache.js';
@@ -42,7 +43,8 @@ export class PodResolver implements Resolver {
   private readonly cache: IdentityCache;
   private readonly negativeTtlMs: number;
   private readonly log: Logger;
-  private readonly unknownPods = new Map<string, PodIdentity>();
+  /** One shared identity per unknown pod UID, so consumers keying by identity object see few. */
+  private readonly unknownPods = new LRUCache<string, PodIdentity>({ max: 4096 });
   /** True once the v2 cgroup ID is seen not to tell containers apart (hybrid, v1-only). */
   private v2Blind: boolean;
 
@@ -143,7 +145,6 @@ export class PodResolver implements Resolver {
   private unknownPod(podUid: string): PodIdentity {
     let identity = this.unknownPods.get(podUid);
     if (identity === undefined) {
-      if (this.unknownPods.size >= 4096) this.unknownPods.clear();
       identity = Object.freeze({ ...HOST_IDENTITY, podUid });
       this.unknownPods.set(podUid, identity);
     }

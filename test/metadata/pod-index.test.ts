@@ -96,8 +96,12 @@ t.test('index by container and UID', async (t) => {
   status.lastState = { terminated: { exitCode: 1, containerID: status.containerID } };
   status.containerID = `cri-o://${restarted}`;
   status.restartCount = 1;
+  const appIdentity = index.byContainerId(app);
+  const podIdentity = index.byUid(uid)!.identity;
   index.upsert(after);
   t.equal(index.byContainerId(restarted)?.container, 'app', 'new container ID resolves');
+  t.equal(index.byContainerId(restarted), appIdentity, 'the same identity object across updates');
+  t.equal(index.byUid(uid)!.identity, podIdentity);
   t.equal(index.byContainerId(app)?.container, 'app', 'previous instance still resolves');
 
   // A second restart drops the oldest instance.
@@ -121,6 +125,33 @@ t.test('index by container and UID', async (t) => {
     [uid, true],
     [uid, false],
   ]);
+});
+
+t.test('ephemeral containers', async (t) => {
+  const index = new PodIndex();
+  const pod = makePod({ name: 'p', containers: { app: randomContainerId() } });
+  const debugId = randomContainerId();
+  pod.status!.ephemeralContainerStatuses = [
+    { name: 'debugger-x7k2', containerID: `containerd://${debugId}`, image: 'busybox', imageID: '', ready: false, restartCount: 0 },
+  ];
+  index.upsert(pod);
+  t.equal(index.byContainerId(debugId)?.container, 'debugger-x7k2');
+});
+
+t.test('a renamed label does not change identities; a new workload does', async (t) => {
+  const index = new PodIndex();
+  const pod = makePod({ name: 'p', containers: { app: randomContainerId() }, labels: { v: '1' } });
+  const before = index.upsert(pod)!;
+  const relabelled = structuredClone(pod);
+  relabelled.metadata!.labels = { v: '2' };
+  const after = index.upsert(relabelled)!;
+  t.equal(after.identity, before.identity);
+  t.same(after.labels, { v: '2' });
+  const adopted = structuredClone(relabelled);
+  adopted.metadata!.ownerReferences = [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'set', uid: 'x', controller: true }];
+  const owned = index.upsert(adopted)!;
+  t.not(owned.identity, before.identity);
+  t.equal(owned.identity.workload, 'set');
 });
 
 t.test('pods without status or identity', async (t) => {
