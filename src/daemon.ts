@@ -11,7 +11,8 @@ import type { Config } from './config.js';
 import { UserError } from './errors.js';
 import { HttpServer } from './http/server.js';
 import type { Logger } from './log.js';
-import { hostResolver, type Resolver } from './metadata/resolver.js';
+import { createMetadata } from './metadata/index.js';
+import { PodReaper } from './metrics/pod-reaper.js';
 import { createRegistry } from './metrics/registry.js';
 import { registerSelfMetrics } from './metrics/self.js';
 import { DnsCollector } from './probes/dns/collector.js';
@@ -44,7 +45,16 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   log.info('kernel', { release: kernel.release, kprobes: kernel.kprobes, cgroup2: kernel.cgroup2, libbpf: addon.libbpfVersion() });
 
   const registry = createRegistry();
-  const resolver: Resolver = hostResolver;
+  const metadata = createMetadata({
+    nodeName: config.nodeName,
+    procfs: config.procfs,
+    cgroupfs: config.cgroupfs,
+    kubeconfig: config.kubeconfig,
+    cacheTtlMs: config.metadataCacheTtlMs,
+    registry,
+    log,
+  });
+  const resolver = metadata.resolver;
   const tcp = new TcpCollector(registry, resolver, config.nodeName);
   const dns = new DnsCollector(registry, resolver, {
     node: config.nodeName,
@@ -57,6 +67,18 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     [DNS_EVENT_TYPE, (view, at, length) => void dns.handle(view, at, length)],
   ]);
   const entries = probeEntries(config);
+
+  // Series of a deleted pod go after a grace period, not at the TTL.
+  const reaper = new PodReaper(registry, config.seriesGraceMs, [tcp.forgetPod.bind(tcp), dns.forgetPod.bind(dns)], log);
+  const podNames = new Map<string, { namespace: string; name: string }>();
+  metadata.pods.onChange((uid, record) => {
+    if (record) podNames.set(uid, { namespace: record.namespace, name: record.name });
+    else {
+      const gone = podNames.get(uid);
+      podNames.delete(uid);
+      if (gone) reaper.podGone(gone.namespace, gone.name);
+    }
+  });
   const stream = new EventStream(handlers);
 
   const probes: LoadedProbe[] = [];
@@ -64,6 +86,10 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   const ready = (): { ready: boolean; reasons: string[] } => {
     const reasons: string[] = [];
     if (probes.length === 0) reasons.push('no probe attached');
+    if (!metadata.isReady()) {
+      const h = metadata.health();
+      reasons.push(`pod metadata not synced${h.lastError ? ` (${h.lastError})` : ''}`);
+    }
     return { ready: reasons.length === 0, reasons };
   };
   registerSelfMetrics(registry, {
@@ -88,6 +114,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
 
   const closeProbes = (): void => {
     clearInterval(dnsTimeouts);
+    reaper.stop();
     stream.stop();
     for (const p of probes.splice(0)) p.object.close();
   };
@@ -114,8 +141,11 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     }
     if (probes.length === 0) throw new UserError(`no probe could attach on this kernel (${kernel.release})`);
     stream.start(addon, probes);
+    // Never waits for the API server: readiness says when pods are known.
+    await metadata.start();
   } catch (err) {
     closeProbes();
+    await metadata.stop();
     await server.close();
     throw err;
   }
@@ -125,6 +155,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     probes,
     async stop() {
       closeProbes();
+      await metadata.stop();
       await server.close();
     },
   };
