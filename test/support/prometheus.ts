@@ -26,7 +26,7 @@ import { parse, stringify } from 'yaml'
 export const defaultPrometheusBinary = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus'
 
 export interface ScrapeJob {
-  /** job label of the scraped series. */
+  /** job label of the scraped series; entries sharing a job are merged (one per node, say). */
   job: string
   /** host:port of each target. */
   targets: string[]
@@ -278,6 +278,25 @@ process.once('exit', () => {
   for (const child of liveServers) child.kill('SIGKILL')
 })
 
+// Entries with the same job name become one scrape config with one static
+// config each (Prometheus refuses duplicate job names), e.g. one per node.
+function scrapeConfigs(jobs: ScrapeJob[]): unknown[] {
+  const byName = new Map<string, { job_name: string; honor_labels: boolean; metrics_path: string; static_configs: unknown[] }>()
+  for (const job of jobs) {
+    const honor = job.honorLabels ?? true
+    const path = job.metricsPath ?? '/metrics'
+    let config = byName.get(job.job)
+    if (!config) {
+      config = { job_name: job.job, honor_labels: honor, metrics_path: path, static_configs: [] }
+      byName.set(job.job, config)
+    } else if (config.honor_labels !== honor || config.metrics_path !== path) {
+      throw new Error(`job ${job.job}: entries differ in honorLabels or metricsPath`)
+    }
+    config.static_configs.push({ targets: job.targets, labels: job.labels ?? {} })
+  }
+  return [...byName.values()]
+}
+
 async function startOnce(opts: PrometheusOptions, port: number): Promise<Prometheus> {
   const binary = opts.binary ?? defaultPrometheusBinary
   const scrapeInterval = `${opts.scrapeIntervalSeconds ?? 1}s`
@@ -291,12 +310,7 @@ async function startOnce(opts: PrometheusOptions, port: number): Promise<Prometh
       evaluation_interval: `${opts.evaluationIntervalSeconds ?? 1}s`,
     },
     rule_files: (opts.ruleFiles ?? []).map((f, i) => rewriteRuleFile(f, dir, i, opts.ruleFor)),
-    scrape_configs: jobs.map(job => ({
-      job_name: job.job,
-      honor_labels: job.honorLabels ?? true,
-      metrics_path: job.metricsPath ?? '/metrics',
-      static_configs: [{ targets: job.targets, labels: job.labels ?? {} }],
-    })),
+    scrape_configs: scrapeConfigs(jobs),
   }
   const configFile = join(dir, 'prometheus.yml')
   writeFileSync(configFile, stringify(config))
