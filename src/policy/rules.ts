@@ -274,7 +274,8 @@ export function buildWorkloadRules(flows: readonly Flow[], opts: BuildOptions = 
     const first = wflows[0] as Flow;
     const selector = labels.selector(first.namespace, first.workload);
     if (Object.keys(selector).length === 0) {
-      warnings.push(`${key}: no stable pod labels known, so no selector can pick its pods; no policy written`);
+      const hint = first.podLabels === undefined ? ' (this source carries no pod labels: add --agent or --discover for them)' : '';
+      warnings.push(`${key}: no stable pod labels known, so no selector can pick its pods; no policy written${hint}`);
       continue;
     }
     const dirs = { ingress: new Map(), egress: new Map() } as Record<

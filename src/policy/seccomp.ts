@@ -23,7 +23,9 @@
 //     (newfstatat, faccessat/faccessat2);
 //   - the Go runtime meanwhile: futex, nanosleep, sched_yield, signals for
 //     goroutine preemption (tgkill, rt_sigreturn, rt_sigprocmask,
-//     sigaltstack), heap (mmap, munmap, madvise), new threads (clone, gettid).
+//     sigaltstack), heap (mmap, munmap, madvise), threads (clone, gettid,
+//     exit), the poller for fds it closes (epoll_ctl, epoll_pwait), and
+//     exit_group should init fail and have to report it.
 // crun (C, no Go runtime) needs a subset. `baseline: []` drops it, for
 // callers that can prove they observed container start-up.
 import { compareStrings } from './labels.js';
@@ -31,10 +33,10 @@ import { x86_64SyscallNumber } from './syscall-table.js';
 import type { ContainerSyscalls, Labels, SyscallsReport } from './types.js';
 
 export const RUNC_BASELINE: readonly string[] = [
-  'capget', 'capset', 'chdir', 'clone', 'close', 'close_range', 'execve', 'execveat', 'faccessat', 'faccessat2',
-  'fcntl', 'fstat', 'futex', 'getdents64', 'getpid', 'getppid', 'gettid', 'madvise', 'mmap', 'munmap',
-  'nanosleep', 'newfstatat', 'openat', 'prctl', 'rt_sigprocmask', 'rt_sigreturn', 'sched_yield', 'setgid',
-  'setgroups', 'setuid', 'sigaltstack', 'tgkill', 'write',
+  'capget', 'capset', 'chdir', 'clone', 'close', 'close_range', 'epoll_ctl', 'epoll_pwait', 'execve', 'execveat',
+  'exit', 'exit_group', 'faccessat', 'faccessat2', 'fcntl', 'fstat', 'futex', 'getdents64', 'getpid', 'getppid',
+  'gettid', 'madvise', 'mmap', 'munmap', 'nanosleep', 'newfstatat', 'openat', 'prctl', 'rt_sigprocmask',
+  'rt_sigreturn', 'sched_yield', 'setgid', 'setgroups', 'setuid', 'sigaltstack', 'tgkill', 'write',
 ];
 
 export const BASELINES: Readonly<Record<string, readonly string[]>> = { runc: RUNC_BASELINE, none: [] };

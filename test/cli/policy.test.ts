@@ -209,6 +209,10 @@ t.test('network from Prometheus, labels and selectors from an agent', async (t) 
   t.equal(web.spec.egress.length, 3, 'pg, catalog (targetPort from the agent), DNS — only what Prometheus counted');
   t.match(JSON.stringify(web.spec.egress), /"port":8081/);
   t.match(r.stderr, /shop\/migrate: no policy written, 1 observed peer\(s\) cannot be expressed: egress external peer on TCP\/443 has no address/);
+  const alone = await run(['network', '--prometheus', prom]);
+  t.equal(alone.code, 1, 'Prometheus alone has no labels to select pods by');
+  t.match(alone.stderr, /shop\/web: no stable pod labels known, so no selector can pick its pods; no policy written \(this source carries no pod labels: add --agent or --discover for them\)/);
+  t.match(alone.stderr, /nothing to write/);
 });
 
 t.test('Prometheus failures name Prometheus', async (t) => {
