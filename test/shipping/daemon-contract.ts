@@ -19,6 +19,7 @@ export const daemonFlags = new Set([
   'cluster-domain',
   'kubeconfig',
   'metadata-cache-ttl',
+  'bpf-object-dir',
 ])
 
 export const daemonSubcommands = new Set(['run', 'check'])
