@@ -1,7 +1,7 @@
 // The pod watch against the test API server (test/support/kube-api-server.ts),
 // which speaks the real list+watch protocol over HTTP on loopback.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -244,6 +244,38 @@ t.test('resync re-lists periodically', async (t) => {
   t.ok(server.listCount >= 2);
   await until('old watches closed', () => server.openWatchCount <= 1);
   t.ok(watch.isSynced());
+});
+
+t.test('over HTTPS, verified against the server CA', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kubepulse-watch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const server = new TestKubeApiServer({ tls: true });
+  await server.start();
+  t.teardown(() => server.stop());
+  t.match(server.url, /^https:/);
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(writeKubeconfig(dir, server.url, server.token, server.certificate));
+  const pods = new PodIndex();
+  const watch = new KubeWatch({ kubeConfig, nodeName: 'node-a', pods, log: recordingLogger(), backoffInitialMs: 50 });
+  t.teardown(() => watch.stop());
+  server.addPod(makePod({ name: 'tls-listed' }));
+  watch.start();
+  t.ok(await watch.waitForSync(5000));
+  await until('watch open', () => server.openWatchCount === 1);
+  server.addPod(makePod({ name: 'tls-watched' }));
+  await until('watched over TLS', () => pods.size === 2);
+
+  // The wrong CA is refused, and only retried.
+  const other = new TestKubeApiServer({ tls: true });
+  const badConfig = new KubeConfig();
+  mkdirSync(join(dir, 'bad'));
+  badConfig.loadFromFile(writeKubeconfig(join(dir, 'bad'), server.url, server.token, other.certificate));
+  const bad = new KubeWatch({ kubeConfig: badConfig, nodeName: 'node-a', pods: new PodIndex(), log: recordingLogger(), backoffInitialMs: 50 });
+  t.teardown(() => bad.stop());
+  bad.start();
+  await until('TLS failure', () => bad.health().lastError !== '');
+  t.match(bad.health().lastError, /certificate|self.signed|verify/i);
+  t.notOk(bad.isSynced());
 });
 
 t.test('stop closes the watch', async (t) => {

@@ -12,8 +12,15 @@
 // - bearer-token authentication (401 otherwise).
 // Tests mutate the pods, inject a 410 Gone into open watches, and stop and
 // restart the server on the same port to simulate an API server that went
-// away. It listens on 127.0.0.1 only.
+// away. It listens on 127.0.0.1 only, over plain HTTP, or over HTTPS with a
+// self-signed certificate made by openssl at test time (tls: true), as a
+// real API server with its own CA.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import type { V1Pod } from '@kubernetes/client-node';
 
@@ -39,6 +46,27 @@ interface OpenWatch {
 export interface KubeApiServerOptions {
   /** Bearer token clients must send; default 'test-token'. */
   token?: string;
+  /** Serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (needs openssl). */
+  tls?: boolean;
+}
+
+/** A self-signed certificate for 127.0.0.1, which is also its own CA. */
+export function selfSignedCertificate(): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'kubepulse-cert-'));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1',
+        '-subj', '/CN=kubepulse-test-apiserver', '-addext', 'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const keyOf = (pod: V1Pod) => `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
@@ -50,12 +78,15 @@ function status(code: number, reason: string, message: string) {
 
 export class TestKubeApiServer {
   readonly token: string;
+  /** The server certificate (PEM) when serving TLS; it is its own CA. */
+  readonly certificate: string | undefined;
   /** Every request received, in order. */
   readonly requests: RecordedRequest[] = [];
   /** When set, lists answer with this HTTP status (a Status body) instead of the pods. */
   listFailure: number | undefined;
 
   private server: Server | undefined;
+  private readonly key: string | undefined;
   private port = 0;
   private readonly sockets = new Set<Socket>();
   private readonly watches = new Set<OpenWatch>();
@@ -67,10 +98,15 @@ export class TestKubeApiServer {
 
   constructor(options: KubeApiServerOptions = {}) {
     this.token = options.token ?? 'test-token';
+    if (options.tls === true) {
+      const { cert, key } = selfSignedCertificate();
+      this.certificate = cert;
+      this.key = key;
+    }
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.certificate === undefined ? 'http' : 'https'}://127.0.0.1:${this.port}`;
   }
 
   get resourceVersion(): string {
@@ -92,7 +128,9 @@ export class TestKubeApiServer {
   /** Listens (on the same port as before after a stop). */
   async start(): Promise<void> {
     if (this.server !== undefined) return;
-    const server = createServer((req, res) => this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    const server: Server =
+      this.certificate === undefined ? createServer(handler) : createTlsServer({ cert: this.certificate, key: this.key }, handler);
     server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
