@@ -56,14 +56,10 @@ t.test('a configured but unreachable API server: starts, not ready, one warning'
   t.equal(metadata.mode, 'kubernetes');
   await metadata.start();
   let registryText = '';
-  await until(
-    'several failed attempts',
-    () => {
-      void registry.metrics().then((text) => (registryText = text));
-      return (sample(registryText, 'kubepulse_kube_watch_errors_total') ?? 0) >= 3;
-    },
-    5000,
-  );
+  await until('several failed attempts', async () => {
+    registryText = await registry.metrics();
+    return (sample(registryText, 'kubepulse_kube_watch_errors_total') ?? 0) >= 3;
+  });
   t.notOk(metadata.isReady());
   t.equal(metadata.health().state, 'unreachable');
   t.match(metadata.health().lastError, /ECONNREFUSED/);

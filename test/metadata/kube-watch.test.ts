@@ -95,12 +95,9 @@ t.test('ADDED, MODIFIED (container restart), DELETED and BOOKMARK', async (t) =>
   t.equal(pods.byContainerId(second), undefined);
   t.equal(pods.size, 0, 'the other node’s pod never arrived');
 
-  server.bookmark();
-  await until('BOOKMARK counted', () => watch.health().state === 'synced');
-  await until('BOOKMARK counted', () => server.openWatchCount === 1);
   const bookmarkVersion = server.resourceVersion;
-  await new Promise((r) => setTimeout(r, 100));
-  t.equal(await metric('kubepulse_kube_watch_events_total', 'type="BOOKMARK"'), 1);
+  server.bookmark();
+  await until('BOOKMARK counted', async () => (await metric('kubepulse_kube_watch_events_total', 'type="BOOKMARK"')) === 1);
   t.equal(await metric('kubepulse_kube_watch_events_total', 'type="ADDED"'), 1);
   t.equal(await metric('kubepulse_kube_watch_events_total', 'type="MODIFIED"'), 1);
   t.equal(await metric('kubepulse_kube_watch_events_total', 'type="DELETED"'), 1);
