@@ -10,7 +10,7 @@
  * its payload sits in user memory behind an iov_iter whose layout changes
  * between kernels. Both programs always return 1: they observe, never drop.
  */
-#include "common.bpf.h"
+#include "ringbuf.bpf.h"
 #include "dns.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -12,7 +12,7 @@
  * ends by itself (refused, timed out, reset), so the kprobe set follows
  * tcp_set_state, the function the tracepoint itself fires from.
  */
-#include "common.bpf.h"
+#include "ringbuf.bpf.h"
 #include "tcp.h"
 
 #define ECONNRESET 104

@@ -6,6 +6,8 @@
 
 extern "C" {
 #include "dns.h"
+#include "flows.h"
+#include "syscalls.h"
 #include "tcp.h"
 }
 
@@ -57,12 +59,42 @@ Napi::Object DnsEvent(Napi::Env env) {
   return layout;
 }
 
+Napi::Object FlowMap(Napi::Env env) {
+  Napi::Object key = Napi::Object::New(env);
+  FIELD(key, kp_flow_key, cgroup_id);
+  FIELD(key, kp_flow_key, peer);
+  FIELD(key, kp_flow_key, port);
+  FIELD(key, kp_flow_key, direction);
+  FIELD(key, kp_flow_key, protocol);
+  FIELD(key, kp_flow_key, family);
+  Napi::Object value = Napi::Object::New(env);
+  FIELD(value, kp_flow_value, count);
+  FIELD(value, kp_flow_value, first_ns);
+  FIELD(value, kp_flow_value, last_ns);
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("keySize", static_cast<double>(sizeof(kp_flow_key)));
+  layout.Set("valueSize", static_cast<double>(sizeof(kp_flow_value)));
+  layout.Set("key", key);
+  layout.Set("value", value);
+  return layout;
+}
+
+Napi::Object SyscallMap(Napi::Env env) {
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("valueSize", static_cast<double>(sizeof(kp_syscall_bits)));
+  layout.Set("words", static_cast<double>(KP_SYSCALL_WORDS));
+  layout.Set("maxRoots", static_cast<double>(KP_MAX_WATCHED_ROOTS));
+  return layout;
+}
+
 }  // namespace
 
 Napi::Value Layouts(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("tcp", TcpEvent(info.Env()));
   out.Set("dns", DnsEvent(info.Env()));
+  out.Set("flows", FlowMap(info.Env()));
+  out.Set("syscalls", SyscallMap(info.Env()));
   return out;
 }
 

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { UserError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
+import { PROBE_NAMES, type ProbeName } from './probes/registry.js';
 
 export const ATTACH_MODES = ['auto', 'kprobe', 'tracepoint'] as const;
 export type AttachMode = (typeof ATTACH_MODES)[number];
@@ -29,6 +30,8 @@ export interface Config {
   kubeconfig: string | undefined;
   metadataCacheTtlMs: number;
   seriesGraceMs: number;
+  probes: ProbeName[];
+  flowsPerPod: number;
 }
 
 interface FlagSpec {
@@ -56,6 +59,8 @@ export const FLAGS: FlagSpec[] = [
   { name: 'kubeconfig', help: 'kubeconfig for running outside the cluster (default: in-cluster config, else no Kubernetes)' },
   { name: 'metadata-cache-ttl', default: '60s', help: 'how long a process-to-pod resolution is trusted' },
   { name: 'series-grace', default: '5m', help: 'how long series of a deleted pod stay before they are removed' },
+  { name: 'probes', default: PROBE_NAMES.join(','), help: 'comma-separated probes to load' },
+  { name: 'flows-per-pod', default: '256', help: 'distinct flows kept per pod (and per workload in metrics); beyond, counted as overflow' },
 ];
 
 export function envName(flag: string): string {
@@ -142,6 +147,13 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (dnsPorts.length === 0) throw new UserError('--dns-ports: give at least one port', 2);
   if (dnsPorts.length > 8) throw new UserError('--dns-ports: at most 8 ports', 2);
 
+  const probes = required('probes')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
+    .map((p) => oneOf(p, 'probes', PROBE_NAMES));
+  if (probes.length === 0) throw new UserError('--probes: give at least one probe', 2);
+
   const config: Config = {
     port: parseInteger(required('port'), 'port', 0, 65535),
     listenAddress: required('listen-address'),
@@ -160,6 +172,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     kubeconfig: value('kubeconfig'),
     metadataCacheTtlMs: parseDuration(required('metadata-cache-ttl'), 'metadata-cache-ttl'),
     seriesGraceMs: parseDuration(required('series-grace'), 'series-grace'),
+    probes: [...new Set(probes)],
+    flowsPerPod: parseInteger(required('flows-per-pod'), 'flows-per-pod', 1, 100_000),
   };
   return { command, config };
 }

@@ -17,7 +17,10 @@ import { createRegistry } from './metrics/registry.js';
 import { registerSelfMetrics } from './metrics/self.js';
 import { DnsCollector } from './probes/dns/collector.js';
 import { DNS_EVENT_TYPE } from './probes/dns/event.js';
+import { FlowsCollector } from './probes/flows/collector.js';
+import { addressOnlyPeers } from './probes/flows/peers.js';
 import { probeEntries } from './probes/registry.js';
+import { SyscallsCollector } from './probes/syscalls/collector.js';
 import { TcpCollector } from './probes/tcp/collector.js';
 import { TCP_EVENT_TYPE } from './probes/tcp/event.js';
 
@@ -66,6 +69,18 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     [TCP_EVENT_TYPE, (view, at, length) => void tcp.handle(view, at, length)],
     [DNS_EVENT_TYPE, (view, at, length) => void dns.handle(view, at, length)],
   ]);
+  const numCpus = addon.numPossibleCpus();
+  const flows = new FlowsCollector(registry, resolver, addressOnlyPeers, metadata.pods, {
+    node: config.nodeName,
+    maxFlowsPerPod: config.flowsPerPod,
+    numCpus,
+  });
+  const syscalls = new SyscallsCollector(registry, resolver, metadata.pods, { node: config.nodeName, cgroupfs: kernel.cgroup2, log });
+  // Map-only probes hand their object to the collector that reads it.
+  const onAttached: Record<string, (p: LoadedProbe) => void> = {
+    flows: (p) => flows.attach(p.object),
+    syscalls: (p) => syscalls.attach(p.object),
+  };
   const entries = probeEntries(config);
 
   // Series of a deleted pod go after a grace period, not at the TTL.
@@ -77,6 +92,8 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
       const gone = podNames.get(uid);
       podNames.delete(uid);
       if (gone) reaper.podGone(gone.namespace, gone.name);
+      flows.podGone(uid);
+      syscalls.podGone(uid);
     }
   });
   const stream = new EventStream(handlers);
@@ -98,12 +115,14 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     probes: () => probes,
     failedProbes: () => failed,
     stream,
-    eventTypes: Object.fromEntries(entries.map((p) => [p.eventType, p.spec.name])),
+    eventTypes: Object.fromEntries(entries.filter((p) => p.eventType !== undefined).map((p) => [p.eventType, p.spec.name])),
     ready: () => ready().ready,
-    numCpus: addon.numPossibleCpus(),
+    numCpus,
   });
 
   const server = new HttpServer({ registry, readiness: ready, log });
+  server.route('/api/v1/flows', () => flows.snapshot());
+  server.route('/api/v1/syscalls', () => syscalls.snapshot());
   const port = await server.listen(config.port, config.listenAddress);
   log.info('serving', { address: config.listenAddress, port });
 
@@ -115,22 +134,23 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   const closeProbes = (): void => {
     clearInterval(dnsTimeouts);
     reaper.stop();
+    syscalls.stop();
     stream.stop();
     for (const p of probes.splice(0)) p.object.close();
   };
   try {
     for (const entry of entries) {
       try {
-        probes.push(
-          loadProbe(entry.spec, {
-            addon,
-            kernel,
-            attach: config.attach,
-            bpfObjectDir: config.bpfObjectDir,
-            ringBufferBytes: config.ringBufferBytes,
-            log,
-          }),
-        );
+        const probe = loadProbe(entry.spec, {
+          addon,
+          kernel,
+          attach: config.attach,
+          bpfObjectDir: config.bpfObjectDir,
+          ringBufferBytes: config.ringBufferBytes,
+          log,
+        });
+        probes.push(probe);
+        onAttached[probe.name]?.(probe);
       } catch (err) {
         // With --attach forced, the user asked for exactly this: fail. In
         // auto mode a probe that cannot attach is visible, not fatal.

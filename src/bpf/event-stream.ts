@@ -29,9 +29,10 @@ export class EventStream {
   }
 
   start(addon: Addon, probes: LoadedProbe[], options?: EventPollerOptions): void {
-    if (probes.length === 0) return;
+    const streaming = probes.filter((p) => p.streams);
+    if (streaming.length === 0) return;
     this.poller = new addon.EventPoller(
-      probes.map((p) => [p.object, 'events']),
+      streaming.map((p) => [p.object, 'events']),
       (batch) => this.dispatch(batch),
       options,
     );

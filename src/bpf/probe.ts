@@ -33,6 +33,8 @@ export interface LoadedProbe {
   name: string;
   hook: string;
   object: BpfObjectHandle;
+  /** Reports through a ring buffer (`events`), rather than only counting in maps. */
+  streams: boolean;
 }
 
 export interface LoadContext {
@@ -62,7 +64,7 @@ export function loadProbe(spec: ProbeSpec, ctx: LoadContext): LoadedProbe {
     try {
       const wanted = new Set(plan.programs.map((p) => p.name));
       for (const p of object.programs()) object.setAutoload(p.name, wanted.has(p.name));
-      object.setMapMaxEntries('events', ctx.ringBufferBytes);
+      if (object.maps().some((m) => m.name === 'events')) object.setMapMaxEntries('events', ctx.ringBufferBytes);
       spec.configure?.(object);
       object.load();
       for (const p of plan.programs) {
@@ -70,7 +72,7 @@ export function loadProbe(spec: ProbeSpec, ctx: LoadContext): LoadedProbe {
         object.attach(p.name, p.cgroup ? { cgroup: ctx.kernel.cgroup2 } : undefined);
       }
       ctx.log.info('probe attached', { probe: spec.name, hook: plan.hook, programs: object.programIds() });
-      return { name: spec.name, hook: plan.hook, object };
+      return { name: spec.name, hook: plan.hook, object, streams: object.maps().some((m) => m.name === 'events') };
     } catch (err) {
       object.close();
       if (isPermissionError(err)) throw new UserError(`cannot load the ${spec.name} probe: ${describeBpfError(err)}`);

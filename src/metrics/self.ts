@@ -64,7 +64,7 @@ export function registerSelfMetrics(registry: Registry, src: SelfMetricsSources)
     labelNames: ['type'],
     registers: [registry],
     collect() {
-      for (const p of src.probes()) this.inc({ type: p.name }, 0);
+      for (const p of src.probes()) if (p.streams) this.inc({ type: p.name }, 0);
       for (const [type, total] of src.stream.stats.received) {
         const label = { type: src.eventTypes[type] ?? String(type) };
         // Counters only go up: add what arrived since the last scrape.
@@ -84,6 +84,7 @@ export function registerSelfMetrics(registry: Registry, src: SelfMetricsSources)
     registers: [registry],
     collect() {
       for (const p of src.probes()) {
+        if (!p.streams) continue;
         const total = sumPerCpu(p.object.mapLookup('dropped', zeroKey), src.numCpus);
         const seen = seenDrops.get(p.name) ?? 0;
         this.inc({ type: p.name }, Math.max(0, total - seen));

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Flows probe: who talks to whom, counted per cgroup in a map that user
+ * space reads at scrape time (no per-packet events).
+ *
+ * On cgroup_skb egress/ingress at the cgroup v2 root, so both ends of a
+ * connection on this node are seen, with the socket owner's cgroup:
+ *   TCP  a SYN-ACK marks an established handshake: arriving at a socket it
+ *        is an egress flow of the client (peer = the server, port = its
+ *        port); leaving a socket it is an ingress flow of the server
+ *        (peer = the client, port = the local port).
+ *   UDP  whoever sends first on a socket is the client: the first packet's
+ *        direction fixes the socket's role (by socket cookie), so replies
+ *        are not mistaken for flows of their own.
+ */
+#include "common.bpf.h"
+#include "flows.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IP_OFFSET 0x1FFF
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_ACK 0x10
+#define E2BIG 7
+
+/* Bounded on purpose: when it is full, new flows are counted as overflow
+ * rather than evicting flows already seen. User space deletes the entries
+ * of pods that are gone. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct kp_flow_key);
+	__type(value, struct kp_flow_value);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} flow_overflow SEC(".maps");
+
+/* UDP socket cookie -> the direction of its first packet. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} udp_roles SEC(".maps");
+
+struct packet {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u8 protocol;
+	__u8 tcp_flags;
+};
+
+static __always_inline bool parse(struct __sk_buff *skb, struct packet *p)
+{
+	__u32 l4_off;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+			return false;
+		if (ip.frag_off & bpf_htons(IP_OFFSET))
+			return false;
+		__builtin_memcpy(p->saddr, &ip.saddr, 4);
+		__builtin_memcpy(p->daddr, &ip.daddr, 4);
+		p->protocol = ip.protocol;
+		p->family = AF_INET;
+		l4_off = ip.ihl * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+			return false;
+		__builtin_memcpy(p->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6.daddr, 16);
+		p->protocol = ip6.nexthdr;
+		p->family = AF_INET6;
+		l4_off = sizeof(ip6);
+	} else {
+		return false;
+	}
+
+	if (p->protocol == IPPROTO_TCP) {
+		__u8 hdr[14];
+
+		/* ports (4 bytes), seq/ack (8), data offset (1), flags (1) */
+		if (bpf_skb_load_bytes(skb, l4_off, hdr, sizeof(hdr)))
+			return false;
+		p->sport = (hdr[0] << 8) | hdr[1];
+		p->dport = (hdr[2] << 8) | hdr[3];
+		p->tcp_flags = hdr[13];
+		return true;
+	}
+	if (p->protocol == IPPROTO_UDP) {
+		struct udphdr udp;
+
+		if (bpf_skb_load_bytes(skb, l4_off, &udp, sizeof(udp)))
+			return false;
+		p->sport = bpf_ntohs(udp.source);
+		p->dport = bpf_ntohs(udp.dest);
+		return true;
+	}
+	return false;
+}
+
+static __always_inline void count_flow(struct __sk_buff *skb, const struct packet *p,
+				       __u8 direction, const __u8 *peer, __u16 port)
+{
+	struct kp_flow_key key = {};
+	struct kp_flow_value *v, fresh = {};
+	__u64 now = bpf_ktime_get_ns();
+
+	key.cgroup_id = bpf_skb_cgroup_id(skb);
+	__builtin_memcpy(key.peer, peer, 16);
+	key.port = port;
+	key.direction = direction;
+	key.protocol = p->protocol;
+	key.family = p->family;
+
+	v = bpf_map_lookup_elem(&flows, &key);
+	if (v) {
+		__sync_fetch_and_add(&v->count, 1);
+		v->last_ns = now;
+		return;
+	}
+	fresh.count = 1;
+	fresh.first_ns = now;
+	fresh.last_ns = now;
+	if (bpf_map_update_elem(&flows, &key, &fresh, BPF_NOEXIST) == -E2BIG) {
+		__u32 zero = KP_FLOW_OVERFLOW;
+		__u64 *n = bpf_map_lookup_elem(&flow_overflow, &zero);
+
+		if (n)
+			*n += 1;
+	}
+}
+
+static __always_inline void observe(struct __sk_buff *skb, bool egress)
+{
+	struct packet p = {};
+
+	if (!parse(skb, &p))
+		return;
+
+	if (p.protocol == IPPROTO_TCP) {
+		if ((p.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != (TCP_FLAG_SYN | TCP_FLAG_ACK))
+			return;
+		if (egress) /* we accept: the peer is the client */
+			count_flow(skb, &p, KP_FLOW_INGRESS, p.daddr, p.sport);
+		else /* our connect was answered: the peer is the server */
+			count_flow(skb, &p, KP_FLOW_EGRESS, p.saddr, p.sport);
+		return;
+	}
+
+	/* UDP */
+	__u64 cookie = bpf_get_socket_cookie(skb);
+	__u8 role = egress ? KP_FLOW_EGRESS : KP_FLOW_INGRESS;
+	__u8 *known = bpf_map_lookup_elem(&udp_roles, &cookie);
+
+	if (!known)
+		bpf_map_update_elem(&udp_roles, &cookie, &role, BPF_NOEXIST);
+	else if (*known != role)
+		return; /* a reply on a socket whose role is already set */
+	if (egress)
+		count_flow(skb, &p, KP_FLOW_EGRESS, p.daddr, p.dport);
+	else
+		count_flow(skb, &p, KP_FLOW_INGRESS, p.saddr, p.dport);
+}
+
+SEC("cgroup_skb/egress")
+int kp_flows_egress(struct __sk_buff *skb)
+{
+	observe(skb, true);
+	return 1;
+}
+
+SEC("cgroup_skb/ingress")
+int kp_flows_ingress(struct __sk_buff *skb)
+{
+	observe(skb, false);
+	return 1;
+}

@@ -1,0 +1,231 @@
+// Flows per workload, read from the kernel's flows map when asked (at
+// scrape time and for /api/v1/flows), never per packet in user space.
+//
+// Bounds: the kernel map holds 16384 flows per node (new ones beyond are
+// counted, kubepulse_flows_overflow_total{reason="node_map_full"}); each pod
+// (and the host) keeps at most --flows-per-pod distinct flows in the API and
+// each workload as many series (reason="pod_limit"). Entries and series of
+// pods that are gone are removed.
+
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { BpfObjectHandle } from '../../bpf/addon.js';
+import type { PodIndex } from '../../metadata/pod-index.js';
+import type { PodIdentity, Resolver } from '../../metadata/resolver.js';
+import { sumPerCpu } from '../../metrics/self.js';
+import { decodeFlowCounts, decodeFlowKey, type FlowDirection, type FlowProtocol } from './map.js';
+import type { Peer, PeerResolver } from './peers.js';
+
+export interface FlowRecord {
+  namespace: string;
+  pod: string;
+  workload: string;
+  workloadKind: string;
+  podLabels: Record<string, string>;
+  direction: FlowDirection;
+  protocol: FlowProtocol;
+  port: number;
+  peer: Peer;
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface FlowsSnapshot {
+  node: string;
+  generatedAt: string;
+  flows: FlowRecord[];
+  /** Flows not kept: the node map was full, or a pod hit its limit. */
+  overflow: number;
+}
+
+const LABELS = ['namespace', 'workload', 'direction', 'protocol', 'port', 'peer_kind', 'peer_namespace', 'peer_workload'] as const;
+
+interface Series {
+  labels: Record<(typeof LABELS)[number], string>;
+  child: Counter.Internal;
+  keys: Set<string>;
+}
+
+export interface FlowsCollectorOptions {
+  node: string;
+  maxFlowsPerPod: number;
+  numCpus: number;
+}
+
+export class FlowsCollector {
+  private object: BpfObjectHandle | undefined;
+  private readonly flowsTotal: Counter<string>;
+  private readonly overflowTotal: Counter<string>;
+  /** kernel key (hex) → count already added to its series */
+  private readonly counted = new Map<string, number>();
+  /** kernel key (hex) → series it feeds */
+  private readonly seriesOfKey = new Map<string, Series>();
+  private readonly series = new Map<string, Series>();
+  /** pod UID → kernel keys of its cgroups (to delete when the pod goes) */
+  private readonly keysOfPod = new Map<string, Set<string>>();
+  private podLimitOverflow = 0;
+  private lastNodeOverflow = 0;
+
+  constructor(
+    registry: Registry,
+    private readonly resolver: Resolver,
+    private readonly peers: PeerResolver,
+    private readonly pods: PodIndex,
+    private readonly options: FlowsCollectorOptions,
+  ) {
+    const self = this;
+    this.flowsTotal = new Counter({
+      name: 'kubepulse_flows_total',
+      help:
+        'Flows seen per workload and peer: TCP connections established (both ends) and UDP packets that open or continue a flow, ' +
+        'by direction, protocol, server port and peer (pod, service, node or external).',
+      labelNames: LABELS,
+      registers: [registry],
+      async collect() {
+        self.read();
+      },
+    });
+    this.overflowTotal = new Counter({
+      name: 'kubepulse_flows_overflow_total',
+      help: 'Flows not kept: reason="node_map_full" when the kernel map was full, "pod_limit" beyond --flows-per-pod for one pod.',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    new Gauge({
+      name: 'kubepulse_flows_tracked',
+      help: 'Flows currently held in the kernel map.',
+      registers: [registry],
+      collect() {
+        this.set(self.counted.size);
+      },
+    });
+  }
+
+  attach(object: BpfObjectHandle): void {
+    this.object = object;
+  }
+
+  /** Reads the kernel map: updates the metrics and returns the flows. */
+  read(): FlowRecord[] {
+    if (!this.object) return [];
+    const nowMono = Number(process.hrtime.bigint());
+    const nowWall = Date.now();
+    const wall = (ns: number): string => new Date(nowWall - (nowMono - ns) / 1e6).toISOString();
+    const records = new Map<string, FlowRecord>();
+    const perPod = new Map<string, number>();
+    const present = new Set<string>();
+    let limited = 0;
+
+    for (const [kb, vb] of this.object.mapEntries('flows')) {
+      const hex = kb.toString('hex');
+      present.add(hex);
+      const key = decodeFlowKey(kb);
+      const counts = decodeFlowCounts(vb);
+      const id = this.resolver.resolve(0, key.cgroupId);
+      const peer = this.peers.resolve(key.peer);
+      if (id.podUid) {
+        let keys = this.keysOfPod.get(id.podUid);
+        if (!keys) this.keysOfPod.set(id.podUid, (keys = new Set()));
+        keys.add(hex);
+      }
+
+      const owner = id.podUid || 'host';
+      const recordKey = `${owner}|${key.direction}|${key.protocol}|${key.port}|${key.peer}`;
+      let record = records.get(recordKey);
+      if (!record) {
+        const n = perPod.get(owner) ?? 0;
+        if (n >= this.options.maxFlowsPerPod) {
+          limited++;
+          continue;
+        }
+        perPod.set(owner, n + 1);
+        const pod = id.podUid ? this.pods.byUid(id.podUid) : undefined;
+        record = {
+          namespace: id.namespace,
+          pod: id.pod,
+          workload: id.workload,
+          workloadKind: pod?.workloadKind ?? '',
+          podLabels: { ...(pod?.labels ?? {}) },
+          direction: key.direction,
+          protocol: key.protocol,
+          port: key.port,
+          peer,
+          count: 0,
+          firstSeen: wall(counts.firstNs),
+          lastSeen: wall(counts.lastNs),
+        };
+        records.set(recordKey, record);
+      } else {
+        if (wall(counts.firstNs) < record.firstSeen) record.firstSeen = wall(counts.firstNs);
+        if (wall(counts.lastNs) > record.lastSeen) record.lastSeen = wall(counts.lastNs);
+      }
+      record.count += counts.count;
+      this.countSeries(hex, id, key.direction, key.protocol, key.port, peer, counts.count);
+    }
+    // Keys the kernel no longer has (deleted with their pod) stop feeding series.
+    for (const hex of [...this.counted.keys()]) if (!present.has(hex)) this.dropKey(hex);
+    if (limited > this.podLimitOverflow) {
+      this.overflowTotal.inc({ reason: 'pod_limit' }, limited - this.podLimitOverflow);
+      this.podLimitOverflow = limited;
+    }
+    const nodeOverflow = sumPerCpu(this.object.mapLookup('flow_overflow', Buffer.alloc(4)), this.options.numCpus);
+    if (nodeOverflow > this.lastNodeOverflow) this.overflowTotal.inc({ reason: 'node_map_full' }, nodeOverflow - this.lastNodeOverflow);
+    this.lastNodeOverflow = nodeOverflow;
+    return [...records.values()];
+  }
+
+  snapshot(): FlowsSnapshot {
+    const flows = this.read();
+    return { node: this.options.node, generatedAt: new Date().toISOString(), flows, overflow: this.podLimitOverflow + this.lastNodeOverflow };
+  }
+
+  /** The pod is gone: forget its flows in the kernel and its series. */
+  podGone(uid: string): void {
+    const keys = this.keysOfPod.get(uid);
+    this.keysOfPod.delete(uid);
+    if (!keys || !this.object) return;
+    for (const hex of keys) {
+      this.object.mapDelete('flows', Buffer.from(hex, 'hex'));
+      this.dropKey(hex);
+    }
+  }
+
+  private countSeries(hex: string, id: PodIdentity, direction: string, protocol: string, port: number, peer: Peer, count: number): void {
+    let series = this.seriesOfKey.get(hex);
+    if (!series) {
+      const labels = {
+        namespace: id.namespace,
+        workload: id.workload,
+        direction,
+        protocol,
+        port: String(port),
+        peer_kind: peer.kind,
+        peer_namespace: peer.namespace ?? '',
+        peer_workload: peer.workload ?? peer.name ?? '',
+      };
+      const seriesKey = LABELS.map((l) => labels[l]).join('\u0000');
+      series = this.series.get(seriesKey);
+      if (!series) {
+        series = { labels, child: this.flowsTotal.labels(labels), keys: new Set() };
+        this.series.set(seriesKey, series);
+      }
+      series.keys.add(hex);
+      this.seriesOfKey.set(hex, series);
+    }
+    const before = this.counted.get(hex) ?? 0;
+    if (count > before) series.child.inc(count - before);
+    this.counted.set(hex, count);
+  }
+
+  private dropKey(hex: string): void {
+    this.counted.delete(hex);
+    const series = this.seriesOfKey.get(hex);
+    this.seriesOfKey.delete(hex);
+    if (!series) return;
+    series.keys.delete(hex);
+    if (series.keys.size === 0) {
+      this.flowsTotal.remove(series.labels);
+      this.series.delete(LABELS.map((l) => series.labels[l]).join('\u0000'));
+    }
+  }
+}

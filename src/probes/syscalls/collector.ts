@@ -1,0 +1,158 @@
+// Which syscalls each container makes, read from the kernel's per-cgroup
+// bitmaps when asked (/api/v1/syscalls, scrape), for seccomp profiles.
+// Keeps the kernel's list of pod roots (kubepods cgroups) current.
+
+import { Gauge, type Registry } from 'prom-client';
+import type { BpfObjectHandle } from '../../bpf/addon.js';
+import type { Logger } from '../../log.js';
+import type { PodIndex } from '../../metadata/pod-index.js';
+import type { Resolver } from '../../metadata/resolver.js';
+import { x86_64SyscallName } from '../../policy/syscall-table.js';
+import { findPodRoots, type PodRoot } from './roots.js';
+import { MAX_POD_ROOT_LEVEL } from './probe.js';
+
+export interface ContainerSyscalls {
+  namespace: string;
+  pod: string;
+  workload: string;
+  workloadKind: string;
+  container: string;
+  podLabels: Record<string, string>;
+  /** cgroup v2 id the bitmap was kept under */
+  cgroupId: number;
+  syscalls: string[];
+}
+
+export interface SyscallsSnapshot {
+  node: string;
+  arch: string;
+  containers: ContainerSyscalls[];
+}
+
+const WORDS = 8;
+
+export function syscallNumbers(bits: Buffer): number[] {
+  const out: number[] = [];
+  for (let w = 0; w < WORDS; w++) {
+    const lo = bits.readUInt32LE(w * 8);
+    const hi = bits.readUInt32LE(w * 8 + 4);
+    for (let b = 0; b < 32; b++) {
+      if (lo & (1 << b)) out.push(w * 64 + b);
+      if (hi & (1 << b)) out.push(w * 64 + 32 + b);
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** A name for every number: the table's, else syscall_<n> (newer than the table). */
+export function syscallName(nr: number): string {
+  return x86_64SyscallName(nr) ?? `syscall_${nr}`;
+}
+
+export class SyscallsCollector {
+  private object: BpfObjectHandle | undefined;
+  private roots = new Map<number, PodRoot>();
+  private rescan: NodeJS.Timeout | undefined;
+  private readonly cgroupsOfPod = new Map<string, Set<number>>();
+
+  constructor(
+    registry: Registry,
+    private readonly resolver: Resolver,
+    private readonly pods: PodIndex,
+    private readonly options: { node: string; cgroupfs: string | undefined; log: Logger },
+  ) {
+    const self = this;
+    new Gauge({
+      name: 'kubepulse_syscalls_observed',
+      help: 'Distinct syscalls a container has made since it started (or since KubePulse did).',
+      labelNames: ['namespace', 'workload', 'pod', 'container'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const c of self.read()) {
+          if (c.pod) this.set({ namespace: c.namespace, workload: c.workload, pod: c.pod, container: c.container }, c.syscalls.length);
+        }
+      },
+    });
+    new Gauge({
+      name: 'kubepulse_syscalls_pod_roots',
+      help: 'cgroups under which syscalls are recorded (kubepods cgroups found).',
+      registers: [registry],
+      collect() {
+        this.set(self.roots.size);
+      },
+    });
+  }
+
+  /** Called once the programs are attached: fill the roots, and keep them fresh. */
+  attach(object: BpfObjectHandle): void {
+    this.object = object;
+    this.refreshRoots();
+    this.rescan = setInterval(() => this.refreshRoots(), 10_000);
+    this.rescan.unref();
+  }
+
+  stop(): void {
+    if (this.rescan) clearInterval(this.rescan);
+  }
+
+  refreshRoots(): void {
+    if (!this.object || !this.options.cgroupfs) return;
+    const found = findPodRoots(this.options.cgroupfs, MAX_POD_ROOT_LEVEL);
+    for (const root of found) {
+      if (this.roots.has(root.cgroupId)) continue;
+      if (this.roots.size >= 8) {
+        this.options.log.warn('more pod roots than the syscalls probe can watch', { ignored: root.path });
+        continue;
+      }
+      const key = Buffer.alloc(8);
+      key.writeBigUInt64LE(BigInt(root.cgroupId));
+      const value = Buffer.alloc(4);
+      value.writeUInt32LE(root.level);
+      this.object.mapUpdate('watched_roots', key, value);
+      this.roots.set(root.cgroupId, root);
+      this.options.log.info('recording syscalls below', { path: root.path, level: root.level });
+    }
+  }
+
+  read(): ContainerSyscalls[] {
+    if (!this.object) return [];
+    const out: ContainerSyscalls[] = [];
+    for (const [kb, vb] of this.object.mapEntries('syscall_bits')) {
+      const cgroupId = kb.readUInt32LE(0) + kb.readUInt32LE(4) * 4294967296;
+      const id = this.resolver.resolve(0, cgroupId);
+      if (id.podUid) {
+        let set = this.cgroupsOfPod.get(id.podUid);
+        if (!set) this.cgroupsOfPod.set(id.podUid, (set = new Set()));
+        set.add(cgroupId);
+      }
+      const pod = id.podUid ? this.pods.byUid(id.podUid) : undefined;
+      out.push({
+        namespace: id.namespace,
+        pod: id.pod,
+        workload: id.workload,
+        workloadKind: pod?.workloadKind ?? '',
+        container: id.container,
+        podLabels: { ...(pod?.labels ?? {}) },
+        cgroupId,
+        syscalls: syscallNumbers(vb).map(syscallName),
+      });
+    }
+    return out;
+  }
+
+  snapshot(): SyscallsSnapshot {
+    return { node: this.options.node, arch: process.arch === 'x64' ? 'x86_64' : process.arch, containers: this.read() };
+  }
+
+  podGone(uid: string): void {
+    const cgroups = this.cgroupsOfPod.get(uid);
+    this.cgroupsOfPod.delete(uid);
+    if (!cgroups || !this.object) return;
+    for (const id of cgroups) {
+      const key = Buffer.alloc(8);
+      key.writeBigUInt64LE(BigInt(id));
+      this.object.mapDelete('syscall_bits', key);
+    }
+  }
+}

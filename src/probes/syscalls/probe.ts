@@ -1,0 +1,34 @@
+// How the syscalls probe attaches: a BTF tracepoint on sys_enter, else the
+// raw tracepoint (no BTF needed for the attach itself). No kprobe plan:
+// every syscall already passes this tracepoint.
+
+import type { ProbeSpec } from '../../bpf/probe.js';
+
+/** How deep below the cgroup v2 root pod roots (kubepods) are looked for. */
+export const MAX_POD_ROOT_LEVEL = 4;
+
+export function syscallsProbe(): ProbeSpec {
+  return {
+    name: 'syscalls',
+    objectFile: 'syscalls.bpf.o',
+    plans: [
+      {
+        hook: 'tp_btf/sys_enter',
+        mode: 'any',
+        programs: [{ name: 'kp_sys_enter_btf' }],
+        unavailable: (k) => (k.btf ? undefined : 'needs kernel BTF (CONFIG_DEBUG_INFO_BTF)'),
+      },
+      {
+        hook: 'raw_tracepoint/sys_enter',
+        mode: 'any',
+        programs: [{ name: 'kp_sys_enter_raw' }],
+        unavailable: () => undefined,
+      },
+    ],
+    configure(object) {
+      const level = Buffer.alloc(4);
+      level.writeUInt32LE(MAX_POD_ROOT_LEVEL);
+      object.setConst('max_root_level', level);
+    },
+  };
+}
