@@ -67,6 +67,12 @@ class SessionWatch extends Watch {
     callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
+    if (this.closed) {
+      // A superseded informer carrying on: open nothing.
+      const aborted = new AbortController();
+      aborted.abort();
+      return aborted;
+    }
     let controller: AbortController | undefined;
     let finished = false;
     const result = await super.watch(

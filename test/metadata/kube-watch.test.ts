@@ -50,7 +50,7 @@ t.test('list, then watch from the list version; only this node', async (t) => {
   t.notOk(watch.isSynced(), 'not synced before start');
   t.equal(await metric('kubepulse_kube_watch_synced'), 0);
   watch.start();
-  t.ok(await watch.waitForSync(5000), 'synced');
+  t.ok(await watch.waitForSync(10_000), 'synced');
   t.equal(pods.size, 1, 'only pods of node-a');
   t.equal(pods.byUid(mine.metadata!.uid!)?.name, 'mine');
 
@@ -71,7 +71,7 @@ t.test('list, then watch from the list version; only this node', async (t) => {
 t.test('ADDED, MODIFIED (container restart), DELETED and BOOKMARK', async (t) => {
   const { server, watch, pods, metric } = await setup(t);
   watch.start();
-  t.ok(await watch.waitForSync(5000));
+  t.ok(await watch.waitForSync(10_000));
   await until('watch open', () => server.openWatchCount === 1);
 
   const first = randomContainerId();
@@ -117,7 +117,7 @@ t.test('410 Gone mid-way: re-list, and the list replaces the index', async (t) =
   server.addPod(makePod({ name: 'stays' }));
   const lost = server.addPod(makePod({ name: 'deleted-unseen', containers: { app: randomContainerId() } }));
   watch.start();
-  t.ok(await watch.waitForSync(5000));
+  t.ok(await watch.waitForSync(10_000));
   await until('watch open', () => server.openWatchCount === 1);
   t.equal(pods.size, 2);
 
@@ -147,7 +147,7 @@ t.test('API server killed: last known pods kept, errors counted, logged once; ba
   server.addPod(makePod({ name: 'survivor', containers: { app: id } }));
   const gone = server.addPod(makePod({ name: 'deleted-during-outage' }));
   watch.start();
-  t.ok(await watch.waitForSync(5000));
+  t.ok(await watch.waitForSync(10_000));
   await until('watch open', () => server.openWatchCount === 1);
 
   await server.stop();
@@ -167,7 +167,7 @@ t.test('API server killed: last known pods kept, errors counted, logged once; ba
   server.silentlyDeletePod('default', 'deleted-during-outage');
   const fresh = server.addPod(makePod({ name: 'created-during-outage' }));
   await server.restart({ loseHistory: true });
-  t.ok(await watch.waitForSync(5000), 'synced again');
+  t.ok(await watch.waitForSync(10_000), 'synced again');
   t.equal(pods.byUid(gone.metadata!.uid!), undefined, 'the re-list drops what was deleted meanwhile');
   t.ok(pods.byUid(fresh.metadata!.uid!), 'and adds what was created');
   t.equal(pods.byContainerId(id)?.pod, 'survivor');
@@ -188,7 +188,7 @@ t.test('unreachable from the start: not synced, one warning, syncs when it appea
   t.equal(log.at('warn').length, 1);
   t.match(log.at('warn')[0]!.msg, /cannot reach the API server; not ready/);
   await server.start();
-  t.ok(await watch.waitForSync(5000));
+  t.ok(await watch.waitForSync(10_000));
   t.equal(pods.size, 1);
 });
 
@@ -201,7 +201,7 @@ t.test('a failing list (HTTP 500) is retried', async (t) => {
   t.match(watch.health().lastError, /500|Internal/);
   t.ok((await metric('kubepulse_kube_watch_errors_total'))! >= 1);
   server.listFailure = undefined;
-  t.ok(await watch.waitForSync(5000));
+  t.ok(await watch.waitForSync(10_000));
   t.equal(pods.size, 1);
 });
 
@@ -235,7 +235,7 @@ t.test('resync re-lists periodically', async (t) => {
   t.teardown(() => watch.stop());
   const p = server.addPod(makePod({ name: 'p' }));
   watch.start();
-  t.ok(await watch.waitForSync(5000));
+  t.ok(await watch.waitForSync(10_000));
   server.silentlyDeletePod('default', 'p');
   await until('resync removed the pod', () => pods.byUid(p.metadata!.uid!) === undefined);
   t.ok(server.listCount >= 2);
@@ -257,7 +257,7 @@ t.test('over HTTPS, verified against the server CA', async (t) => {
   t.teardown(() => watch.stop());
   server.addPod(makePod({ name: 'tls-listed' }));
   watch.start();
-  t.ok(await watch.waitForSync(5000));
+  t.ok(await watch.waitForSync(10_000));
   await until('watch open', () => server.openWatchCount === 1);
   server.addPod(makePod({ name: 'tls-watched' }));
   await until('watched over TLS', () => pods.size === 2);
@@ -278,7 +278,7 @@ t.test('over HTTPS, verified against the server CA', async (t) => {
 t.test('stop closes the watch', async (t) => {
   const { server, watch } = await setup(t);
   watch.start();
-  t.ok(await watch.waitForSync(5000));
+  t.ok(await watch.waitForSync(10_000));
   await until('watch open', () => server.openWatchCount === 1);
   await watch.stop();
   await until('watch closed', () => server.openWatchCount === 0);
