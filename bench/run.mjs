@@ -50,12 +50,19 @@ const { values: opt } = parseArgs({
     'scrape-domains': { type: 'string', default: '5' },
     quick: { type: 'boolean', default: false },
     out: { type: 'string', default: join(BENCH, 'results') },
+    render: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (opt.help) {
   process.stdout.write(readFileSync(join(BENCH, 'README.md'), 'utf8'));
+  process.exit(0);
+}
+
+if (opt.render) {
+  // re-render the Markdown of an earlier results file
+  process.stdout.write(renderMarkdown(JSON.parse(readFileSync(opt.render, 'utf8'))));
   process.exit(0);
 }
 
@@ -465,7 +472,7 @@ async function measureScrape(pods, domains) {
 // wake-ups, its own scrapes), to tell the per-event cost from the floor.
 async function measureIdle(seconds) {
   const tool = await startDaemon([], 'daemon-idle');
-  await sleep(500);
+  await sleep(2000); // past the start-up's own tail (lazy compilation, first GCs)
   const before = await snapshotBefore(tool);
   await sleep(seconds * 1000);
   const after = await snapshotAfter(tool);

@@ -97,6 +97,20 @@ function levelTable(r) {
   return lines.join('\n');
 }
 
+function pairTable(r) {
+  const list = (xs) => (xs?.length ? xs.map((x) => (x === null ? '–' : x.toFixed(3))).join(' ') : '–');
+  const lines = [
+    '| Load | KubePulse throughput ratios | KubePulse workload CPU/item ratios | bpftrace throughput ratios | bpftrace workload CPU/item ratios |',
+    '|---|---|---|---|---|',
+  ];
+  for (const s of r.scenarios) {
+    const k = s.modes.kubepulse;
+    const p = s.modes.bpftrace;
+    lines.push(`| ${s.kind.toUpperCase()} ${s.rate ? `${fmt.n(s.rate)}/s` : 'max'} | ${list(k?.throughputRatios)} | ${list(k?.workloadCpuPerItemRatios)} | ${list(p?.throughputRatios)} | ${list(p?.workloadCpuPerItemRatios)} |`);
+  }
+  return lines.join('\n');
+}
+
 function programTable(r) {
   const lines = ['| Load | KubePulse programs: ns per hit × hits per run | bpftrace programs |', '|---|---|---|'];
   for (const s of r.scenarios)
@@ -144,6 +158,10 @@ export function renderMarkdown(r) {
     '',
     'Throughput ratio: achieved connections/s (TCP) or answered queries/s (DNS) with the tool ÷ without, median of the pairs; at fixed rates it stays near 1 while the machine keeps up, so the workload CPU/item ratio (the load generator\'s own user+sys time per connection or query, in which the kernel hooks run) is the overhead figure there. ' +
       'Daemon CPU: user+sys from /proc/<pid>/stat over the load window, % of one core. BPF ns per item: run_time_ns of the tool\'s programs (kernel.bpf_stats_enabled) per connection or query.',
+    '',
+    '## Pair by pair (with ÷ without, in run order)',
+    '',
+    pairTable(r),
     '',
     '## BPF programs',
     '',
