@@ -250,12 +250,13 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<GuestResult> 
     }, timeoutMs)
     const onAbort = (): void => kill()
     opts.signal?.addEventListener('abort', onAbort, { once: true })
-    const onData = (d: Buffer): void => {
-      const s = d.toString('utf8')
+    const onData = (s: string): void => {
       raw += s
       if (bootMs === null && raw.includes(MARK_READY)) bootMs = Date.now() - start
       opts.onConsole?.(s)
     }
+    child.stdout.setEncoding('utf8') // keeps multi-byte characters split across chunks whole
+    child.stderr.setEncoding('utf8')
     child.stdout.on('data', onData)
     child.stderr.on('data', onData)
     child.on('error', (e) => {
