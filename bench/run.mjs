@@ -615,6 +615,17 @@ async function main() {
       results.scrape = { error: err.message };
     }
   }
+  if (withDaemon) {
+    log('user-space cost per event (collector micro-benchmark)');
+    results.micro = [];
+    for (const pods of [1, 1000]) {
+      try {
+        results.micro.push(await runJson(process.execPath, [join(BENCH, 'collector-micro.mjs'), '--pods', String(pods)], 120000));
+      } catch (err) {
+        results.micro.push({ pods, error: err.message });
+      }
+    }
+  }
   if (withDaemon && !opt['no-profile']) {
     log(`profile: node --cpu-prof under tcp-max for ${opt['profile-duration']} s`);
     try {

@@ -179,6 +179,21 @@ export function renderMarkdown(r) {
         '',
       );
   }
+  if (r.micro?.length) {
+    out.push(
+      '## User-space cost per event, without the kernel',
+      '',
+      'TCP events in the kernel\'s layout fed in batches of 2,000 through EventStream.dispatch into the real TcpCollector (bench/collector-micro.mjs), and the same updates done on plain typed arrays (the floor).',
+      '',
+      '| Pods | Path | ns per event | GC share |',
+      '|---|---|---|---|',
+    );
+    for (const m of r.micro) {
+      if (m.error) out.push(`| ${m.pods} | ${m.error.split('\n')[0]} | | |`);
+      else for (const x of m.results) out.push(`| ${m.pods} | ${x.name} | ${fmt.n(x.nsPerEvent)} | ${fmt.pct(x.gcShare, 1)} |`);
+    }
+    out.push('');
+  }
   out.push(profileSection(r.profile));
   return out.join('\n');
 }
