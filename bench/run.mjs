@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { bpfDelta, bpfProgramNames, bpfPrograms, cpuSeconds, memory, threadCpuSeconds } from './lib/proc.mjs';
+import { bpfDelta, bpfProgramIdsNamed, bpfProgramNames, bpfPrograms, cpuSeconds, memory, threadCpuSeconds } from './lib/proc.mjs';
 import { median, minMax, promSeries, promSum } from './lib/stats.mjs';
 import { ensureTracefs, installCleanup, setSysctl, spawnTracked, stop } from './lib/children.mjs';
 import { summarizeProfile } from './lib/cpuprofile.mjs';
@@ -276,6 +276,10 @@ async function runOnce(name, mode, rep, names) {
   if (mode === 'kubepulse') tool = await startDaemon([], `daemon-${name}-${rep}`);
   if (mode === 'bpftrace') tool = await startPeer();
   const before = tool ? await snapshotBefore(tool) : null;
+  // Another KubePulse on the machine (a test suite's daemon) would run its probes in this
+  // run's workload too: count its programs so such runs can be recognised.
+  const mine = tool ? new Set(bpfPrograms(tool.pid).keys()) : new Set();
+  const foreign = [...bpfProgramIdsNamed('kp_')].filter((id) => !mine.has(id)).length;
   const [cmd, args] = generator(scenario, DURATION, `${name}/${mode}/${rep}`);
   const workload = await runJson(cmd, args, (DURATION + 30) * 1000);
   await sleep(SETTLE * 1000); // let the tool drain what the load left in its buffers
@@ -284,6 +288,7 @@ async function runOnce(name, mode, rep, names) {
     items: workItems(scenario, workload),
     throughput: throughput(scenario, workload),
     cpuPerItemUs: cpuPerItemUs(scenario, workload),
+    foreignKpPrograms: foreign,
     workload,
   };
   if (!tool) return rec;
@@ -594,6 +599,8 @@ async function main() {
         }
       }
     }
+    const disturbed = runs.filter((r) => r.foreignKpPrograms > 0).length;
+    if (disturbed) log(`  ${name}: ${disturbed} runs had another process's KubePulse programs attached`);
     results.runs.push(...runs);
     results.scenarios.push(summarize(name, runs.filter((r) => !r.error)));
     const failed = runs.filter((r) => r.error).length;

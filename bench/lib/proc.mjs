@@ -117,6 +117,18 @@ export function bpfProgramNames() {
   return names;
 }
 
+/** Ids of loaded BPF programs whose name starts with prefix (any process's). */
+export function bpfProgramIdsNamed(prefix) {
+  const ids = new Set();
+  try {
+    const list = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' }));
+    for (const p of list) if (typeof p.name === 'string' && p.name.startsWith(prefix)) ids.add(p.id);
+  } catch {
+    /* bpftool missing */
+  }
+  return ids;
+}
+
 /** Per-program deltas between two bpfPrograms() snapshots. */
 export function bpfDelta(before, after, names) {
   const out = [];

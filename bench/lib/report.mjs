@@ -148,6 +148,12 @@ export function renderMarkdown(r) {
       `${r.config.reps} repetitions of ${r.config.modes.join(' / ')} per load level (alternating, ${r.config.durationS} s each), medians; ratios are with ÷ without, pair by pair. ` +
       `DNS server: ${r.config.dnsServer ?? '–'}. Run time ${r.elapsedS} s; load average before ${r.loadavgBefore}, after ${r.loadavgAfter} (other work on the machine shows up as noise).`,
     '',
+    ...(() => {
+      const d = (r.runs ?? []).filter((x) => x.foreignKpPrograms > 0).length;
+      return d
+        ? [`**Noise:** in ${d} of ${r.runs.length} runs another process's KubePulse BPF programs (a test suite's daemon) were attached, so that run's workload also paid for them.`, '']
+        : [];
+    })(),
     '## Against the targets',
     '',
     targets(r) || '_The daemon was not measured (not built)._',
@@ -157,7 +163,7 @@ export function renderMarkdown(r) {
     levelTable(r),
     '',
     'Throughput ratio: achieved connections/s (TCP) or answered queries/s (DNS) with the tool ÷ without, median of the pairs; at fixed rates it stays near 1 while the machine keeps up, so the workload CPU/item ratio (the load generator\'s own user+sys time per connection or query, in which the kernel hooks run) is the overhead figure there. ' +
-      'Daemon CPU: user+sys from /proc/<pid>/stat over the load window, % of one core. BPF ns per item: run_time_ns of the tool\'s programs (kernel.bpf_stats_enabled) per connection or query.',
+      'Daemon CPU: user+sys from /proc/<pid>/stat over the load window, % of one core. BPF ns per item: run_time_ns of the tool\'s programs (kernel.bpf_stats_enabled) per connection or query; hooks that fire for every process on the node count other processes\' hits too, so at low rates on a busy machine it over-states (ns per hit below is exact).',
     '',
     '## Pair by pair (with ÷ without, in run order)',
     '',
