@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { bpfDelta, bpfProgramIdsNamed, bpfProgramNames, bpfPrograms, cpuSeconds, memory, threadCpuSeconds } from './lib/proc.mjs';
 import { median, minMax, promSeries, promSum } from './lib/stats.mjs';
-import { ensureTracefs, installCleanup, setSysctl, spawnTracked, stop } from './lib/children.mjs';
+import { ensureTracefs, installCleanup, setSysctl, spawnTracked, stop, waitExit } from './lib/children.mjs';
 import { summarizeProfile } from './lib/cpuprofile.mjs';
 import { renderMarkdown } from './lib/report.mjs';
 
@@ -495,6 +495,26 @@ async function measureIdle(seconds) {
   };
 }
 
+/** Shares of the daemon's samples by DSO and by symbol, from perf report. */
+function perfSummary(file) {
+  const report = (sort) => {
+    try {
+      const text = execFileSync('perf', ['report', '-i', file, '--no-children', '--sort', sort, '--stdio', '-g', 'none'], {
+        encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20,
+      });
+      const rows = [];
+      for (const line of text.split('\n')) {
+        const m = /^\s+([\d.]+)%\s+(.+?)\s*$/.exec(line);
+        if (m) rows.push({ pct: Number(m[1]), name: m[2].replace(/\s+/g, ' ').replace(/ - - ?$/, '').trim() });
+      }
+      return rows.slice(0, 12);
+    } catch (err) {
+      return [{ pct: 0, name: `perf report failed: ${err.message.split('\n')[0]}` }];
+    }
+  };
+  return { byDso: report('dso'), bySymbol: report('dso,sym') };
+}
+
 async function profileDaemon(stamp) {
   const dir = join(OUT, `profile-${stamp}`);
   mkdirSync(dir, { recursive: true });
@@ -502,7 +522,17 @@ async function profileDaemon(stamp) {
   const before = await snapshotBefore(tool);
   const dur = Number(opt['profile-duration']);
   const [cmd, args] = generator(SCENARIOS['tcp-max'], dur, 'profile');
+  // perf (when installed) sees every thread, native and kernel included, not only JavaScript
+  const perfData = join(dir, 'perf.data');
+  let perf = null;
+  try {
+    execFileSync('perf', ['--version'], { stdio: 'ignore' });
+    perf = spawnTracked('perf', ['record', '-F', '499', '-g', '-o', perfData, '-p', String(tool.pid), '--', 'sleep', String(dur)], { stdio: 'ignore' });
+  } catch {
+    /* no perf */
+  }
   const workload = await runJson(cmd, args, (dur + 30) * 1000);
+  if (perf) await waitExit(perf, 15000);
   await sleep(SETTLE * 1000);
   const after = await snapshotAfter(tool);
   const ex = await stop(tool.child, 'SIGTERM', 20000);
@@ -517,6 +547,7 @@ async function profileDaemon(stamp) {
     otherThreadsPctCore: (100 * (after.threads.others - before.threads.others)) / (Number(after.t - before.t) / 1e9),
     exit: ex,
   };
+  if (perf) res.perf = perfSummary(perfData);
   if (!files.length) return { ...res, error: 'no .cpuprofile written (did the daemon exit through process.exit?)' };
   // only the load window: from just before the load to the end of the drain
   const window = { fromMs: Number(before.t - tool.spawnedAt) / 1e6, toMs: Number(after.t - tool.spawnedAt) / 1e6 };

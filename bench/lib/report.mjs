@@ -136,6 +136,20 @@ function profileSection(p) {
     '|---|---|---|',
     ...files,
     '',
+    ...(p.perf
+      ? [
+          'All threads (perf record -g -p, 499 Hz, same window; JIT frames show as [JIT]):',
+          '',
+          '| DSO | share |',
+          '|---|---|',
+          ...p.perf.byDso.map((x) => `| ${x.name.replace(/\|/g, '/')} | ${x.pct.toFixed(1)} % |`),
+          '',
+          '| DSO and symbol (self) | share |',
+          '|---|---|',
+          ...p.perf.bySymbol.map((x) => `| ${x.name.replace(/\|/g, '/')} | ${x.pct.toFixed(1)} % |`),
+          '',
+        ]
+      : []),
   ].join('\n');
 }
 
