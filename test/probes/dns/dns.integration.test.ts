@@ -100,7 +100,10 @@ t.test('dig queries, rcodes, latency and timeouts on /metrics', needsBpf(), asyn
     let m: Sample[] = [];
     await until(async () => {
       m = await daemon.scrape();
-      return sumOf(m, 'kubepulse_dns_malformed_total') - malformedBefore >= 5;
+      return (
+        sumOf(m, 'kubepulse_dns_malformed_total') - malformedBefore >= 5 &&
+        grown(m, 'kubepulse_dns_queries_total', { domain: 'example.co.uk', qtype: 'A' }) >= 3
+      );
     }, 3000);
     t.equal(sumOf(m, 'kubepulse_dns_malformed_total') - malformedBefore, 5, 'each malformed query counted once');
     t.ok(sumOf(m, 'kubepulse_dns_malformed_total', { reason: 'pointer_loop' }) >= 1, 'by reason');
