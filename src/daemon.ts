@@ -11,6 +11,7 @@ import type { Config } from './config.js';
 import { UserError } from './errors.js';
 import { HttpServer } from './http/server.js';
 import type { Logger } from './log.js';
+import { createClusterPeers } from './metadata/cluster-peers.js';
 import { createMetadata } from './metadata/index.js';
 import { PodReaper } from './metrics/pod-reaper.js';
 import { createRegistry } from './metrics/registry.js';
@@ -58,6 +59,9 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     log,
   });
   const resolver = metadata.resolver;
+  // Flow peers from the whole cluster (pods, Services, nodes) when there is
+  // one; without Kubernetes, loopback is this node and the rest external.
+  const clusterPeers = metadata.mode === 'kubernetes' ? createClusterPeers({ kubeconfig: config.kubeconfig, registry, log }) : undefined;
   const tcp = new TcpCollector(registry, resolver, config.nodeName);
   const dns = new DnsCollector(registry, resolver, {
     node: config.nodeName,
@@ -70,7 +74,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     [DNS_EVENT_TYPE, (view, at, length) => void dns.handle(view, at, length)],
   ]);
   const numCpus = addon.numPossibleCpus();
-  const flows = new FlowsCollector(registry, resolver, addressOnlyPeers, metadata.pods, {
+  const flows = new FlowsCollector(registry, resolver, clusterPeers ?? addressOnlyPeers, metadata.pods, {
     node: config.nodeName,
     maxFlowsPerPod: config.flowsPerPod,
     numCpus,
@@ -163,8 +167,10 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     stream.start(addon, probes);
     // Never waits for the API server: readiness says when pods are known.
     await metadata.start();
+    clusterPeers?.start();
   } catch (err) {
     closeProbes();
+    await clusterPeers?.stop();
     await metadata.stop();
     await server.close();
     throw err;
@@ -175,6 +181,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     probes,
     async stop() {
       closeProbes();
+      await clusterPeers?.stop();
       await metadata.stop();
       await server.close();
     },

@@ -16,7 +16,20 @@
 // An informer replaced by a newer one may still call back (ListWatch does not
 // always stop cleanly mid-request); each one carries a generation number and
 // stale callbacks are ignored.
-import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1Pod, type V1PodList } from '@kubernetes/client-node';
+//
+// The same machinery watches other resources cluster-wide (services, nodes,
+// all pods: see cluster-peers.ts) through `new KubeWatch({ resource, sink })`:
+// a WatchedResource says what to list and watch and may slim each object
+// before the informer caches it; a WatchSink receives the objects.
+import {
+  CoreV1Api,
+  ListWatch,
+  Watch,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from './logger.js';
 import type { PodIndex } from './pod-index.js';
@@ -28,6 +41,7 @@ export interface KubeWatchOptions {
   nodeName: string;
   pods: PodIndex;
   log: Logger;
+  /** Registers the kubepulse_kube_watch_* metrics (once per registry: the pod watch's). */
   registry?: Registry | undefined;
   /** Full re-list period; default 10 minutes. */
   resyncIntervalMs?: number;
@@ -38,6 +52,36 @@ export interface KubeWatchOptions {
   listTimeoutMs?: number;
 }
 
+/** What a KubeWatch lists and watches, when it is not this node's pods. */
+export interface WatchedResource<T extends KubernetesObject> {
+  /** Singular noun for logs and errors: 'service' → "service watch in sync with the API server". */
+  readonly kind: string;
+  /** The collection, e.g. /api/v1/services. */
+  readonly path: string;
+  readonly fieldSelector?: string | undefined;
+  list(api: CoreV1Api): Promise<KubernetesListObject<T>>;
+  /**
+   * Keeps only what the sink needs, before the informer caches the object
+   * (it holds every object it saw). Must keep metadata.name, namespace and
+   * resourceVersion, which the informer keys and compares by.
+   */
+  slim?(obj: T): T;
+}
+
+/** Where a KubeWatch puts what it lists and watches. */
+export interface WatchSink<T> {
+  readonly size: number;
+  upsert(obj: T): unknown;
+  remove(obj: T): unknown;
+  /** A full list: afterwards the sink holds exactly these. */
+  replace(items: readonly T[]): void;
+}
+
+export interface ResourceWatchOptions<T extends KubernetesObject> extends Omit<KubeWatchOptions, 'nodeName' | 'pods'> {
+  resource: WatchedResource<T>;
+  sink: WatchSink<T>;
+}
+
 export interface WatchHealth {
   readonly state: WatchState;
   readonly synced: boolean;
@@ -45,6 +89,7 @@ export interface WatchHealth {
   /** Unix time in milliseconds of the last successful list, 0 if none. */
   readonly lastSyncMs: number;
   readonly lastError: string;
+  /** Objects known: pods for the pod watch, else the sink's size. */
   readonly pods: number;
 }
 
@@ -57,6 +102,7 @@ class SessionWatch extends Watch {
     config: KubeConfig,
     private readonly onEvent: (type: string) => void,
     private readonly onDoneFailure: (err: unknown) => void,
+    private readonly slim?: (obj: unknown) => unknown,
   ) {
     super(config);
   }
@@ -80,7 +126,8 @@ class SessionWatch extends Watch {
       { ...queryParams, allowWatchBookmarks: true },
       (phase, obj, raw) => {
         this.onEvent(phase);
-        callback(phase, obj, raw);
+        const keep = this.slim !== undefined && (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED');
+        callback(phase, keep ? this.slim!(obj) : obj, raw);
       },
       (err) => {
         finished = true;
@@ -103,9 +150,9 @@ class SessionWatch extends Watch {
   }
 }
 
-interface Session {
+interface Session<T extends KubernetesObject> {
   readonly generation: number;
-  readonly informer: ListWatch<V1Pod>;
+  readonly informer: ListWatch<T>;
   readonly watch: SessionWatch;
 }
 
@@ -121,15 +168,22 @@ function describe(err: unknown): string {
   return String(err);
 }
 
-export class KubeWatch {
-  private readonly options: KubeWatchOptions;
+function podResource(nodeName: string): WatchedResource<V1Pod> {
+  const fieldSelector = `spec.nodeName=${nodeName}`;
+  return { kind: 'pod', path: '/api/v1/pods', fieldSelector, list: (api) => api.listPodForAllNamespaces({ fieldSelector }) };
+}
+
+export class KubeWatch<T extends KubernetesObject = V1Pod> {
+  private readonly options: Omit<KubeWatchOptions, 'nodeName' | 'pods'> & { nodeName?: string };
+  private readonly resource: WatchedResource<T>;
+  private readonly sink: WatchSink<T>;
   private readonly api: CoreV1Api;
-  private readonly fieldSelector: string;
+  private readonly fieldSelector: string | undefined;
   private readonly resyncIntervalMs: number;
   private readonly backoffInitialMs: number;
   private readonly backoffMaxMs: number;
   private readonly listTimeoutMs: number;
-  private session: Session | undefined;
+  private session: Session<T> | undefined;
   private generation = 0;
   private state: WatchState = 'idle';
   private synced = false;
@@ -143,11 +197,19 @@ export class KubeWatch {
   private readonly events: Counter<'type'> | undefined;
   private readonly errors: Counter | undefined;
 
-  constructor(options: KubeWatchOptions) {
-    if (options.nodeName === '') throw new Error('the pod watch needs the node name (spec.nodeName); refusing to watch every pod of the cluster');
+  constructor(options: KubeWatchOptions | ResourceWatchOptions<T>) {
+    if ('resource' in options) {
+      this.resource = options.resource;
+      this.sink = options.sink;
+    } else {
+      if (options.nodeName === '') throw new Error('the pod watch needs the node name (spec.nodeName); refusing to watch every pod of the cluster');
+      // T is V1Pod here: this constructor form only exists for the pod watch.
+      this.resource = podResource(options.nodeName) as unknown as WatchedResource<T>;
+      this.sink = options.pods as unknown as WatchSink<T>;
+    }
     this.options = options;
     this.api = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.fieldSelector = `spec.nodeName=${options.nodeName}`;
+    this.fieldSelector = this.resource.fieldSelector;
     this.resyncIntervalMs = options.resyncIntervalMs ?? 10 * 60_000;
     this.backoffInitialMs = options.backoffInitialMs ?? 500;
     this.backoffMaxMs = options.backoffMaxMs ?? 30_000;
@@ -221,7 +283,7 @@ export class KubeWatch {
       everSynced: this.everSynced,
       lastSyncMs: this.lastSyncMs,
       lastError: this.lastError,
-      pods: this.options.pods.size,
+      pods: this.sink.size,
     };
   }
 
@@ -242,6 +304,7 @@ export class KubeWatch {
   private startSession(): void {
     const generation = ++this.generation;
     const current = () => generation === this.generation;
+    const slim = this.resource.slim?.bind(this.resource);
     const watch = new SessionWatch(
       this.options.kubeConfig,
       (type) => {
@@ -250,23 +313,25 @@ export class KubeWatch {
       (err) => {
         if (current()) this.onFailure(err);
       },
+      slim === undefined ? undefined : (obj) => slim(obj as T),
     );
-    const list = async (): Promise<V1PodList> => {
-      const result = await this.listPods();
-      if (!current()) throw new Error('superseded pod list');
+    const list = async (): Promise<KubernetesListObject<T>> => {
+      const result = await this.listObjects();
+      if (!current()) throw new Error(`superseded ${this.resource.kind} list`);
+      if (slim !== undefined) result.items = result.items.map(slim);
       this.onListed(result);
       return result;
     };
-    const informer = new ListWatch<V1Pod>('/api/v1/pods', watch, list, false, undefined, this.fieldSelector);
-    const { pods } = this.options;
-    informer.on('add', (pod) => {
-      if (current()) pods.upsert(pod);
+    const informer = new ListWatch<T>(this.resource.path, watch, list, false, undefined, this.fieldSelector);
+    const { sink } = this;
+    informer.on('add', (obj) => {
+      if (current()) sink.upsert(obj);
     });
-    informer.on('update', (pod) => {
-      if (current()) pods.upsert(pod);
+    informer.on('update', (obj) => {
+      if (current()) sink.upsert(obj);
     });
-    informer.on('delete', (pod) => {
-      if (current()) pods.remove(pod);
+    informer.on('delete', (obj) => {
+      if (current()) sink.remove(obj);
     });
     informer.on('error', (err) => {
       if (current()) this.onFailure(err);
@@ -277,7 +342,7 @@ export class KubeWatch {
     });
   }
 
-  private async endSession(session: Session): Promise<void> {
+  private async endSession(session: Session<T>): Promise<void> {
     session.watch.close();
     try {
       await session.informer.stop();
@@ -286,26 +351,26 @@ export class KubeWatch {
     }
   }
 
-  private async listPods(): Promise<V1PodList> {
+  private async listObjects(): Promise<KubernetesListObject<T>> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`pod list timed out after ${this.listTimeoutMs} ms`)), this.listTimeoutMs);
+      timer = setTimeout(() => reject(new Error(`${this.resource.kind} list timed out after ${this.listTimeoutMs} ms`)), this.listTimeoutMs);
     });
     try {
-      return await Promise.race([this.api.listPodForAllNamespaces({ fieldSelector: this.fieldSelector }), timeout]);
+      return await Promise.race([this.resource.list(this.api), timeout]);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private onListed(list: V1PodList): void {
-    this.options.pods.replace(list.items);
+  private onListed(list: KubernetesListObject<T>): void {
+    this.sink.replace(list.items);
     this.synced = true;
     this.everSynced = true;
     this.lastSyncMs = Date.now();
     this.lastError = '';
     this.backoffMs = this.backoffInitialMs;
-    this.setState('synced', { pods: list.items.length, resourceVersion: list.metadata?.resourceVersion });
+    this.setState('synced', { [`${this.resource.kind}s`]: list.items.length, resourceVersion: list.metadata?.resourceVersion });
     for (const wake of this.syncWaiters) wake();
     clearTimeout(this.resyncTimer);
     this.resyncTimer = setTimeout(() => this.resync(), this.resyncIntervalMs);
@@ -314,7 +379,7 @@ export class KubeWatch {
 
   private resync(): void {
     const old = this.session;
-    this.options.log.debug('pod watch resync: re-listing', { node: this.options.nodeName });
+    this.options.log.debug(`${this.resource.kind} watch resync: re-listing`, this.nodeField());
     this.startSession();
     if (old !== undefined) void this.endSession(old);
   }
@@ -333,7 +398,8 @@ export class KubeWatch {
 
     const delay = Math.round(this.backoffMs * (0.8 + Math.random() * 0.4));
     this.backoffMs = Math.min(this.backoffMs * 2, this.backoffMaxMs);
-    this.setState('unreachable', { reason, retryInMs: delay, knownPods: this.options.pods.size });
+    const kinds = `${this.resource.kind}s`;
+    this.setState('unreachable', { reason, retryInMs: delay, [`known${kinds[0]!.toUpperCase()}${kinds.slice(1)}`]: this.sink.size });
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.startSession();
@@ -341,32 +407,37 @@ export class KubeWatch {
     this.retryTimer.unref();
   }
 
+  private nodeField(): Record<string, unknown> {
+    return this.options.nodeName === undefined ? {} : { node: this.options.nodeName };
+  }
+
   private setState(state: WatchState, fields: Record<string, unknown> = {}): void {
     const log = this.options.log;
-    const all = { node: this.options.nodeName, ...fields };
+    const all = { ...this.nodeField(), ...fields };
+    const what = `${this.resource.kind} watch`;
     if (state === this.state) {
-      log.debug(`pod watch still ${state}`, all);
+      log.debug(`${what} still ${state}`, all);
       return;
     }
     const previous = this.state;
     this.state = state;
     switch (state) {
       case 'synced':
-        log.info(previous === 'unreachable' ? 'pod watch back in sync with the API server' : 'pod watch in sync with the API server', all);
+        log.info(previous === 'unreachable' ? `${what} back in sync with the API server` : `${what} in sync with the API server`, all);
         break;
       case 'unreachable':
         log.warn(
           this.everSynced
-            ? 'pod watch lost the API server; keeping the last known pods and retrying'
-            : 'pod watch cannot reach the API server; not ready until it can, retrying',
+            ? `${what} lost the API server; keeping the last known ${this.resource.kind}s and retrying`
+            : `${what} cannot reach the API server; not ready until it can, retrying`,
           all,
         );
         break;
       case 'connecting':
-        log.info('pod watch starting', { ...all, fieldSelector: this.fieldSelector });
+        log.info(`${what} starting`, this.fieldSelector === undefined ? all : { ...all, fieldSelector: this.fieldSelector });
         break;
       default:
-        log.debug(`pod watch ${state}`, all);
+        log.debug(`${what} ${state}`, all);
     }
   }
 }

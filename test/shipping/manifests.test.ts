@@ -43,9 +43,12 @@ t.test('the expected objects, all in namespace kubepulse', async t => {
   }
 })
 
-t.test('RBAC: read-only access to pods, bound to the DaemonSet service account', async t => {
+t.test('RBAC: read-only access to pods, services and nodes, bound to the DaemonSet service account', async t => {
   const role = only<IClusterRole>('ClusterRole')
-  t.same(role.rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }])
+  // Issue 5 (pod metadata) needed pods only. Issue 8 resolves flow peers
+  // cluster-wide (src/metadata/cluster-peers.ts): pod IPs, Service ClusterIPs
+  // and node addresses, so services and nodes are read too. Still read-only.
+  t.same(role.rules, [{ apiGroups: [''], resources: ['pods', 'services', 'nodes'], verbs: ['get', 'list', 'watch'] }])
   const binding = only<IClusterRoleBinding>('ClusterRoleBinding')
   const sa = only<KubeObject>('ServiceAccount')
   const ds = only<IDaemonSet>('DaemonSet')

@@ -9,6 +9,10 @@
 //   when allowWatchBookmarks=true, ERROR with a 410 Status when N is older
 //   than the retained history);
 // - fieldSelector=spec.nodeName=<node> on both, like a DaemonSet agent uses;
+//   without it, every pod of the cluster (the cluster-wide peer resolver);
+// - GET /api/v1/services and /api/v1/nodes the same way (ServiceList,
+//   NodeList; their watches), sharing one resource version sequence and one
+//   history with the pods, as an API server backed by etcd does;
 // - bearer-token authentication (401 otherwise).
 // Tests mutate the pods, inject a 410 Gone into open watches, and stop and
 // restart the server on the same port to simulate an API server that went
@@ -22,7 +26,7 @@ import { createServer as createTlsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -31,14 +35,25 @@ export interface RecordedRequest {
   readonly watch: boolean;
 }
 
+/** The collections served, by path under /api/v1/. */
+export type Collection = 'pods' | 'services' | 'nodes';
+
+const COLLECTIONS: Record<Collection, { kind: string; listKind: string }> = {
+  pods: { kind: 'Pod', listKind: 'PodList' },
+  services: { kind: 'Service', listKind: 'ServiceList' },
+  nodes: { kind: 'Node', listKind: 'NodeList' },
+};
+
 interface HistoryEvent {
   readonly rv: number;
   readonly type: 'ADDED' | 'MODIFIED' | 'DELETED';
-  readonly pod: V1Pod;
+  readonly collection: Collection;
+  readonly object: KubernetesObject;
 }
 
 interface OpenWatch {
   readonly res: ServerResponse;
+  readonly collection: Collection;
   readonly nodeName: string | undefined;
   readonly bookmarks: boolean;
 }
@@ -69,7 +84,7 @@ export function selfSignedCertificate(): { cert: string; key: string } {
   }
 }
 
-const keyOf = (pod: V1Pod) => `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
+const keyOf = (obj: KubernetesObject) => `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
 const clone = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
 function status(code: number, reason: string, message: string) {
@@ -90,7 +105,8 @@ export class TestKubeApiServer {
   private port = 0;
   private readonly sockets = new Set<Socket>();
   private readonly watches = new Set<OpenWatch>();
-  private readonly pods = new Map<string, V1Pod>();
+  private readonly objects: Record<Collection, Map<string, KubernetesObject>> = { pods: new Map(), services: new Map(), nodes: new Map() };
+  private readonly pods = this.objects.pods as Map<string, V1Pod>;
   private history: HistoryEvent[] = [];
   private rv = 1000;
   /** Watches from resource versions below this get 410 Gone. */
@@ -167,18 +183,50 @@ export class TestKubeApiServer {
   }
 
   addPod(pod: V1Pod): V1Pod {
-    return this.record('ADDED', pod);
+    return this.record('pods', 'ADDED', pod);
   }
 
   modifyPod(pod: V1Pod): V1Pod {
     if (!this.pods.has(keyOf(pod))) throw new Error(`no pod ${keyOf(pod)} to modify`);
-    return this.record('MODIFIED', pod);
+    return this.record('pods', 'MODIFIED', pod);
   }
 
   deletePod(namespace: string, name: string): void {
     const pod = this.pods.get(`${namespace}/${name}`);
     if (pod === undefined) throw new Error(`no pod ${namespace}/${name} to delete`);
-    this.record('DELETED', pod);
+    this.record('pods', 'DELETED', pod);
+  }
+
+  /** Adds a Service (namespaced, like pods). */
+  addService(service: V1Service): V1Service {
+    return this.record('services', 'ADDED', service);
+  }
+
+  modifyService(service: V1Service): V1Service {
+    if (!this.objects.services.has(keyOf(service))) throw new Error(`no service ${keyOf(service)} to modify`);
+    return this.record('services', 'MODIFIED', service);
+  }
+
+  deleteService(namespace: string, name: string): void {
+    const service = this.objects.services.get(`${namespace}/${name}`);
+    if (service === undefined) throw new Error(`no service ${namespace}/${name} to delete`);
+    this.record('services', 'DELETED', service);
+  }
+
+  /** Adds a Node (cluster-scoped: no namespace). */
+  addNode(node: V1Node): V1Node {
+    return this.record('nodes', 'ADDED', node);
+  }
+
+  modifyNode(node: V1Node): V1Node {
+    if (!this.objects.nodes.has(keyOf(node))) throw new Error(`no node ${keyOf(node)} to modify`);
+    return this.record('nodes', 'MODIFIED', node);
+  }
+
+  deleteNode(name: string): void {
+    const node = this.objects.nodes.get(`/${name}`);
+    if (node === undefined) throw new Error(`no node ${name} to delete`);
+    this.record('nodes', 'DELETED', node);
   }
 
   getPod(namespace: string, name: string): V1Pod | undefined {
@@ -195,8 +243,11 @@ export class TestKubeApiServer {
 
   /** Sends a BOOKMARK with the current resource version to watches that asked for bookmarks. */
   bookmark(): void {
-    const event = { type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) } } };
-    for (const w of this.watches) if (w.bookmarks) w.res.write(JSON.stringify(event) + '\n');
+    for (const w of this.watches) {
+      if (!w.bookmarks) continue;
+      const event = { type: 'BOOKMARK', object: { kind: COLLECTIONS[w.collection].kind, apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) } } };
+      w.res.write(JSON.stringify(event) + '\n');
+    }
   }
 
   /** Ends every open watch normally, as the API server does when a watch's timeout runs out. */
@@ -222,21 +273,22 @@ export class TestKubeApiServer {
     this.watches.clear();
   }
 
-  private record(type: HistoryEvent['type'], input: V1Pod): V1Pod {
-    const pod = clone(input);
+  private record<T extends KubernetesObject>(collection: Collection, type: HistoryEvent['type'], input: T): T {
+    const object = clone(input);
     this.rv++;
-    pod.metadata = { ...pod.metadata, resourceVersion: String(this.rv) };
-    if (type === 'DELETED') this.pods.delete(keyOf(pod));
-    else this.pods.set(keyOf(pod), pod);
-    const event: HistoryEvent = { rv: this.rv, type, pod };
+    object.metadata = { ...object.metadata, resourceVersion: String(this.rv) };
+    if (type === 'DELETED') this.objects[collection].delete(keyOf(object));
+    else this.objects[collection].set(keyOf(object), object);
+    const event: HistoryEvent = { rv: this.rv, type, collection, object };
     this.history.push(event);
     for (const w of this.watches) this.send(w, event);
-    return clone(pod);
+    return clone(object);
   }
 
   private send(w: OpenWatch, event: HistoryEvent): void {
-    if (w.nodeName !== undefined && event.pod.spec?.nodeName !== w.nodeName) return;
-    w.res.write(JSON.stringify({ type: event.type, object: event.pod }) + '\n');
+    if (event.collection !== w.collection) return;
+    if (w.nodeName !== undefined && (event.object as V1Pod).spec?.nodeName !== w.nodeName) return;
+    w.res.write(JSON.stringify({ type: event.type, object: event.object }) + '\n');
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -253,21 +305,23 @@ export class TestKubeApiServer {
       reply(401, status(401, 'Unauthorized', 'Unauthorized'));
       return;
     }
-    if (req.method !== 'GET' || url.pathname !== '/api/v1/pods') {
+    const collection = /^\/api\/v1\/(pods|services|nodes)$/.exec(url.pathname)?.[1] as Collection | undefined;
+    if (req.method !== 'GET' || collection === undefined) {
       reply(404, status(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`));
       return;
     }
     let nodeName: string | undefined;
     const selector = query['fieldSelector'];
     if (selector !== undefined && selector !== '') {
-      const match = /^spec\.nodeName==?(.*)$/.exec(selector);
+      const match = collection === 'pods' ? /^spec\.nodeName==?(.*)$/.exec(selector) : null;
       if (match === null) {
         reply(400, status(400, 'BadRequest', `unable to parse requirement: field label not supported: ${selector}`));
         return;
       }
       nodeName = match[1];
     }
-    const matches = (pod: V1Pod) => nodeName === undefined || pod.spec?.nodeName === nodeName;
+    const matches = (obj: KubernetesObject) => nodeName === undefined || (obj as V1Pod).spec?.nodeName === nodeName;
+    const objects = this.objects[collection];
 
     if (!watch) {
       if (this.listFailure !== undefined) {
@@ -275,21 +329,21 @@ export class TestKubeApiServer {
         return;
       }
       reply(200, {
-        kind: 'PodList',
+        kind: COLLECTIONS[collection].listKind,
         apiVersion: 'v1',
         metadata: { resourceVersion: String(this.rv) },
-        items: [...this.pods.values()].filter(matches),
+        items: [...objects.values()].filter(matches),
       });
       return;
     }
 
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
-    const w: OpenWatch = { res, nodeName, bookmarks: query['allowWatchBookmarks'] === 'true' };
+    const w: OpenWatch = { res, collection, nodeName, bookmarks: query['allowWatchBookmarks'] === 'true' };
     const from = query['resourceVersion'];
     if (from === undefined || from === '' || from === '0') {
       // "Any version": the current state as ADDED events, then changes.
-      for (const pod of this.pods.values()) if (matches(pod)) res.write(JSON.stringify({ type: 'ADDED', object: pod }) + '\n');
+      for (const obj of objects.values()) if (matches(obj)) res.write(JSON.stringify({ type: 'ADDED', object: obj }) + '\n');
     } else {
       const since = Number(from);
       if (!Number.isFinite(since) || since < this.oldestRv) {
