@@ -6,6 +6,13 @@
 // (and the host) keeps at most --flows-per-pod distinct flows in the API and
 // each workload as many series (reason="pod_limit"). Entries and series of
 // pods that are gone are removed.
+//
+// Only flows of known pods are exported (API and series): the kernel counts
+// every cgroup, but host processes and pods this node does not know (yet)
+// have no namespace or workload, which the policy exporter needs and the
+// series are labelled by. A peer is resolved again at every read, and a
+// series follows its peer when the answer changes (a pod IP that was external
+// before the cluster-wide pod list arrived).
 
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BpfObjectHandle } from '../../bpf/addon.js';
@@ -65,6 +72,8 @@ export class FlowsCollector {
   private readonly keysOfPod = new Map<string, Set<string>>();
   private podLimitOverflow = 0;
   private lastNodeOverflow = 0;
+  /** Entries in the kernel map at the last read, exported or not. */
+  private kernelEntries = 0;
 
   constructor(
     registry: Registry,
@@ -96,7 +105,7 @@ export class FlowsCollector {
       help: 'Flows currently held in the kernel map.',
       registers: [registry],
       collect() {
-        this.set(self.counted.size);
+        this.set(self.kernelEntries);
       },
     });
   }
@@ -116,18 +125,25 @@ export class FlowsCollector {
     const present = new Set<string>();
     let limited = 0;
 
-    for (const [kb, vb] of this.object.mapEntries('flows')) {
+    const entries = this.object.mapEntries('flows');
+    this.kernelEntries = entries.length;
+    for (const [kb, vb] of entries) {
       const hex = kb.toString('hex');
       present.add(hex);
       const key = decodeFlowKey(kb);
       const counts = decodeFlowCounts(vb);
       const id = this.resolver.resolve(0, key.cgroupId);
-      const peer = this.peers.resolve(key.peer);
       if (id.podUid) {
         let keys = this.keysOfPod.get(id.podUid);
         if (!keys) this.keysOfPod.set(id.podUid, (keys = new Set()));
         keys.add(hex);
       }
+      if (id.namespace === '') {
+        // Not a known pod's: counted in the kernel, not exported.
+        present.delete(hex);
+        continue;
+      }
+      const peer = this.peers.resolve(key.peer);
 
       const owner = id.podUid || 'host';
       const recordKey = `${owner}|${key.direction}|${key.protocol}|${key.port}|${key.peer}`;
@@ -191,19 +207,25 @@ export class FlowsCollector {
   }
 
   private countSeries(hex: string, id: PodIdentity, direction: string, protocol: string, port: number, peer: Peer, count: number): void {
+    const labels = {
+      namespace: id.namespace,
+      workload: id.workload,
+      direction,
+      protocol,
+      port: String(port),
+      peer_kind: peer.kind,
+      peer_namespace: peer.namespace ?? '',
+      peer_workload: peer.workload ?? peer.name ?? '',
+    };
+    const seriesKey = LABELS.map((l) => labels[l]).join('\u0000');
     let series = this.seriesOfKey.get(hex);
+    if (series && LABELS.some((l) => series!.labels[l] !== labels[l])) {
+      // The peer (or the pod's workload) resolves differently now: the key
+      // moves to the series of its new labels, which counts all of its flows.
+      this.dropKey(hex);
+      series = undefined;
+    }
     if (!series) {
-      const labels = {
-        namespace: id.namespace,
-        workload: id.workload,
-        direction,
-        protocol,
-        port: String(port),
-        peer_kind: peer.kind,
-        peer_namespace: peer.namespace ?? '',
-        peer_workload: peer.workload ?? peer.name ?? '',
-      };
-      const seriesKey = LABELS.map((l) => labels[l]).join('\u0000');
       series = this.series.get(seriesKey);
       if (!series) {
         series = { labels, child: this.flowsTotal.labels(labels), keys: new Set() };
