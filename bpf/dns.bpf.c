@@ -125,11 +125,12 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 direction)
 	if (!e)
 		return;
 	len = wire_len > KP_DNS_MAX_PAYLOAD ? KP_DNS_MAX_PAYLOAD : wire_len;
-	/* Keep clang from handing the helper the unclamped register: the
-	 * verifier must see the copy length in [1, KP_DNS_MAX_PAYLOAD]. */
+	/* The verifier must see the copy length in [1, KP_DNS_MAX_PAYLOAD].
+	 * Older verifiers (6.1) learn nothing from `len != 0`, so the range is
+	 * built arithmetically: wire_len >= 1 here, and MAX is a power of two.
+	 * The barrier keeps clang from handing the helper an unmasked copy. */
 	asm volatile("" : "+r"(len));
-	if (len < 1 || len > KP_DNS_MAX_PAYLOAD)
-		return;
+	len = ((len - 1) & (KP_DNS_MAX_PAYLOAD - 1)) + 1;
 	if (bpf_skb_load_bytes(skb, l4.payload_off, e->payload, len))
 		return;
 
