@@ -87,8 +87,21 @@ function log(msg) {
 
 // ───────────────────────── set-up ─────────────────────────
 
+function compiler() {
+  for (const cc of ['cc', 'gcc', 'clang']) {
+    try {
+      execFileSync(cc, ['--version'], { stdio: 'ignore' });
+      return cc;
+    } catch {
+      /* next */
+    }
+  }
+  die('no C compiler (cc, gcc or clang) to build the load generators');
+}
+
 function buildGenerators() {
   mkdirSync(BIN, { recursive: true });
+  let cc = null;
   for (const [name, flags] of [
     ['tcp-storm', ['-pthread']],
     ['dns-load', []],
@@ -96,7 +109,8 @@ function buildGenerators() {
     const src = join(BENCH, `${name}.c`);
     const bin = join(BIN, name);
     if (existsSync(bin) && statSync(bin).mtimeMs > statSync(src).mtimeMs) continue;
-    execFileSync('cc', ['-O2', '-Wall', ...flags, '-o', bin, src], { stdio: 'inherit' });
+    cc ??= compiler();
+    execFileSync(cc, ['-O2', '-Wall', ...flags, '-o', bin, src], { stdio: 'inherit' });
   }
 }
 
@@ -611,7 +625,8 @@ async function main() {
 
   for (const name of scenarioNames) {
     const runs = [];
-    log(`${name}: ${REPS} × (${modes.join(', ')}), ${DURATION} s each`);
+    const here = modes.filter((m) => m !== 'bpftrace' || SCENARIOS[name].kind === 'tcp');
+    log(`${name}: ${REPS} × (${here.join(', ')}), ${DURATION} s each`);
     for (let rep = 1; rep <= REPS; rep++) {
       for (const mode of modes) {
         // the peer measures TCP connect latency: no peer column for DNS loads
