@@ -83,7 +83,14 @@ function bindUdp(type: 'udp4' | 'udp6', host: string, port: number, count: () =>
   });
 }
 
-export async function startDnsServer(): Promise<TestDnsServer> {
+export interface DnsServerOptions {
+  /** Listen on this IPv4 address only (UDP and TCP), e.g. a 127.x alias; default 127.0.0.1 and ::1. */
+  host?: string;
+  /** Default: a free port. */
+  port?: number;
+}
+
+export async function startDnsServer(options: DnsServerOptions = {}): Promise<TestDnsServer> {
   const state = { received: 0 };
   const count = (): void => void state.received++;
   // TCP first, to pick a port free for TCP; then UDP on the same number.
@@ -105,10 +112,16 @@ export async function startDnsServer(): Promise<TestDnsServer> {
     });
     conn.on('error', () => {});
   });
-  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
   const port = (tcp.address() as { port: number }).port;
-  const udp4 = await bindUdp('udp4', '127.0.0.1', port, count);
-  const udp6 = await bindUdp('udp6', '::1', port, count).catch(() => undefined);
+  const udp4 = await bindUdp('udp4', options.host ?? '127.0.0.1', port, count).catch(async (err: unknown) => {
+    await new Promise((r) => tcp.close(r));
+    throw err;
+  });
+  const udp6 = options.host === undefined ? await bindUdp('udp6', '::1', port, count).catch(() => undefined) : undefined;
   return {
     port,
     get received() {

@@ -141,8 +141,15 @@ export class SyscallsCollector {
     return out;
   }
 
+  /**
+   * For /api/v1/syscalls: containers of known pods only. A cgroup below the
+   * kubepods roots whose pod this node does not know (yet) has no namespace
+   * or workload to name a profile by, and the policy exporter rejects such
+   * an answer as a whole.
+   */
   snapshot(): SyscallsSnapshot {
-    return { node: this.options.node, arch: process.arch === 'x64' ? 'x86_64' : process.arch, containers: this.read() };
+    const containers = this.read().filter((c) => c.namespace !== '' && c.pod !== '');
+    return { node: this.options.node, arch: process.arch === 'x64' ? 'x86_64' : process.arch, containers };
   }
 
   podGone(uid: string): void {

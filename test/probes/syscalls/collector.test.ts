@@ -21,3 +21,26 @@ t.test('names', async (t) => {
   t.equal(syscallName(231), 'exit_group');
   t.equal(syscallName(511), 'syscall_511', 'numbers newer than the table keep a name');
 });
+
+t.test('the API lists containers of known pods only', async (t) => {
+  const { Registry } = await import('prom-client');
+  const { SyscallsCollector } = await import('../../../src/probes/syscalls/collector.js');
+  const { PodIndex } = await import('../../../src/metadata/pod-index.js');
+  const { HOST_IDENTITY } = await import('../../../src/metadata/resolver.js');
+  const key = (id: number) => {
+    const k = Buffer.alloc(8);
+    k.writeBigUInt64LE(BigInt(id));
+    return k;
+  };
+  const bits = Buffer.alloc(64);
+  bits.writeUInt32LE(1 << 1, 0); // write
+  const known = { namespace: 'shop', pod: 'web-1', workload: 'web', container: 'app', podUid: 'uid-1' };
+  const resolver = { resolve: (_: number, cgroupId: number) => (cgroupId === 1 ? known : { ...HOST_IDENTITY, podUid: 'not-known-yet' }) };
+  const log = { debug() {}, info() {}, warn() {}, error() {} };
+  const collector = new SyscallsCollector(new Registry(), resolver, new PodIndex(), { node: 'n', cgroupfs: undefined, log });
+  const entries: Array<[Buffer, Buffer]> = [[key(1), bits], [key(2), bits]];
+  collector.attach({ mapEntries: () => entries } as never);
+  collector.stop();
+  const snap = collector.snapshot();
+  t.same(snap.containers.map((c) => `${c.namespace}/${c.pod}/${c.container}: ${c.syscalls.join(',')}`), ['shop/web-1/app: write'], "the unknown pod's container is left out");
+});
