@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseMetrics, type Sample } from './metrics.js';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The checkout; KUBEPULSE_ROOT overrides it when this file runs compiled elsewhere (the kernel matrix). */
+export const ROOT = process.env.KUBEPULSE_ROOT ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'cmd', 'kubepulse.js');
 
 export interface RunningDaemon {
@@ -25,6 +26,10 @@ export interface RunningDaemon {
 }
 
 export async function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningDaemon> {
+  // The port is read from the `serving` log line, logged at info.
+  const level = args[args.indexOf('--log-level') + 1];
+  if (args.includes('--log-level') && level !== 'info' && level !== 'debug')
+    throw new Error('startDaemon needs --log-level info or debug (it reads the port from the logs)');
   const child = spawn(process.execPath, [CLI, '--port', '0', '--listen-address', '127.0.0.1', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
