@@ -28,6 +28,11 @@
 // frozen Peer per address, label sets shared between the pods that carry the
 // same ones. resolve() is a Map lookup and allocates nothing.
 //
+// Lists ask for resourceVersion=0: the API server answers from its watch
+// cache instead of etcd, which matters when every node's agent lists every
+// pod of the cluster at start-up (slightly stale answers are fine here: the
+// watch that follows brings what changed).
+//
 // RBAC: get, list, watch on pods, services and nodes, cluster-wide.
 import { isIP } from 'node:net';
 import type { KubeConfig, KubernetesObject, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
@@ -328,19 +333,19 @@ export function createClusterPeers(options: ClusterPeersOptions): ClusterPeers {
   const pods: WatchedResource<V1Pod> = {
     kind: 'pod',
     path: '/api/v1/pods',
-    list: (api) => api.listPodForAllNamespaces(),
+    list: (api) => api.listPodForAllNamespaces({ resourceVersion: '0' }),
     slim: slimPod,
   };
   const services: WatchedResource<V1Service> = {
     kind: 'service',
     path: '/api/v1/services',
-    list: (api) => api.listServiceForAllNamespaces(),
+    list: (api) => api.listServiceForAllNamespaces({ resourceVersion: '0' }),
     slim: slimService,
   };
   const nodes: WatchedResource<V1Node> = {
     kind: 'node',
     path: '/api/v1/nodes',
-    list: (api) => api.listNode(),
+    list: (api) => api.listNode({ resourceVersion: '0' }),
     slim: slimNode,
   };
 

@@ -82,6 +82,7 @@ t.test('pods of every node, services and nodes resolve; the rest is external', a
     const list = server.requests.find((r) => r.path === path && !r.watch);
     t.ok(list, `${path} listed`);
     t.equal(list?.query['fieldSelector'], undefined, `${path}: cluster-wide, no field selector`);
+    t.equal(list?.query['resourceVersion'], '0', `${path}: listed from the API server's watch cache`);
   }
 
   t.same(peers.resolve('10.244.2.7'), {
