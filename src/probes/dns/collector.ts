@@ -2,8 +2,9 @@
 // type, resolution latency and response codes per pod, timeouts for
 // queries that got no answer, and malformed packets counted and skipped.
 
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import type { Resolver } from '../../metadata/resolver.js';
+import { CounterFamily, HistogramFamily, type CounterCell, type HistogramCell } from '../../metrics/cells.js';
 import { POD_LABEL_NAMES, PodChildren, type PodLabels } from '../../metrics/pod-series.js';
 import { LATENCY_BUCKETS } from '../tcp/collector.js';
 import { DomainFolder, DomainLimiter } from './domain.js';
@@ -19,21 +20,22 @@ export interface DnsCollectorOptions {
   clusterDomain: string;
 }
 
+/** A pod's cells, each created on its first use. */
 interface DnsChildren {
   labels: PodLabels;
-  latency: Histogram.Internal<string>;
-  /** domain → qtype → child */
-  queries: Map<string, Map<string, Counter.Internal>>;
-  /** rcode label → child */
-  responses: Map<string, Counter.Internal>;
+  latency: HistogramCell | undefined;
+  /** domain → qtype → cell */
+  queries: Map<string, Map<string, CounterCell>>;
+  /** rcode label → cell */
+  responses: Map<string, CounterCell>;
 }
 
 const TCP_LENGTH_PREFIX = 2;
 
 export class DnsCollector {
-  readonly queries: Counter<string>;
-  readonly latency: Histogram<string>;
-  readonly responses: Counter<string>;
+  readonly queries: CounterFamily<string>;
+  readonly latency: HistogramFamily<string>;
+  readonly responses: CounterFamily<string>;
   readonly malformed: Counter<string>;
   readonly unmatched: Counter<string>;
   private readonly folder: DomainFolder;
@@ -52,24 +54,24 @@ export class DnsCollector {
     this.folder = new DomainFolder({ clusterDomain: options.clusterDomain });
     this.limiter = new DomainLimiter({ maxDomains: options.maxDomains, reserved: this.folder.fixedLabels });
     this.matcher = new DnsMatcher({ timeoutSeconds: options.timeoutMs / 1000 });
-    this.queries = new Counter({
+    this.queries = new CounterFamily({
       name: 'kubepulse_dns_queries_total',
       help: 'DNS queries sent, by registered domain (per the Public Suffix List, see README) and query type.',
       labelNames: [...POD_LABEL_NAMES, 'domain', 'qtype'],
-      registers: [registry],
+      registry,
     });
-    this.latency = new Histogram({
+    this.latency = new HistogramFamily({
       name: 'kubepulse_dns_latency_seconds',
       help: 'Time from a DNS query leaving its socket to the response arriving, in seconds.',
       labelNames: POD_LABEL_NAMES,
       buckets: LATENCY_BUCKETS,
-      registers: [registry],
+      registry,
     });
-    this.responses = new Counter({
+    this.responses = new CounterFamily({
       name: 'kubepulse_dns_responses_total',
       help: 'Outcomes of DNS queries: the response code (NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ...) or timeout when none came in time.',
       labelNames: [...POD_LABEL_NAMES, 'rcode'],
-      registers: [registry],
+      registry,
     });
     this.malformed = new Counter({
       name: 'kubepulse_dns_malformed_total',
@@ -92,12 +94,7 @@ export class DnsCollector {
         this.inc(limiter.folded);
       },
     });
-    this.children = new PodChildren(options.node, (labels) => ({
-      labels,
-      latency: this.latency.labels(labels),
-      queries: new Map(),
-      responses: new Map(),
-    }));
+    this.children = new PodChildren(options.node, (labels) => ({ labels, latency: undefined, queries: new Map(), responses: new Map() }));
   }
 
   handle(view: DataView, at: number, length: number): boolean {
@@ -129,7 +126,7 @@ export class DnsCollector {
       const pod = this.children.get(this.resolver.resolve(dnsEvent.tgid(view, at), dnsEvent.cgroupId(view, at)));
       // A retransmission is the same query: count it once, time it from the first send.
       if (this.matcher.query(cookie, message.id, ts, pod)) {
-        this.queryChild(pod, this.limiter.limit(this.folder.fold(message.qname)), qtypeName(message.qtype)).inc();
+        this.queryCell(pod, this.limiter.limit(this.folder.fold(message.qname)), qtypeName(message.qtype)).value += 1;
       }
       return true;
     }
@@ -139,8 +136,9 @@ export class DnsCollector {
         this.unmatched.inc();
         return true;
       }
-      match.context.latency.observe(match.latencySeconds);
-      this.responseChild(match.context, rcodeName(message.rcode)).inc();
+      const pod = match.context;
+      (pod.latency ??= this.latency.cell(pod.labels)).observe(match.latencySeconds);
+      this.responseCell(pod, rcodeName(message.rcode)).value += 1;
       return true;
     }
     return true; // a response leaving or a query arriving: this node is the server
@@ -148,25 +146,25 @@ export class DnsCollector {
 
   /** Counts queries older than the timeout as rcode="timeout". nowNs: CLOCK_MONOTONIC, as the kernel stamps events. */
   expire(nowNs: number): number {
-    return this.matcher.expire(nowNs, (pod) => this.responseChild(pod, RCODE_TIMEOUT).inc());
+    return this.matcher.expire(nowNs, (pod) => void (this.responseCell(pod, RCODE_TIMEOUT).value += 1));
   }
 
   forgetPod(namespace: string, pod: string): void {
     this.children.forgetPod(namespace, pod);
   }
 
-  private queryChild(pod: DnsChildren, domain: string, qtype: string): Counter.Internal {
+  private queryCell(pod: DnsChildren, domain: string, qtype: string): CounterCell {
     let byType = pod.queries.get(domain);
     if (byType === undefined) pod.queries.set(domain, (byType = new Map()));
-    let child = byType.get(qtype);
-    if (child === undefined) byType.set(qtype, (child = this.queries.labels({ ...pod.labels, domain, qtype })));
-    return child;
+    let cell = byType.get(qtype);
+    if (cell === undefined) byType.set(qtype, (cell = this.queries.cell({ ...pod.labels, domain, qtype })));
+    return cell;
   }
 
-  private responseChild(pod: DnsChildren, rcode: string): Counter.Internal {
-    let child = pod.responses.get(rcode);
-    if (child === undefined) pod.responses.set(rcode, (child = this.responses.labels({ ...pod.labels, rcode })));
-    return child;
+  private responseCell(pod: DnsChildren, rcode: string): CounterCell {
+    let cell = pod.responses.get(rcode);
+    if (cell === undefined) pod.responses.set(rcode, (cell = this.responses.cell({ ...pod.labels, rcode })));
+    return cell;
   }
 
   /** One byte view per batch buffer, not per event. */

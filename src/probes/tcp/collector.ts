@@ -1,9 +1,10 @@
 // TCP metrics from the TCP probe's events: connect latency, connection
 // duration and connection results, per pod.
 
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Resolver } from '../../metadata/resolver.js';
-import { POD_LABEL_NAMES, PodChildren } from '../../metrics/pod-series.js';
+import { CounterFamily, HistogramFamily, type CounterCell, type HistogramCell } from '../../metrics/cells.js';
+import { POD_LABEL_NAMES, PodChildren, type PodLabels } from '../../metrics/pod-series.js';
 import { RESULT_CLOSED, RESULT_ESTABLISHED, RESULT_RESET, TCP_RESULTS, tcpEvent } from './event.js';
 
 /** The design's network-tuned buckets: 100 µs (LAN) to 1 s (WAN). */
@@ -11,17 +12,19 @@ export const LATENCY_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05,
 /** Connection lifetimes: 1 ms to 1 h. */
 export const DURATION_BUCKETS = [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
 
+/** A pod's cells, each created on its first use so no empty series appear. */
 interface TcpChildren {
-  latency: Histogram.Internal<string>;
-  duration: Histogram.Internal<string>;
+  labels: PodLabels;
+  latency: HistogramCell | undefined;
+  duration: HistogramCell | undefined;
   /** Indexed by enum kp_tcp_result. */
-  results: Array<Counter.Internal | undefined>;
+  results: Array<CounterCell | undefined>;
 }
 
 export class TcpCollector {
-  readonly latency: Histogram<string>;
-  readonly duration: Histogram<string>;
-  readonly connections: Counter<string>;
+  readonly latency: HistogramFamily<string>;
+  readonly duration: HistogramFamily<string>;
+  readonly connections: CounterFamily<string>;
   private readonly children: PodChildren<TcpChildren>;
 
   constructor(
@@ -29,36 +32,29 @@ export class TcpCollector {
     private readonly resolver: Resolver,
     node: string,
   ) {
-    this.latency = new Histogram({
+    this.latency = new HistogramFamily({
       name: 'kubepulse_tcp_latency_seconds',
       help: 'Time from SYN sent to connection established, in seconds, for outgoing TCP connections.',
       labelNames: POD_LABEL_NAMES,
       buckets: LATENCY_BUCKETS,
-      registers: [registry],
+      registry,
     });
-    this.duration = new Histogram({
+    this.duration = new HistogramFamily({
       name: 'kubepulse_tcp_connection_duration_seconds',
       help: 'Lifetime of established outgoing TCP connections, from connect to close, in seconds.',
       labelNames: POD_LABEL_NAMES,
       buckets: DURATION_BUCKETS,
-      registers: [registry],
+      registry,
     });
-    this.connections = new Counter({
+    this.connections = new CounterFamily({
       name: 'kubepulse_tcp_connections_total',
       help:
         'Outgoing TCP connections by result. Each attempt ends as established, refused, timeout or error; ' +
         'an established connection later torn down by a reset from its peer is counted again as reset.',
       labelNames: [...POD_LABEL_NAMES, 'result'],
-      registers: [registry],
+      registry,
     });
-    this.children = new PodChildren(node, (labels) => {
-      const results: TcpChildren['results'] = [];
-      for (let r = 1; r < TCP_RESULTS.length; r++) {
-        // "closed" is the normal end of a connection, not a result worth a series.
-        if (r !== RESULT_CLOSED) results[r] = this.connections.labels({ ...labels, result: TCP_RESULTS[r] as string });
-      }
-      return { latency: this.latency.labels(labels), duration: this.duration.labels(labels), results };
-    });
+    this.children = new PodChildren(node, (labels) => ({ labels, latency: undefined, duration: undefined, results: [] }));
   }
 
   handle(view: DataView, at: number, length: number): boolean {
@@ -69,11 +65,12 @@ export class TcpCollector {
     const c = this.children.get(id);
     const seconds = tcpEvent.elapsedNs(view, at) / 1e9;
     if (result === RESULT_CLOSED || result === RESULT_RESET) {
-      c.duration.observe(seconds);
+      (c.duration ??= this.duration.cell(c.labels)).observe(seconds);
     } else if (result === RESULT_ESTABLISHED) {
-      c.latency.observe(seconds);
+      (c.latency ??= this.latency.cell(c.labels)).observe(seconds);
     }
-    c.results[result]?.inc();
+    // "closed" is the normal end of a connection, not a result worth a series.
+    if (result !== RESULT_CLOSED) (c.results[result] ??= this.connections.cell({ ...c.labels, result: TCP_RESULTS[result] as string })).value += 1;
     return true;
   }
 
