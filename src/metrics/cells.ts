@@ -131,7 +131,7 @@ export class HistogramFamily<L extends string> extends Family<L, HistogramCell> 
     let cumulative = 0;
     for (let i = 0; i < this.le.length; i++) {
       cumulative += cell.counts[i] as number;
-      out.push({ labels: { ...labels, le: this.le[i] as string }, value: cumulative, metricName: `${this.name}_bucket` });
+      out.push({ labels: { le: this.le[i] as string, ...labels }, value: cumulative, metricName: `${this.name}_bucket` });
     }
     out.push({ labels, value: cell.sum, metricName: `${this.name}_sum` });
     out.push({ labels, value: cell.count, metricName: `${this.name}_count` });
