@@ -136,9 +136,15 @@ export const FLOW_SERIES_LABELS = ['namespace', 'workload', 'direction', 'protoc
 /** Prometheus durations: 90s, 24h, 1h30m, 7d … */
 export const PROMETHEUS_DURATION = /^([0-9]+(ms|s|m|h|d|w|y))+$/;
 
+/**
+ * Every flow series that held a positive count at some point in the range.
+ * Not increase(): a flow that happened once before its series was first
+ * scraped (or once per daemon lifetime) never increases and would be lost.
+ * The value is the largest count seen, summed over the agents (nodes).
+ */
 export function flowsQuery(range: string): string {
   if (!PROMETHEUS_DURATION.test(range)) throw new Error(`invalid range ${JSON.stringify(range)} (a Prometheus duration such as 24h or 7d)`);
-  return `sum by (${FLOW_SERIES_LABELS.join(', ')}) (increase(kubepulse_flows_total[${range}])) > 0`;
+  return `sum by (${FLOW_SERIES_LABELS.join(', ')}) (max_over_time(kubepulse_flows_total[${range}])) > 0`;
 }
 
 function promLabel(metric: Record<string, unknown>, key: string, path: string, required: boolean): string | undefined {

@@ -201,7 +201,7 @@ t.test('network from Prometheus, labels and selectors from an agent', async (t) 
   const r = await run(['network', '--prometheus', prom, '--range', '7d', '--agent', a1]);
   t.equal(r.code, 0, r.stderr);
   t.same(seen, [
-    'sum by (namespace, workload, direction, protocol, port, peer_kind, peer_namespace, peer_workload) (increase(kubepulse_flows_total[7d])) > 0',
+    'sum by (namespace, workload, direction, protocol, port, peer_kind, peer_namespace, peer_workload) (max_over_time(kubepulse_flows_total[7d])) > 0',
   ]);
   const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as { metadata: { name: string }; spec: { egress: unknown[]; ingress: unknown[] } });
   t.same(docs.map((d) => d.metadata.name), ['kubepulse-pg', 'kubepulse-web']);

@@ -1,5 +1,8 @@
 import t from 'tap';
-import { agentUrlsFromPods, describeError, flowsQuery, joinUrl, parsePrometheusFlows, SourceError } from '../../src/policy/sources.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { agentUrlsFromPods, describeError, fetchPrometheusFlows, flowsQuery, joinUrl, parsePrometheusFlows, SourceError } from '../../src/policy/sources.js';
+import { prometheusMissing, startPrometheus } from '../support/prometheus.js';
 
 t.test('error reasons', async (t) => {
   const cases: Array<[unknown, string]> = [
@@ -17,7 +20,7 @@ t.test('error reasons', async (t) => {
 t.test('urls and the query', async (t) => {
   t.equal(joinUrl('http://a:9090/', '/api/v1/flows'), 'http://a:9090/api/v1/flows');
   t.equal(joinUrl('http://a/prefix', '/api/v1/query'), 'http://a/prefix/api/v1/query');
-  t.equal(flowsQuery('1h30m'), 'sum by (namespace, workload, direction, protocol, port, peer_kind, peer_namespace, peer_workload) (increase(kubepulse_flows_total[1h30m])) > 0');
+  t.equal(flowsQuery('1h30m'), 'sum by (namespace, workload, direction, protocol, port, peer_kind, peer_namespace, peer_workload) (max_over_time(kubepulse_flows_total[1h30m])) > 0');
   t.throws(() => flowsQuery('24h) or vector(1'), /invalid range/);
 });
 
@@ -56,4 +59,40 @@ t.test('Prometheus answers', async (t) => {
     [{ status: 'success', data: { resultType: 'vector', result: [{ metric: { namespace: 'a', workload: 'w', direction: 'egress', protocol: 'TCP', port: '80', peer_kind: 'pod' } }] } }, /metric\.peer_namespace: missing/],
   ];
   for (const [body, msg] of bad) t.throws(() => parsePrometheusFlows(body), msg);
+});
+
+// A flow that happened once, before its series was first scraped, sits at 1
+// forever: increase() never sees it grow and dropped it. The query must keep
+// every series that held a positive count in the range.
+t.test('a real Prometheus keeps flows whose counter never grew', { skip: prometheusMissing() ?? false, timeout: 90_000 }, async (t) => {
+  const labels = (port: string, peer: string) =>
+    `namespace="shop",workload="web",direction="egress",protocol="TCP",port="${port}",peer_kind="pod",peer_namespace="db",peer_workload="${peer}"`;
+  let scrapes = 0;
+  const exporter = createServer((_, res) => {
+    scrapes++;
+    res.setHeader('content-type', 'text/plain; version=0.0.4');
+    res.end(
+      [
+        '# HELP kubepulse_flows_total flows',
+        '# TYPE kubepulse_flows_total counter',
+        `kubepulse_flows_total{${labels('5432', 'pg')}} 1`, // once, before the first scrape
+        `kubepulse_flows_total{${labels('6379', 'redis')}} ${scrapes}`, // growing
+        `kubepulse_flows_total{${labels('9999', 'never')}} 0`, // a series without a flow
+        '',
+      ].join('\n'),
+    );
+  });
+  await new Promise<void>((r) => exporter.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => exporter.close(() => r())));
+  const prom = await startPrometheus({ scrape: [{ job: 'kubepulse', targets: [`127.0.0.1:${(exporter.address() as AddressInfo).port}`] }] });
+  t.teardown(() => prom.stop());
+  await prom.waitForTargetsUp('kubepulse', { timeoutMs: 30_000 });
+  // Enough scrapes that increase() would have had an answer for the growing one.
+  await prom.waitForQuery('count_over_time(kubepulse_flows_total{port="6379"}[5m]) >= 3', { timeoutMs: 30_000 });
+  const flows = await fetchPrometheusFlows(prom.url, '5m', { timeoutMs: 5000 });
+  t.same(
+    flows.map((f) => `${f.port} ${f.peer.workload} ${f.count! >= 1 ? 'counted' : f.count}`).sort(),
+    ['5432 pg counted', '6379 redis counted'],
+    'the flow that never grew is kept; a zero series is not a flow',
+  );
 });
