@@ -72,6 +72,25 @@ t.test('deterministic whatever the order of reports, containers and names', asyn
   t.equal(render(b), render(a));
 });
 
+t.test('syscall_<n> (a number the agent cannot name) is reported but never put in a profile', async (t) => {
+  const report = {
+    node: 'n1',
+    arch: 'x86_64',
+    containers: [
+      { namespace: 'shop', pod: 'web-1', workload: 'web', workloadKind: 'Deployment', container: 'web', podLabels: {}, syscalls: ['read', 'syscall_511', 'write', 'syscall_470'] },
+      { namespace: 'shop', pod: 'web-1', workload: 'web', workloadKind: 'Deployment', container: 'odd', podLabels: {}, syscalls: ['syscall_500'] },
+    ],
+  };
+  const { profiles, warnings } = generateSeccompProfiles([report], { baseline: [] });
+  t.same(profiles.map((p) => `${p.container}: ${p.profile.syscalls[0]!.names.join(' ')}`), ['web: read write']);
+  for (const p of profiles) t.same(profileProblems(p.profile), []);
+  t.same(warnings, [
+    'shop/web/odd: left out 1 syscall(s) the agent has no name for, which libseccomp cannot load: syscall_500; the profile denies them (add their names by hand if the container needs them)',
+    'shop/web/odd: no named syscalls observed; no profile written',
+    'shop/web/web: left out 2 syscall(s) the agent has no name for, which libseccomp cannot load: syscall_470, syscall_511; the profile denies them (add their names by hand if the container needs them)',
+  ]);
+});
+
 t.test('Security Profiles Operator SeccompProfile', async (t) => {
   const { profiles } = generateSeccompProfiles([syscallsReport('syscalls-n1.json')], { baseline: [] });
   const web = profiles.find((p) => p.container === 'web')!;
@@ -114,6 +133,12 @@ t.test('enforced: a libc-free program, exactly its syscalls pass, one fewer is E
 
   const noExec = runUnderProfile(loader.path, buildSeccompProfile(observed, { baseline: [] }), [probe.path]);
   t.equal(noExec.status, 126, 'without the loader baseline the command never starts');
+
+  // What the agent reports for a number newer than its table: the generated profile still loads.
+  const report = { node: 'n1', arch: 'x86_64', containers: [{ namespace: 'a', pod: 'p', workload: 'w', workloadKind: 'Job', container: 'c', podLabels: {}, syscalls: [...observed, 'syscall_511'] }] };
+  const generated = generateSeccompProfiles([report], { baseline: LOADER_BASELINE }).profiles[0]!.profile;
+  const unnamed = runUnderProfile(loader.path, generated, [probe.path]);
+  t.same([unnamed.status, unnamed.stdout], [0, 'probe ok\n'], `libseccomp loads the profile ${unnamed.stderr}`);
 });
 
 t.test('enforced: /bin/echo under the profile of its observed syscalls, and without write', { skip: echo.ok ? false : echo.skip }, async (t) => {
