@@ -4,7 +4,7 @@
 
 import { loadAddon, type Addon } from './bpf/addon.js';
 import { detectKernel, probeBpf } from './bpf/kernel.js';
-import { loadProbe } from './bpf/probe.js';
+import { loadContext, loadProbe } from './bpf/probe.js';
 import type { Config } from './config.js';
 import { describeBpfError } from './errors.js';
 import type { Logger } from './log.js';
@@ -36,16 +36,10 @@ export function runCheck(config: Config, log: Logger, out: (line: string) => voi
     return 1;
   }
   let failures = 0;
+  const ctx = loadContext(config, kernel, addon, log);
   for (const entry of probeEntries(config)) {
     try {
-      const probe = loadProbe(entry.spec, {
-        addon,
-        kernel,
-        attach: config.attach,
-        bpfObjectDir: config.bpfObjectDir,
-        ringBufferBytes: config.ringBufferBytes,
-        log,
-      });
+      const probe = loadProbe(entry.spec, ctx);
       out(`probe ${entry.spec.name.padEnd(9)} ok    ${probe.hook}`);
       probe.object.close();
     } catch (err) {

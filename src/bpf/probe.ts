@@ -46,6 +46,16 @@ export interface LoadContext {
   log: Logger;
 }
 
+/** The context the daemon and `kubepulse check` load probes in. */
+export function loadContext(
+  config: { attach: AttachMode; bpfObjectDir: string; ringBufferBytes: number },
+  kernel: KernelFeatures,
+  addon: Addon,
+  log: Logger,
+): LoadContext {
+  return { addon, kernel, attach: config.attach, bpfObjectDir: config.bpfObjectDir, ringBufferBytes: config.ringBufferBytes, log };
+}
+
 function isPermissionError(err: unknown): boolean {
   return (err as { code?: unknown }).code === 'EPERM';
 }
