@@ -167,6 +167,11 @@ export class CgroupIndex {
     return true;
   }
 
+  /** Milliseconds until rescan() may run again (0: now). */
+  msUntilRescan(): number {
+    return Math.max(0, this.rescanIntervalMs - (this.now() - this.lastRescan));
+  }
+
   /** Paths (relative to the mount, leading '/') of the kubepods subtrees found by the last search. */
   kubepodsRoots(): readonly string[] {
     return this.roots;

@@ -10,6 +10,16 @@
 // from unknown processes costs at most one /proc read per process per TTL and
 // one rescan per rescan interval.
 //
+// An unknown cgroup ID looked up while the rescan is rate-limited gets an
+// uninformed "host": nothing has looked for the cgroup yet. That happens to
+// every new container whose cgroup is first asked about without a live PID
+// (DNS events carry none; flows and syscalls are read by cgroup ID at scrape
+// time; the process may have exited). Such an answer is cached only until the
+// next rescan may run, and the first later event of that cgroup that carries a
+// PID asks /proc anyway (once: if that process has exited too, the answer
+// stands until the rescan, so a flood costs one /proc read); otherwise the container's first connections would be
+// labelled as the host for the whole negative TTL.
+//
 // When the cgroup ID says nothing: the kernel reports the cgroup v2 ID, which
 // is the root cgroup for every process on a v1-only system, and on hybrid
 // systems whose container runtime only uses the v1 hierarchies. Then the PID
@@ -47,6 +57,8 @@ export class PodResolver implements Resolver {
   private readonly unknownPods = new LRUCache<string, PodIdentity>({ max: 4096 });
   /** True once the v2 cgroup ID is seen not to tell containers apart (hybrid, v1-only). */
   private v2Blind: boolean;
+  /** cgroup IDs cached as an uninformed "host" (see above) that no event with a PID has asked about since. */
+  private readonly unseen = new Set<number>();
 
   constructor(options: PodResolverOptions) {
     this.procfs = options.procfs;
@@ -65,16 +77,21 @@ export class PodResolver implements Resolver {
 
   resolve(tgid: number, cgroupId: number): PodIdentity {
     const hit = this.cache.get(this.usesCgroupId(cgroupId) ? cgroupId : pidKey(tgid));
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      // An uninformed "host" for a cgroup gets one second look when an event brings a PID.
+      if (!(tgid > 0 && this.unseen.size !== 0 && hit === HOST_IDENTITY && this.unseen.delete(cgroupId))) return hit;
+      this.cache.misses++;
+      return this.resolveMiss(tgid, cgroupId, true);
+    }
     this.cache.misses++;
-    return this.resolveMiss(tgid, cgroupId);
+    return this.resolveMiss(tgid, cgroupId, false);
   }
 
   private usesCgroupId(cgroupId: number): boolean {
     return cgroupId > 0 && cgroupId !== this.cgroups.rootId && !this.v2Blind;
   }
 
-  private resolveMiss(tgid: number, cgroupId: number): PodIdentity {
+  private resolveMiss(tgid: number, cgroupId: number, secondLook: boolean): PodIdentity {
     let proc: ProcCgroup | undefined | null = null; // null: not read yet
     const readProc = (): ProcCgroup | undefined => {
       if (proc === null) proc = this.readProc(tgid);
@@ -83,18 +100,31 @@ export class PodResolver implements Resolver {
 
     if (this.usesCgroupId(cgroupId)) {
       let entry = this.cgroups.lookup(cgroupId);
+      let rescanned = false;
       if (entry === undefined) {
         const unified = readProc()?.unifiedPath;
         if (unified !== undefined) this.cgroups.learnPath(unified);
         entry = this.cgroups.lookup(cgroupId);
-        if (entry === undefined && this.cgroups.rescan()) entry = this.cgroups.lookup(cgroupId);
+        if (entry === undefined && (rescanned = this.cgroups.rescan())) entry = this.cgroups.lookup(cgroupId);
       }
       if (entry === undefined) {
+        if (!rescanned) {
+          // Not looked for yet (the rescan is rate-limited): "host" until the
+          // next rescan may run, or until an event with a PID asks again.
+          this.cache.set(cgroupId, HOST_IDENTITY, '', Math.max(1, Math.min(this.negativeTtlMs, this.cgroups.msUntilRescan())));
+          if ((tgid <= 0 || proc === undefined) && !secondLook) {
+            if (this.unseen.size >= 4096) this.unseen.clear();
+            this.unseen.add(cgroupId);
+          }
+          return HOST_IDENTITY;
+        }
         // Gone before we saw it, or outside the kubepods subtrees (a host
         // process that exited). Ask again after a short while.
+        this.unseen.delete(cgroupId);
         this.cache.set(cgroupId, HOST_IDENTITY, '', this.negativeTtlMs);
         return HOST_IDENTITY;
       }
+      this.unseen.delete(cgroupId);
       if (entry !== null) return this.cacheAnswer(cgroupId, entry);
 
       // A cgroup outside any pod. On a hybrid system the container may still

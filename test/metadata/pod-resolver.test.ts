@@ -137,6 +137,41 @@ t.test('unknown cgroup IDs are negative-cached and rescans rate-limited', async 
   t.equal(f.cgroups.rescans, 2);
 });
 
+t.test('a new cgroup first looked up without a PID still resolves for the next event with one', async (t) => {
+  const f = fixture(t);
+  f.mkCgroup('/kubepods.slice');
+  t.equal(f.resolver.resolve(1, 999_999_999), HOST_IDENTITY);
+  t.equal(f.cgroups.rescans, 1, 'the rescan interval starts');
+
+  // A container starts; its cgroup is first asked about by cgroup ID alone
+  // (a DNS event, a flows or syscalls read) while the rescan is rate-limited.
+  const containerId = randomContainerId();
+  const pod = makePod({ name: 'fresh', containers: { app: containerId } });
+  f.pods.upsert(pod);
+  const path = podPath(pod.metadata!.uid!, containerId);
+  const id = f.mkCgroup(path);
+  t.equal(f.resolver.resolve(0, id), HOST_IDENTITY, 'no PID, no rescan: not known yet');
+  t.equal(f.resolver.resolve(0, id), HOST_IDENTITY, 'cached');
+  f.proc(600, `0::${path}\n`);
+  t.equal(f.resolver.resolve(600, id).container, 'app', 'the next event with a live PID learns the cgroup from /proc');
+  t.equal(f.resolver.resolve(0, id).container, 'app', 'and the cgroup ID resolves from then on');
+  t.equal(f.cgroups.rescans, 1, 'without a rescan');
+
+  // Another one, asked about only by cgroup ID and by a PID that has exited.
+  const otherId = randomContainerId();
+  const other = makePod({ name: 'other', containers: { app: otherId } });
+  f.pods.upsert(other);
+  const id2 = f.mkCgroup(podPath(other.metadata!.uid!, otherId));
+  t.equal(f.resolver.resolve(0, id2), HOST_IDENTITY);
+  t.equal(f.resolver.resolve(601, id2), HOST_IDENTITY, 'an exited PID cannot tell');
+  const misses = f.cache.misses;
+  t.equal(f.resolver.resolve(602, id2), HOST_IDENTITY);
+  t.equal(f.cache.misses, misses, 'one second look per uninformed answer, not one per event');
+  f.clock.now += 1001; // past the rescan interval, well below the negative TTL
+  t.equal(f.resolver.resolve(0, id2).pod, 'other', 'the uninformed answer lasts only until the next rescan may run');
+  t.equal(f.cgroups.rescans, 2);
+});
+
 t.test('host processes', async (t) => {
   const f = fixture(t);
   const id = f.mkCgroup('/system.slice/sshd.service');
