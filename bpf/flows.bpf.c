@@ -12,9 +12,17 @@
  *   UDP  whoever sends first on a socket is the client: the first packet's
  *        direction fixes the socket's role (by socket cookie), so replies
  *        are not mistaken for flows of their own.
+ *
+ * Only pods' sockets are counted (cgroups strictly below a pod root, as the
+ * syscalls probe decides: pod_roots.bpf.h), so host traffic cannot fill the
+ * map and push pod flows out. The verdict is cached per cgroup: a host
+ * packet costs one cgroup id and one LRU lookup, before any parsing. The
+ * socket's cgroup, not current's: in cgroup_skb the current task (softirq,
+ * another process) is not the socket's owner.
  */
 #include "common.bpf.h"
 #include "flows.h"
+#include "pod_roots.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -113,14 +121,16 @@ static __always_inline bool parse(struct __sk_buff *skb, struct packet *p)
 	return false;
 }
 
-static __always_inline void count_flow(struct __sk_buff *skb, const struct packet *p,
+KP_DEFINE_POD_VERDICT(pod_socket, struct __sk_buff *skb, bpf_skb_ancestor_cgroup_id(skb, level))
+
+static __always_inline void count_flow(__u64 cgid, const struct packet *p,
 				       __u8 direction, const __u8 *peer, __u16 port)
 {
 	struct kp_flow_key key = {};
 	struct kp_flow_value *v, fresh = {};
 	__u64 now = bpf_ktime_get_ns();
 
-	key.cgroup_id = bpf_skb_cgroup_id(skb);
+	key.cgroup_id = cgid;
 	__builtin_memcpy(key.peer, peer, 16);
 	key.port = port;
 	key.direction = direction;
@@ -148,7 +158,10 @@ static __always_inline void count_flow(struct __sk_buff *skb, const struct packe
 static __always_inline void observe(struct __sk_buff *skb, bool egress)
 {
 	struct packet p = {};
+	__u64 cgid = bpf_skb_cgroup_id(skb);
 
+	if (!pod_socket(skb, cgid))
+		return;
 	if (!parse(skb, &p))
 		return;
 
@@ -156,9 +169,9 @@ static __always_inline void observe(struct __sk_buff *skb, bool egress)
 		if ((p.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != (TCP_FLAG_SYN | TCP_FLAG_ACK))
 			return;
 		if (egress) /* we accept: the peer is the client */
-			count_flow(skb, &p, KP_FLOW_INGRESS, p.daddr, p.sport);
+			count_flow(cgid, &p, KP_FLOW_INGRESS, p.daddr, p.sport);
 		else /* our connect was answered: the peer is the server */
-			count_flow(skb, &p, KP_FLOW_EGRESS, p.saddr, p.sport);
+			count_flow(cgid, &p, KP_FLOW_EGRESS, p.saddr, p.sport);
 		return;
 	}
 
@@ -172,9 +185,9 @@ static __always_inline void observe(struct __sk_buff *skb, bool egress)
 	else if (*known != role)
 		return; /* a reply on a socket whose role is already set */
 	if (egress)
-		count_flow(skb, &p, KP_FLOW_EGRESS, p.daddr, p.dport);
+		count_flow(cgid, &p, KP_FLOW_EGRESS, p.daddr, p.dport);
 	else
-		count_flow(skb, &p, KP_FLOW_INGRESS, p.saddr, p.dport);
+		count_flow(cgid, &p, KP_FLOW_INGRESS, p.saddr, p.dport);
 }
 
 SEC("cgroup_skb/egress")

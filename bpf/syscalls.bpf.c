@@ -6,33 +6,17 @@
  * Only cgroups below a "pod root" (the kubepods cgroup, registered by user
  * space in watched_roots) are recorded, decided in the kernel so host
  * processes pay one hash lookup per syscall: the verdict for each cgroup is
- * computed once (walking its ancestors) and cached in cgroup_verdicts.
+ * computed once (walking its ancestors) and cached in cgroup_verdicts
+ * (pod_roots.bpf.h, shared with the flows probe).
  * Because the test is by ancestry, a container's cgroup is recorded from its
  * very first syscall -- including the runtime's own (runc init) between
  * joining the cgroup and exec'ing the workload.
  */
 #include "common.bpf.h"
 #include "syscalls.h"
+#include "pod_roots.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-/* Set by user space: the deepest level at which pod roots are looked for. */
-const volatile __u32 max_root_level = 4;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, KP_MAX_WATCHED_ROOTS);
-	__type(key, __u64); /* cgroup id of a pod root */
-	__type(value, __u32); /* its level (depth below the cgroup v2 root) */
-} watched_roots SEC(".maps");
-
-/* cgroup id -> 1 recorded, 0 not; LRU, recomputed if evicted. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, __u8);
-} cgroup_verdicts SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -41,29 +25,8 @@ struct {
 	__type(value, struct kp_syscall_bits);
 } syscall_bits SEC(".maps");
 
-static __always_inline __u8 verdict_for(__u64 cgid)
-{
-	__u8 *cached = bpf_map_lookup_elem(&cgroup_verdicts, &cgid);
-	__u8 verdict = 0;
-
-	if (cached)
-		return *cached;
-#pragma unroll
-	for (int level = 1; level <= 6; level++) {
-		if (level > max_root_level)
-			break;
-		__u64 ancestor = bpf_get_current_ancestor_cgroup_id(level);
-		__u32 *root_level = bpf_map_lookup_elem(&watched_roots, &ancestor);
-
-		/* Strictly below the root: the kubepods cgroup itself is not a container. */
-		if (root_level && *root_level == level && ancestor != cgid) {
-			verdict = 1;
-			break;
-		}
-	}
-	bpf_map_update_elem(&cgroup_verdicts, &cgid, &verdict, BPF_ANY);
-	return verdict;
-}
+/* In a tracepoint the current task is the one making the syscall. */
+KP_DEFINE_POD_VERDICT(verdict_for, void *unused, bpf_get_current_ancestor_cgroup_id(level))
 
 static __always_inline void record(long id)
 {
@@ -72,7 +35,7 @@ static __always_inline void record(long id)
 
 	if (id < 0 || id >= KP_SYSCALL_WORDS * 64)
 		return;
-	if (!verdict_for(cgid))
+	if (!verdict_for(NULL, cgid))
 		return;
 	bits = bpf_map_lookup_elem(&syscall_bits, &cgid);
 	if (!bits) {

@@ -6,9 +6,10 @@
 #ifndef KUBEPULSE_SYSCALLS_H
 #define KUBEPULSE_SYSCALLS_H
 
+#include "pod_roots.h"
+
 /* 512 syscall numbers: x86_64 uses < 470, arm64 < 470. */
 #define KP_SYSCALL_WORDS 8
-#define KP_MAX_WATCHED_ROOTS 8
 
 struct kp_syscall_bits {
 	__u64 words[KP_SYSCALL_WORDS];

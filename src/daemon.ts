@@ -20,6 +20,7 @@ import { DnsCollector } from './probes/dns/collector.js';
 import { DNS_EVENT_TYPE } from './probes/dns/event.js';
 import { FlowsCollector } from './probes/flows/collector.js';
 import { addressOnlyPeers } from './probes/flows/peers.js';
+import { PodRoots } from './probes/pod-roots.js';
 import { probeEntries } from './probes/registry.js';
 import { SyscallsCollector } from './probes/syscalls/collector.js';
 import { TcpCollector } from './probes/tcp/collector.js';
@@ -74,12 +75,14 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     [DNS_EVENT_TYPE, (view, at, length) => void dns.handle(view, at, length)],
   ]);
   const numCpus = addon.numPossibleCpus();
+  const podRoots = new PodRoots({ cgroupfs: kernel.cgroup2, log });
   const flows = new FlowsCollector(registry, resolver, clusterPeers ?? addressOnlyPeers, metadata.pods, {
     node: config.nodeName,
     maxFlowsPerPod: config.flowsPerPod,
     numCpus,
+    podRoots,
   });
-  const syscalls = new SyscallsCollector(registry, resolver, metadata.pods, { node: config.nodeName, cgroupfs: kernel.cgroup2, log });
+  const syscalls = new SyscallsCollector(registry, resolver, metadata.pods, { node: config.nodeName, podRoots });
   // Map-only probes hand their object to the collector that reads it.
   const onAttached: Record<string, (p: LoadedProbe) => void> = {
     flows: (p) => flows.attach(p.object),
@@ -138,7 +141,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   const closeProbes = (): void => {
     clearInterval(dnsTimeouts);
     reaper.stop();
-    syscalls.stop();
+    podRoots.stop();
     stream.stop();
     for (const p of probes.splice(0)) p.object.close();
   };

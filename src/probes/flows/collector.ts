@@ -7,10 +7,11 @@
 // each workload as many series (reason="pod_limit"). Entries and series of
 // pods that are gone are removed.
 //
-// Only flows of known pods are exported (API and series): the kernel counts
-// every cgroup, but host processes and pods this node does not know (yet)
-// have no namespace or workload, which the policy exporter needs and the
-// series are labelled by. A peer is resolved again at every read, and a
+// The kernel counts pods' sockets only (cgroups below the pod roots that
+// PodRoots registers), so host traffic never fills the map. Only flows of
+// known pods are exported (API and series): pods this node does not know
+// (yet) have no namespace or workload, which the policy exporter needs and
+// the series are labelled by. A peer is resolved again at every read, and a
 // series follows its peer when the answer changes (a pod IP that was external
 // before the cluster-wide pod list arrived).
 
@@ -19,6 +20,7 @@ import type { BpfObjectHandle } from '../../bpf/addon.js';
 import type { PodIndex } from '../../metadata/pod-index.js';
 import type { PodIdentity, Resolver } from '../../metadata/resolver.js';
 import { sumPerCpu } from '../../metrics/self.js';
+import type { PodRoots } from '../pod-roots.js';
 import { decodeFlowCounts, decodeFlowKey, type FlowDirection, type FlowProtocol } from './map.js';
 import type { Peer, PeerResolver } from './peers.js';
 
@@ -57,6 +59,8 @@ export interface FlowsCollectorOptions {
   node: string;
   maxFlowsPerPod: number;
   numCpus: number;
+  /** Fills the kernel's pod roots; without it the kernel counts no flow. */
+  podRoots?: PodRoots;
 }
 
 export class FlowsCollector {
@@ -112,6 +116,11 @@ export class FlowsCollector {
 
   attach(object: BpfObjectHandle): void {
     this.object = object;
+    this.options.podRoots?.add('flows', object);
+  }
+
+  stop(): void {
+    if (this.object) this.options.podRoots?.remove(this.object);
   }
 
   /** Reads the kernel map: updates the metrics and returns the flows. */

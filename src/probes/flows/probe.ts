@@ -1,7 +1,9 @@
 // How the flows probe attaches: cgroup_skb on the cgroup v2 root, on every
-// kernel (see bpf/flows.bpf.c).
+// kernel (see bpf/flows.bpf.c). It counts pods' sockets only: the pod roots
+// come from PodRoots (../pod-roots.ts), the level limit from configure.
 
 import type { ProbeSpec } from '../../bpf/probe.js';
+import { configureRootLevel } from '../pod-roots.js';
 
 export const flowsProbe: ProbeSpec = {
   name: 'flows',
@@ -21,4 +23,5 @@ export const flowsProbe: ProbeSpec = {
       },
     },
   ],
+  configure: (object) => configureRootLevel(object),
 };

@@ -1,15 +1,14 @@
 // Which syscalls each container makes, read from the kernel's per-cgroup
 // bitmaps when asked (/api/v1/syscalls, scrape), for seccomp profiles.
-// Keeps the kernel's list of pod roots (kubepods cgroups) current.
+// The kernel records pods only: PodRoots (../pod-roots.ts) keeps its list of
+// pod roots (kubepods cgroups) current.
 
 import { Gauge, type Registry } from 'prom-client';
 import type { BpfObjectHandle } from '../../bpf/addon.js';
-import type { Logger } from '../../log.js';
 import type { PodIndex } from '../../metadata/pod-index.js';
 import type { Resolver } from '../../metadata/resolver.js';
 import { x86_64SyscallName } from '../../policy/syscall-table.js';
-import { findPodRoots, type PodRoot } from './roots.js';
-import { MAX_POD_ROOT_LEVEL } from './probe.js';
+import type { PodRoots } from '../pod-roots.js';
 
 export interface ContainerSyscalls {
   namespace: string;
@@ -51,15 +50,13 @@ export function syscallName(nr: number): string {
 
 export class SyscallsCollector {
   private object: BpfObjectHandle | undefined;
-  private roots = new Map<number, PodRoot>();
-  private rescan: NodeJS.Timeout | undefined;
   private readonly cgroupsOfPod = new Map<string, Set<number>>();
 
   constructor(
     registry: Registry,
     private readonly resolver: Resolver,
     private readonly pods: PodIndex,
-    private readonly options: { node: string; cgroupfs: string | undefined; log: Logger },
+    private readonly options: { node: string; podRoots?: PodRoots },
   ) {
     const self = this;
     new Gauge({
@@ -79,40 +76,19 @@ export class SyscallsCollector {
       help: 'cgroups under which syscalls are recorded (kubepods cgroups found).',
       registers: [registry],
       collect() {
-        this.set(self.roots.size);
+        this.set(self.object ? (self.options.podRoots?.size ?? 0) : 0);
       },
     });
   }
 
-  /** Called once the programs are attached: fill the roots, and keep them fresh. */
+  /** Called once the programs are attached: the kernel learns the pod roots. */
   attach(object: BpfObjectHandle): void {
     this.object = object;
-    this.refreshRoots();
-    this.rescan = setInterval(() => this.refreshRoots(), 10_000);
-    this.rescan.unref();
+    this.options.podRoots?.add('syscalls', object);
   }
 
   stop(): void {
-    if (this.rescan) clearInterval(this.rescan);
-  }
-
-  refreshRoots(): void {
-    if (!this.object || !this.options.cgroupfs) return;
-    const found = findPodRoots(this.options.cgroupfs, MAX_POD_ROOT_LEVEL);
-    for (const root of found) {
-      if (this.roots.has(root.cgroupId)) continue;
-      if (this.roots.size >= 8) {
-        this.options.log.warn('more pod roots than the syscalls probe can watch', { ignored: root.path });
-        continue;
-      }
-      const key = Buffer.alloc(8);
-      key.writeBigUInt64LE(BigInt(root.cgroupId));
-      const value = Buffer.alloc(4);
-      value.writeUInt32LE(root.level);
-      this.object.mapUpdate('watched_roots', key, value);
-      this.roots.set(root.cgroupId, root);
-      this.options.log.info('recording syscalls below', { path: root.path, level: root.level });
-    }
+    if (this.object) this.options.podRoots?.remove(this.object);
   }
 
   read(): ContainerSyscalls[] {

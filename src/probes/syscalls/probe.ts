@@ -3,9 +3,7 @@
 // every syscall already passes this tracepoint.
 
 import type { ProbeSpec } from '../../bpf/probe.js';
-
-/** How deep below the cgroup v2 root pod roots (kubepods) are looked for. */
-export const MAX_POD_ROOT_LEVEL = 4;
+import { configureRootLevel } from '../pod-roots.js';
 
 export function syscallsProbe(): ProbeSpec {
   return {
@@ -25,10 +23,6 @@ export function syscallsProbe(): ProbeSpec {
         unavailable: () => undefined,
       },
     ],
-    configure(object) {
-      const level = Buffer.alloc(4);
-      level.writeUInt32LE(MAX_POD_ROOT_LEVEL);
-      object.setConst('max_root_level', level);
-    },
+    configure: (object) => configureRootLevel(object),
   };
 }

@@ -36,8 +36,7 @@ t.test('the API lists containers of known pods only', async (t) => {
   bits.writeUInt32LE(1 << 1, 0); // write
   const known = { namespace: 'shop', pod: 'web-1', workload: 'web', container: 'app', podUid: 'uid-1' };
   const resolver = { resolve: (_: number, cgroupId: number) => (cgroupId === 1 ? known : { ...HOST_IDENTITY, podUid: 'not-known-yet' }) };
-  const log = { debug() {}, info() {}, warn() {}, error() {} };
-  const collector = new SyscallsCollector(new Registry(), resolver, new PodIndex(), { node: 'n', cgroupfs: undefined, log });
+  const collector = new SyscallsCollector(new Registry(), resolver, new PodIndex(), { node: 'n' });
   const entries: Array<[Buffer, Buffer]> = [[key(1), bits], [key(2), bits]];
   collector.attach({ mapEntries: () => entries } as never);
   collector.stop();
