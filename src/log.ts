@@ -12,7 +12,10 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
   const threshold = LOG_LEVELS.indexOf(level);
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields): void => {
     if (LOG_LEVELS.indexOf(lvl) < threshold) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields }) + '\n');
+    const entry: Record<string, unknown> = { time: new Date().toISOString(), level: lvl, msg };
+    // A field never overwrites time, level or msg: it is kept beside them.
+    if (fields) for (const [k, v] of Object.entries(fields)) entry[k in entry ? `field_${k}` : k] = v;
+    write(JSON.stringify(entry) + '\n');
   };
   return {
     debug: (msg, fields) => emit('debug', msg, fields),

@@ -37,6 +37,10 @@ export async function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = 
     env: { ...process.env, NODE_OPTIONS: '', NODE_V8_COVERAGE: undefined, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A daemon must not outlive the test process that started it.
+  const killOnExit = (): void => void child.kill('SIGTERM');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   const logs: Array<Record<string, unknown>> = [];
   let stderr = '';
   let exited = false;
