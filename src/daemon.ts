@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { loadAddon, packageRoot, type Addon } from './bpf/addon.js';
 import { EventStream, type EventHandler } from './bpf/event-stream.js';
 import { detectKernel, type KernelFeatures } from './bpf/kernel.js';
-import { loadProbe, type LoadedProbe } from './bpf/probe.js';
+import { loadContext, loadProbe, type LoadedProbe } from './bpf/probe.js';
 import type { Config } from './config.js';
 import { UserError } from './errors.js';
 import { HttpServer } from './http/server.js';
@@ -146,16 +146,10 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     for (const p of probes.splice(0)) p.object.close();
   };
   try {
+    const ctx = loadContext(config, kernel, addon, log);
     for (const entry of entries) {
       try {
-        const probe = loadProbe(entry.spec, {
-          addon,
-          kernel,
-          attach: config.attach,
-          bpfObjectDir: config.bpfObjectDir,
-          ringBufferBytes: config.ringBufferBytes,
-          log,
-        });
+        const probe = loadProbe(entry.spec, ctx);
         probes.push(probe);
         onAttached[probe.name]?.(probe);
       } catch (err) {
