@@ -12,13 +12,10 @@
  */
 #include "ringbuf.bpf.h"
 #include "dns.h"
+#include "packet.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define IP_MF 0x2000
-#define IP_OFFSET 0x1FFF
 
 /* Set by user space before load (--dns-ports); 0 ends the list. */
 const volatile __u16 dns_ports[KP_DNS_MAX_PORTS] = { 53 };
@@ -44,76 +41,14 @@ static __always_inline bool is_dns_port(__u16 port)
 	return false;
 }
 
-struct l4 {
-	__u32 payload_off; /* offset of the DNS message (after UDP/TCP header) */
-	__u16 sport;
-	__u16 dport;
-	__u16 family;
-	__u8 transport;
-};
-
-/* Finds UDP or TCP ports and the payload offset; false for anything else
- * (other protocols, IPv4 fragments after the first, IPv6 extension headers). */
-static __always_inline bool parse_l3_l4(struct __sk_buff *skb, struct l4 *out)
-{
-	__u8 proto;
-	__u32 l4_off;
-
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
-
-		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
-			return false;
-		if (ip.frag_off & bpf_htons(IP_OFFSET))
-			return false;
-		proto = ip.protocol;
-		l4_off = ip.ihl * 4;
-		out->family = AF_INET;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr ip6;
-
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
-			return false;
-		proto = ip6.nexthdr;
-		l4_off = sizeof(ip6);
-		out->family = AF_INET6;
-	} else {
-		return false;
-	}
-
-	if (proto == IPPROTO_UDP) {
-		struct udphdr udp;
-
-		if (bpf_skb_load_bytes(skb, l4_off, &udp, sizeof(udp)))
-			return false;
-		out->sport = bpf_ntohs(udp.source);
-		out->dport = bpf_ntohs(udp.dest);
-		out->payload_off = l4_off + sizeof(udp);
-		out->transport = KP_DNS_UDP;
-		return true;
-	}
-	if (proto == IPPROTO_TCP) {
-		struct tcphdr tcp;
-
-		if (bpf_skb_load_bytes(skb, l4_off, &tcp, sizeof(tcp)))
-			return false;
-		out->sport = bpf_ntohs(tcp.source);
-		out->dport = bpf_ntohs(tcp.dest);
-		out->payload_off = l4_off + tcp.doff * 4;
-		out->transport = KP_DNS_TCP;
-		return true;
-	}
-	return false;
-}
-
 static __always_inline void capture(struct __sk_buff *skb, __u8 direction)
 {
-	struct l4 l4 = {};
+	struct kp_packet l4 = {};
 	struct kp_dns_event *e;
 	__u32 zero = 0, wire_len;
 	__u64 len; /* 64-bit: a 32-bit copy would reach the helper unbounded */
 
-	if (!parse_l3_l4(skb, &l4))
+	if (!kp_parse_packet(skb, &l4))
 		return;
 	if (!is_dns_port(direction == KP_DNS_QUERY ? l4.dport : l4.sport))
 		return;
@@ -141,7 +76,7 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 direction)
 	e->socket_cookie = bpf_get_socket_cookie(skb);
 	e->tgid = 0;
 	e->direction = direction;
-	e->transport = l4.transport;
+	e->transport = l4.protocol == IPPROTO_TCP ? KP_DNS_TCP : KP_DNS_UDP;
 	e->family = l4.family;
 	e->sport = l4.sport;
 	e->dport = l4.dport;

@@ -22,15 +22,11 @@
  */
 #include "common.bpf.h"
 #include "flows.h"
+#include "packet.bpf.h"
 #include "pod_roots.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define IP_OFFSET 0x1FFF
-#define TCP_FLAG_SYN 0x02
-#define TCP_FLAG_ACK 0x10
 #define E2BIG 7
 
 /* Bounded on purpose: when it is full, new flows are counted as overflow
@@ -58,72 +54,9 @@ struct {
 	__type(value, __u8);
 } udp_roles SEC(".maps");
 
-struct packet {
-	__u8 saddr[16];
-	__u8 daddr[16];
-	__u16 sport;
-	__u16 dport;
-	__u16 family;
-	__u8 protocol;
-	__u8 tcp_flags;
-};
-
-static __always_inline bool parse(struct __sk_buff *skb, struct packet *p)
-{
-	__u32 l4_off;
-
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
-
-		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
-			return false;
-		if (ip.frag_off & bpf_htons(IP_OFFSET))
-			return false;
-		__builtin_memcpy(p->saddr, &ip.saddr, 4);
-		__builtin_memcpy(p->daddr, &ip.daddr, 4);
-		p->protocol = ip.protocol;
-		p->family = AF_INET;
-		l4_off = ip.ihl * 4;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr ip6;
-
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
-			return false;
-		__builtin_memcpy(p->saddr, &ip6.saddr, 16);
-		__builtin_memcpy(p->daddr, &ip6.daddr, 16);
-		p->protocol = ip6.nexthdr;
-		p->family = AF_INET6;
-		l4_off = sizeof(ip6);
-	} else {
-		return false;
-	}
-
-	if (p->protocol == IPPROTO_TCP) {
-		__u8 hdr[14];
-
-		/* ports (4 bytes), seq/ack (8), data offset (1), flags (1) */
-		if (bpf_skb_load_bytes(skb, l4_off, hdr, sizeof(hdr)))
-			return false;
-		p->sport = (hdr[0] << 8) | hdr[1];
-		p->dport = (hdr[2] << 8) | hdr[3];
-		p->tcp_flags = hdr[13];
-		return true;
-	}
-	if (p->protocol == IPPROTO_UDP) {
-		struct udphdr udp;
-
-		if (bpf_skb_load_bytes(skb, l4_off, &udp, sizeof(udp)))
-			return false;
-		p->sport = bpf_ntohs(udp.source);
-		p->dport = bpf_ntohs(udp.dest);
-		return true;
-	}
-	return false;
-}
-
 KP_DEFINE_POD_VERDICT(pod_socket, struct __sk_buff *skb, bpf_skb_ancestor_cgroup_id(skb, level))
 
-static __always_inline void count_flow(__u64 cgid, const struct packet *p,
+static __always_inline void count_flow(__u64 cgid, const struct kp_packet *p,
 				       __u8 direction, const __u8 *peer, __u16 port)
 {
 	struct kp_flow_key key = {};
@@ -157,16 +90,16 @@ static __always_inline void count_flow(__u64 cgid, const struct packet *p,
 
 static __always_inline void observe(struct __sk_buff *skb, bool egress)
 {
-	struct packet p = {};
+	struct kp_packet p = {};
 	__u64 cgid = bpf_skb_cgroup_id(skb);
 
 	if (!pod_socket(skb, cgid))
 		return;
-	if (!parse(skb, &p))
+	if (!kp_parse_packet(skb, &p))
 		return;
 
 	if (p.protocol == IPPROTO_TCP) {
-		if ((p.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != (TCP_FLAG_SYN | TCP_FLAG_ACK))
+		if ((p.tcp_flags & (KP_TCP_FLAG_SYN | KP_TCP_FLAG_ACK)) != (KP_TCP_FLAG_SYN | KP_TCP_FLAG_ACK))
 			return;
 		if (egress) /* we accept: the peer is the client */
 			count_flow(cgid, &p, KP_FLOW_INGRESS, p.daddr, p.sport);
