@@ -8,107 +8,31 @@
 // resolving; and that a vanished API server leaves the last known pods in
 // place. Every cgroup is removed in teardown, also when a test fails.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { cgroupIdOf, findCgroup2Mount } from '../../src/metadata/cgroup-index.js';
+import { cgroupIdOf } from '../../src/metadata/cgroup-index.js';
 import { createMetadata, HOST_IDENTITY } from '../../src/metadata/index.js';
 import { TestKubeApiServer } from '../support/kube-api-server.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';
+import { cgroup2Mount, killAndWait, podCgroups, podCgroupsUnavailable } from '../support/pod-cgroups.js';
 import { makePod, randomContainerId } from './fixtures/pods.js';
 import { recordingLogger, sample, until } from './fixtures/harness.js';
 
-const mount = (() => {
-  try {
-    return findCgroup2Mount('/proc');
-  } catch {
-    return undefined;
-  }
-})();
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root to create cgroups and move processes into them'
-    : mount === undefined
-      ? 'no cgroup2 mount in /proc/mounts'
-      : false;
+const mount = cgroup2Mount();
+const skip = podCgroupsUnavailable() ?? false;
 if (skip !== false) console.log(`# skipping real-cgroup resolver tests: ${skip}`);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Kills the processes, moves any stragglers to the root cgroup, removes the tree bottom-up. */
-async function removeCgroupTree(root: string, children: ChildProcess[]): Promise<void> {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-    }
-  }
-  const dirs: string[] = [];
-  const collect = (dir: string) => {
-    dirs.push(dir);
-    let entries: string[] = [];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true })
-        .filter((d) => d.isDirectory())
-        .map((d) => d.name);
-    } catch {
-      return;
-    }
-    for (const name of entries) collect(join(dir, name));
-  };
-  collect(root);
-  for (const dir of dirs.reverse()) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
-          try {
-            writeFileSync(join(mount!, 'cgroup.procs'), pid);
-          } catch {
-            // exited meanwhile
-          }
-        }
-        rmdirSync(dir);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') break;
-        if (attempt >= 50) throw err;
-        await sleep(50);
-      }
-    }
-  }
-}
-
 t.test('resolution on real cgroup v2', { skip }, async (t) => {
-  const base = join(mount!, `kubepulse-test-${randomBytes(4).toString('hex')}`);
-  const children: ChildProcess[] = [];
-  t.teardown(() => removeCgroupTree(base, children));
-  const killAll = () => children.forEach((c) => c.kill('SIGKILL'));
-  process.once('exit', killAll);
-  t.teardown(() => {
-    process.off('exit', killAll);
-  });
+  const cgroups = podCgroups(t);
 
   /** A kubelet-shaped container cgroup with a real process in it. */
   const container = (podUid: string, containerId: string) => {
-    const dir = join(
-      base,
-      'kubepods.slice',
-      'kubepods-besteffort.slice',
-      `kubepods-besteffort-pod${podUid.replaceAll('-', '_')}.slice`,
-      `cri-containerd-${containerId}.scope`,
-    );
-    mkdirSync(dir, { recursive: true });
-    const child = spawn('sleep', ['300'], { stdio: 'ignore' });
-    children.push(child);
-    writeFileSync(join(dir, 'cgroup.procs'), String(child.pid));
-    return { dir, child, pid: child.pid!, cgroupId: cgroupIdOf(dir) };
-  };
-  const kill = async (child: ChildProcess) => {
-    child.kill('SIGKILL');
-    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
+    const { dir, cgroupId } = cgroups.container(podUid, containerId);
+    const child = cgroups.spawnMoved(dir, ['sleep', '300'], { stdio: 'ignore' });
+    return { dir, child, pid: child.pid!, cgroupId };
   };
 
   const server = new TestKubeApiServer();
@@ -157,7 +81,7 @@ t.test('resolution on real cgroup v2', { skip }, async (t) => {
   t.equal(metadata.mode, 'kubernetes');
   t.notOk(metadata.isReady(), 'not ready before the first list');
 
-  await kill(b.child); // before start: only the rescan can know its cgroup
+  await killAndWait(b.child); // before start: only the rescan can know its cgroup
   await metadata.start();
   t.ok(await metadata.waitForSync(10_000), 'synced with the test API server');
   t.ok(metadata.isReady());
@@ -172,7 +96,7 @@ t.test('resolution on real cgroup v2', { skip }, async (t) => {
   );
   t.same(metadata.resolver.resolve(process.pid, cgroupIdOf(join(mount!, readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m)![1]!))), HOST_IDENTITY, 'this test process is a host process');
 
-  await kill(a.child);
+  await killAndWait(a.child);
   t.same(metadata.resolver.resolve(a.pid, a.cgroupId), wantA, 'still resolves after the process was killed');
   t.same(metadata.resolver.resolve(999_999, a.cgroupId), wantA, 'any PID: the cgroup ID decides');
 

@@ -8,29 +8,20 @@
 //     traffic the kernel judged "not a pod" before its root was known is
 //     counted once it is.
 import t from 'tap';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
-import { findCgroup2Mount } from '../../../src/metadata/cgroup-index.js';
 import { FLOW_MAP_LAYOUT } from '../../../src/probes/flows/map.js';
 import { startDaemon, type RunningDaemon } from '../../support/daemon.js';
+import { needsPodCgroups, podCgroups, type PodCgroups } from '../../support/pod-cgroups.js';
 import { needsBpf } from '../../support/privileges.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const cgroup2 = (() => {
-  try {
-    return findCgroup2Mount('/proc');
-  } catch {
-    return undefined;
-  }
-})();
+import { until } from '../../support/until.js';
 
 const skipBpf = needsBpf().skip;
-const skip = skipBpf !== false ? skipBpf : cgroup2 === undefined ? 'no cgroup2 mount in /proc/mounts' : false;
+const skip = skipBpf !== false ? skipBpf : needsPodCgroups().skip;
 
 interface KernelFlow {
   cgroupId: number;
@@ -65,8 +56,8 @@ function kernelFlows(daemon: RunningDaemon): KernelFlow[] {
   }));
 }
 
-/** One TCP connect and one UDP datagram to 127.0.0.1, from a process moved into the cgroup first. */
-function trafficFrom(dir: string, tcpPort: number, udpPort: number): Promise<void> {
+/** One TCP connect and one UDP datagram to 127.0.0.1, from a process in the cgroup from its start. */
+function trafficFrom(cgroups: PodCgroups, dir: string, tcpPort: number, udpPort: number): Promise<void> {
   const script = `
     const net = require('node:net'), dgram = require('node:dgram');
     const s = net.connect(${tcpPort}, '127.0.0.1', () => {
@@ -76,56 +67,17 @@ function trafficFrom(dir: string, tcpPort: number, udpPort: number): Promise<voi
     });
     s.on('error', (e) => { console.error(e.message); process.exit(1); });`;
   return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', 'echo $$ > "$0" && exec "$@"', join(dir, 'cgroup.procs'), process.execPath, '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = cgroups.spawnIn(dir, [process.execPath, '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`traffic from ${dir} failed (${code}): ${stderr}`))));
   });
 }
 
-async function removeTree(root: string): Promise<void> {
-  const dirs: string[] = [];
-  const walk = (dir: string): void => {
-    dirs.push(dir);
-    try {
-      for (const d of readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) walk(join(dir, d.name));
-    } catch {
-      /* gone */
-    }
-  };
-  walk(root);
-  for (const dir of dirs.reverse()) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
-          try {
-            writeFileSync(join(cgroup2!, 'cgroup.procs'), pid);
-          } catch {
-            /* exited */
-          }
-        }
-        rmdirSync(dir);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || attempt >= 50) break;
-        await sleep(50);
-      }
-    }
-  }
-}
-
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
+/** Polls every 100 ms. */
+const poll = (timeoutMs: number) => ({ timeoutMs, everyMs: 100 });
 
 t.test('the kernel counts pods\' flows only; roots created after start are found', { skip, timeout: 60_000 }, async (t) => {
-  const mount = cgroup2!;
   const servers: Server[] = [];
   const listen = async (): Promise<number> => {
     const s = createServer((c) => c.on('error', () => {}).end());
@@ -147,45 +99,40 @@ t.test('the kernel counts pods\' flows only; roots created after start are found
   await daemon.waitReady(30_000);
 
   // Created after the daemon started, in one go (mkdir -p), like a first pod.
-  const base = join(mount, `kubepulse-test-${randomBytes(4).toString('hex')}`);
-  t.teardown(() => removeTree(base));
-  const uid = randomUUID().replaceAll('-', '_');
-  const podRoot = join(base, 'kubepods.slice');
-  const pod = join(podRoot, 'kubepods-besteffort.slice', `kubepods-besteffort-pod${uid}.slice`, `cri-containerd-${randomBytes(32).toString('hex')}.scope`);
-  const host = join(base, 'system.slice', 'host-daemon.service');
-  mkdirSync(pod, { recursive: true });
-  mkdirSync(host, { recursive: true });
+  const cgroups = podCgroups(t);
+  const pod = cgroups.container(randomUUID(), randomBytes(32).toString('hex')).dir;
+  const podRoot = join(cgroups.base, 'kubepods.slice');
+  const host = cgroups.mkdir('system.slice', 'host-daemon.service');
   const rootFound = (path: string) => () => daemon.logs.some((l) => l.msg === 'pod root found' && l.path === path);
-  await until('the new pod root registered (the mount is watched)', rootFound(podRoot), 5000);
+  await until('the new pod root registered (the mount is watched)', rootFound(podRoot), poll(5000));
 
-  await trafficFrom(pod, podPort, udpPort);
-  await trafficFrom(host, hostPort, udpPort);
+  await trafficFrom(cgroups, pod, podPort, udpPort);
+  await trafficFrom(cgroups, host, hostPort, udpPort);
   const podId = statSync(pod).ino;
   const hostId = statSync(host).ino;
   const flows = await until('the pod\'s flows in the kernel map', () => {
     const all = kernelFlows(daemon);
     return all.some((f) => f.cgroupId === podId && f.port === podPort) && all.some((f) => f.cgroupId === podId && f.port === udpPort) && all;
-  }, 5000);
+  }, poll(5000));
   t.ok(flows.some((f) => f.cgroupId === podId && f.port === podPort && f.protocol === 6), 'the pod\'s TCP flow is counted');
   t.ok(flows.some((f) => f.cgroupId === podId && f.port === udpPort && f.protocol === 17), 'the pod\'s UDP flow is counted');
   t.same(flows.filter((f) => f.cgroupId === hostId), [], 'the host cgroup\'s traffic is not counted');
   t.same(flows.filter((f) => f.port === hostPort), [], 'nor the host listener\'s side of it');
-  const rootId = statSync(mount).ino;
+  const rootId = statSync(cgroups.mount).ino;
   t.same(flows.filter((f) => f.cgroupId === rootId), [], 'nor the cgroup v2 root\'s (this test\'s own sockets)');
 
   // A root nested below a cgroup that already existed: no event at the top,
   // so the periodic rescan (10 s) finds it. Traffic before that is judged
   // "not a pod" in the kernel and cached; the cache must not outlive the root.
-  const late = join(base, 'late', 'kubepods');
-  const lateCtr = join(late, `pod${randomUUID()}`, 'ctr');
-  mkdirSync(lateCtr, { recursive: true });
-  await trafficFrom(lateCtr, latePort, udpPort);
+  const late = join(cgroups.base, 'late', 'kubepods');
+  const lateCtr = cgroups.mkdir('late', 'kubepods', `pod${randomUUID()}`, 'ctr');
+  await trafficFrom(cgroups, lateCtr, latePort, udpPort);
   const lateId = statSync(lateCtr).ino;
   t.same(kernelFlows(daemon).filter((f) => f.cgroupId === lateId), [], 'not counted before its root is known');
   const verdict = dump(mapId(daemon, 'cgroup_verdicts')).find(([k]) => Number(k!.readBigUInt64LE()) === lateId);
   t.same(verdict?.[1]?.[0], 0, 'the kernel cached "not a pod" for it');
-  await until('the nested pod root registered by the rescan', rootFound(late), 15_000);
-  await trafficFrom(lateCtr, latePort, udpPort);
-  await until('the late pod\'s flow counted', () => kernelFlows(daemon).some((f) => f.cgroupId === lateId && f.port === latePort), 5000);
+  await until('the nested pod root registered by the rescan', rootFound(late), poll(15_000));
+  await trafficFrom(cgroups, lateCtr, latePort, udpPort);
+  await until('the late pod\'s flow counted', () => kernelFlows(daemon).some((f) => f.cgroupId === lateId && f.port === latePort), poll(5000));
   t.pass('counted once its root is known');
 });
