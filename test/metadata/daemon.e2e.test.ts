@@ -30,52 +30,33 @@
 // Every cgroup and process the test creates is removed in teardown, also
 // when an assertion fails or the test throws.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
-import { cgroupIdOf, findCgroup2Mount } from '../../src/metadata/cgroup-index.js';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { startDnsServer } from '../support/dns-server.js';
 import { TestKubeApiServer } from '../support/kube-api-server.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';
 import { sumOf, type Sample } from '../support/metrics.js';
+import { killAndWait, needsPodCgroups, PodCgroups } from '../support/pod-cgroups.js';
 import { needsBpf } from '../support/privileges.js';
+import { until } from '../support/until.js';
 import { makePod, randomContainerId } from './fixtures/pods.js';
-
-const mount = (() => {
-  try {
-    return findCgroup2Mount('/proc');
-  } catch {
-    return undefined;
-  }
-})();
 
 function skipReason(): { skip: string | false } {
   const bpf = needsBpf(); // prints its own reason (not root, no BTF)
   if (bpf.skip !== false) return bpf;
-  if (mount === undefined) {
-    process.stdout.write('# skipping: no cgroup2 mount in /proc/mounts\n');
-    return { skip: 'no cgroup2 mount in /proc/mounts' };
-  }
-  return { skip: false };
+  return needsPodCgroups(); // prints its own reason (no cgroup2)
 }
 const skip = skipReason();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls (bounded) until check() is true; fails with what it waited for and the last state. */
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000, describe?: () => string): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - start;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}${describe ? ` (${describe()})` : ''}`);
-    await sleep(150);
-  }
-}
+/** Polls every 150 ms, 20 s at most unless said. */
+const POLL = { everyMs: 150, timeoutMs: 20_000 };
 
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
@@ -111,23 +92,15 @@ interface PodLabels {
 }
 
 t.test('pods on /metrics through the real daemon, a real kernel and real cgroups', skip, async (t) => {
-  const cgroup2 = mount!;
-  const base = join(cgroup2, `kubepulse-e2e-${randomBytes(4).toString('hex')}`);
   const started = Date.now();
   const phases: string[] = [];
   const phase = (name: string) => phases.push(`${name} at ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-  // ── cleanup, in order: daemons, processes, cgroups, servers, files ──
+  // ── cleanup, in order: daemons, processes and cgroups, servers, files ──
   const daemons: RunningDaemon[] = [];
-  const children: ChildProcess[] = [];
+  const cgroups = new PodCgroups('kubepulse-e2e');
   const closers: Array<() => Promise<void> | void> = [];
-  const killChildrenNow = () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    for (const d of daemons) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
-  };
-  process.once('exit', killChildrenNow);
   t.teardown(async () => {
-    process.off('exit', killChildrenNow);
     const errors: unknown[] = [];
     const step = async (f: () => Promise<unknown> | unknown) => {
       try {
@@ -137,8 +110,7 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
       }
     };
     for (const d of daemons) await step(() => d.stop());
-    for (const c of children) await step(() => killAndWait(c));
-    await step(() => removeCgroupTree(cgroup2, base));
+    await step(() => cgroups.cleanup());
     for (const close of closers.reverse()) await step(close);
     t.comment(`phases: ${phases.join(', ')}`);
     if (errors.length > 0) throw new AggregateError(errors, `cleanup failed: ${errors.map(String).join('; ')}`);
@@ -170,20 +142,10 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
   closers.push(() => rmSync(dir, { recursive: true, force: true }));
   const kubeconfig = writeKubeconfig(dir, api.url, api.token);
 
-  mkdirSync(join(base, 'kubepods.slice', 'kubepods-besteffort.slice'), { recursive: true });
-
   /** A kubelet-shaped container cgroup with a fresh workload process moved into it. */
   const startContainer = async (podUid: string, containerId: string): Promise<Container> => {
-    const cdir = join(
-      base,
-      'kubepods.slice',
-      'kubepods-besteffort.slice',
-      `kubepods-besteffort-pod${podUid.replaceAll('-', '_')}.slice`,
-      `cri-containerd-${containerId}.scope`,
-    );
-    mkdirSync(cdir, { recursive: true });
-    const child = spawn('bash', ['-c', WORKLOAD], { stdio: ['pipe', 'pipe', 'pipe'] });
-    children.push(child);
+    const { dir: cdir, cgroupId } = cgroups.container(podUid, containerId);
+    const child = cgroups.spawnMoved(cdir, ['bash', '-c', WORKLOAD], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const lines: string[] = [];
@@ -200,14 +162,9 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
         else lines.push(line);
       }
     });
-    if (child.pid === undefined) throw new Error('cannot start bash');
-    writeFileSync(join(cdir, 'cgroup.procs'), String(child.pid));
-    const relative = cdir.slice(cgroup2.length);
-    const own = readFileSync(`/proc/${child.pid}/cgroup`, 'utf8');
-    if (!own.split('\n').includes(`0::${relative}`)) throw new Error(`process ${child.pid} not in ${relative}: ${own}`);
     return {
       dir: cdir,
-      cgroupId: cgroupIdOf(cdir),
+      cgroupId,
       child,
       run(command, timeoutMs = 20_000) {
         if (child.exitCode !== null || child.signalCode !== null) return Promise.reject(new Error(`workload exited: ${stderr}`));
@@ -284,7 +241,7 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
     await until('syscalls entry', async () => {
       entry = (await json<{ containers: SyscallsEntry[] }>('/api/v1/syscalls')).containers.find((c) => c.cgroupId === cgroupId);
       return entry !== undefined;
-    }, timeoutMs).catch(() => undefined);
+    }, { ...POLL, timeoutMs }).catch(() => undefined);
     return entry;
   };
   const egressFlowsTo = async (port: number) =>
@@ -313,8 +270,7 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
         of('kubepulse_dns_latency_seconds_count', withPod(podA)) >= 3
       );
     },
-    20_000,
-    () => `pod A series: ${JSON.stringify(seriesOf(podA).map((s) => [s.name, s.labels, s.value]))}`,
+    { ...POLL, describe: () => `pod A series: ${JSON.stringify(seriesOf(podA).map((s) => [s.name, s.labels, s.value]))}` },
   );
   phase('pod A labelled');
   t.equal(of('kubepulse_tcp_connections_total', withPod(podA, { result: 'established' })), 5, 'tcp_connections_total{result="established"} of pod A');
@@ -338,7 +294,7 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
   // ── 2. container restart: new container ID, new cgroup, same pod ──
   const idA2 = randomContainerId();
   await killAndWait(a.child);
-  await rmdirRetry(a.dir); // the runtime removes the old container's cgroup
+  await cgroups.remove(a.dir); // the runtime removes the old container's cgroup
   const a2 = await startContainer(uidA, idA2);
   // Its first connections may come before the kubelet reports the new ID:
   // they resolve by the pod UID in the cgroup path.
@@ -357,7 +313,7 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
   await until('the MODIFIED event reached the daemon', async () => {
     await scrape();
     return watchEvents('MODIFIED') > modifiedBefore;
-  });
+  }, POLL);
   t.equal(await a2.run(`tcp 3 ${tcpPort}`), 'tcp 3', 'and after it');
   await until(
     'the restarted container counted under pod A',
@@ -365,8 +321,7 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
       await scrape();
       return established() >= 10;
     },
-    20_000,
-    () => `established of pod A: ${established()}; TCP series: ${JSON.stringify(metrics.filter((m) => m.name === 'kubepulse_tcp_connections_total' && m.value > 0).map((m) => [m.labels, m.value]))}`,
+    { ...POLL, describe: () => `established of pod A: ${established()}; TCP series: ${JSON.stringify(metrics.filter((m) => m.name === 'kubepulse_tcp_connections_total' && m.value > 0).map((m) => [m.labels, m.value]))}` },
   );
   t.equal(established(), 10, 'the new container resolves to the same pod (5 + 2 + 3 established)');
   // Which container, not only which pod: /api/v1/syscalls resolves each
@@ -392,7 +347,7 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
   await until('the DELETED event reached the daemon', async () => {
     await scrape();
     return watchEvents('DELETED') > deletedBefore;
-  });
+  }, POLL);
   const seenDeletedAfter = Date.now() - deletedAt;
   if (seenDeletedAfter < 1500) t.ok(seriesOf(podA).length > 0, `series of pod A still there ${seenDeletedAfter} ms after deletion (grace 2 s)`);
   // The container's process lives on (terminating); its new traffic is no one's.
@@ -414,8 +369,7 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
       await scrape();
       return of('kubepulse_dns_queries_total', { domain: afterDomain }) >= 1 && hostEstablished() - hostBefore >= 3;
     },
-    20_000,
-    () => `host established +${hostEstablished() - hostBefore}, queries for ${afterDomain}: ${of('kubepulse_dns_queries_total', { domain: afterDomain })}`,
+    { ...POLL, describe: () => `host established +${hostEstablished() - hostBefore}, queries for ${afterDomain}: ${of('kubepulse_dns_queries_total', { domain: afterDomain })}` },
   );
   t.same(
     metrics
@@ -426,15 +380,16 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
   );
   t.ok(established() <= 10, `pod A established counter did not grow (${established()}; 0 once removed)`);
   t.ok(of('kubepulse_dns_queries_total', withPod(podA)) <= dnsBefore, 'pod A DNS counters did not grow');
-  const goneAfter = await until(
+  const removalWaitFrom = Date.now();
+  await until(
     'every series of pod A removed',
     async () => {
       await scrape();
       return seriesOf(podA).length === 0;
     },
-    20_000,
-    () => `left: ${seriesOf(podA).map((s) => s.name).join(', ')}`,
+    { ...POLL, describe: () => `left: ${seriesOf(podA).map((s) => s.name).join(', ')}` },
   );
+  const goneAfter = Date.now() - removalWaitFrom;
   const goneAt = Date.now() - deletedAt;
   t.ok(goneAt >= 1900, `series removed ${goneAt} ms after the deletion, not before the 2 s grace`);
   t.equal(metrics.filter((s) => s.labels.pod === podA.pod).length, 0, 'no series names pod A any more');
@@ -456,7 +411,7 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
   await until('pod B known to the daemon', async () => {
     await scrape();
     return watchEvents('ADDED') > addedBefore;
-  });
+  }, POLL);
   await api.stop();
   const outageAt = Date.now();
   phase('API server stopped');
@@ -464,8 +419,7 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
   await until(
     '/readyz 503 while the API server is away',
     async () => (notReady = await readyz()).status === 503,
-    20_000,
-    () => `last /readyz: ${notReady.status} ${notReady.body}`,
+    { ...POLL, describe: () => `last /readyz: ${notReady.status} ${notReady.body}` },
   );
   t.match(notReady.body, /^not ready: pod metadata not synced \(.+\)/, `/readyz says why: ${notReady.body.trim()}`);
   t.equal((await daemon.get('/healthz')).status, 200, '/healthz stays 200');
@@ -482,8 +436,7 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
         of('kubepulse_dns_responses_total', withPod(podB, { rcode: 'NOERROR' })) >= 1
       );
     },
-    20_000,
-    () => `pod B series: ${JSON.stringify(seriesOf(podB).map((s) => [s.name, s.labels, s.value]))}`,
+    { ...POLL, describe: () => `pod B series: ${JSON.stringify(seriesOf(podB).map((s) => [s.name, s.labels, s.value]))}` },
   );
   t.equal(of('kubepulse_tcp_connections_total', withPod(podB, { result: 'established' })), 4, 'a last known pod keeps its labels (TCP)');
   t.equal(of('kubepulse_dns_queries_total', withPod(podB, { domain: 'example.com', qtype: 'A' })), 1, 'and DNS');
@@ -497,7 +450,9 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
   const outageMs = Date.now() - outageAt;
   await api.start(); // same port
   phase(`API server back after ${outageMs} ms`);
-  const backAfter = await until('/readyz 200 once the API server is back', async () => (await readyz()).status === 200, 45_000);
+  const backAt = Date.now();
+  await until('/readyz 200 once the API server is back', async () => (await readyz()).status === 200, { ...POLL, timeoutMs: 45_000 });
+  const backAfter = Date.now() - backAt;
   t.pass(`ready again ${backAfter} ms after the API server returned`);
   await scrape();
   t.equal(of('kubepulse_kube_watch_synced'), 1);
@@ -532,8 +487,7 @@ t.test('a daemon whose API server is not up yet starts, says why, and becomes re
       last = await daemon!.get('/readyz');
       return last.status === 503 && last.body.includes('pod metadata not synced (');
     },
-    30_000,
-    () => `last /readyz: ${last.status} ${last.body}`,
+    { ...POLL, timeoutMs: 30_000, describe: () => `last /readyz: ${last.status} ${last.body}` },
   );
   t.equal(last.status, 503, '/readyz 503 while the API server is down');
   t.match(last.body, /pod metadata not synced \(.*ECONNREFUSED.*\)/, `with the reason: ${last.body.trim()}`);
@@ -546,81 +500,10 @@ t.test('a daemon whose API server is not up yet starts, says why, and becomes re
   await sleep(1000); // a retry or two fail first
   t.equal((await daemon.get('/readyz')).status, 503, 'still not ready');
   await api.start();
-  const after = await until('/readyz 200 once the API server is up', async () => (await daemon!.get('/readyz')).status === 200, 45_000);
+  const upAt = Date.now();
+  await until('/readyz 200 once the API server is up', async () => (await daemon!.get('/readyz')).status === 200, { ...POLL, timeoutMs: 45_000 });
+  const after = Date.now() - upAt;
   t.pass(`ready ${after} ms after the API server came up`);
   t.ok(daemon.logs.some((l) => typeof l.msg === 'string' && /^pod watch (back )?in sync with the API server/.test(l.msg)), 'logged the sync');
   t.equal(sumOf(await daemon.scrape(), 'kubepulse_kube_watch_synced'), 1);
 });
-
-async function killAndWait(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
-
-async function rmdirRetry(dir: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      rmdirSync(dir);
-      return;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return;
-      if (attempt >= 100) throw err;
-      await sleep(50);
-    }
-  }
-}
-
-/** Kills whatever is left in the tree (only this test's processes can be there), then removes it bottom-up. */
-async function removeCgroupTree(cgroup2: string, root: string): Promise<void> {
-  if (!existsSync(root)) return;
-  const dirs: string[] = [];
-  const collect = (d: string) => {
-    dirs.push(d);
-    let entries: string[] = [];
-    try {
-      entries = readdirSync(d, { withFileTypes: true })
-        .filter((e) => e.isDirectory())
-        .map((e) => e.name);
-    } catch {
-      return;
-    }
-    for (const name of entries) collect(join(d, name));
-  };
-  collect(root);
-  for (const d of dirs.reverse()) {
-    for (let attempt = 0; ; attempt++) {
-      let pids: string[] = [];
-      try {
-        pids = readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
-      } catch {
-        break; // gone
-      }
-      for (const pid of pids) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          // exited meanwhile
-        }
-        if (attempt >= 20) {
-          try {
-            writeFileSync(join(cgroup2, 'cgroup.procs'), pid); // a zombie-ish straggler: out of the way
-          } catch {
-            // exited meanwhile
-          }
-        }
-      }
-      try {
-        rmdirSync(d);
-        break;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') break;
-        if (attempt >= 100) throw new Error(`cannot remove ${d}: ${String(err)}`);
-        await sleep(50);
-      }
-    }
-  }
-}
