@@ -26,17 +26,16 @@
 // agent; the seccomp profile of S holds the probe's syscalls, runs it under a
 // real filter, and denies it with one of them removed.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { parseAllDocuments } from 'yaml';
-import { findCgroup2Mount } from '../../src/metadata/cgroup-index.js';
 import { flowsQuery } from '../../src/policy/sources.js';
 import { x86_64SyscallName } from '../../src/policy/syscall-table.js';
 import { makePod, randomContainerId } from '../metadata/fixtures/pods.js';
@@ -44,9 +43,11 @@ import { runCli, startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.js';
 import { TestKubeApiServer } from '../support/kube-api-server.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';
+import { needsPodCgroups, podCgroups } from '../support/pod-cgroups.js';
 import { needsBpf } from '../support/privileges.js';
 import { prometheusMissing, startPrometheus } from '../support/prometheus.js';
 import { buildProbe, buildSeccompExec, PROBE_SYSCALLS, runUnderProfile, type SeccompProfileLike } from '../support/seccomp.js';
+import { until } from '../support/until.js';
 
 const NODE = 'e2e-node';
 const NS = 'shop';
@@ -61,31 +62,6 @@ const SERVICE_PORT = 80;
 const EXTERNAL_PORT = 9443;
 /** The DNS server's address: the first of these where port 53 is free (see dnsAddress). */
 const DNS_CANDIDATES = ['127.0.10.53', '127.0.10.54', '127.0.10.55'];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : ` (${String(last)})`}`);
-    await sleep(everyMs);
-  }
-}
-
-const cgroup2 = (() => {
-  try {
-    return findCgroup2Mount('/proc');
-  } catch {
-    return undefined;
-  }
-})();
 
 // What each pod's process runs: plain Node scripts written to a temporary
 // directory, exec'd by a shell that first moves itself into the pod's cgroup,
@@ -187,37 +163,19 @@ const pods = (selector: Record<string, string>, namespace?: string) =>
     : { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } }, podSelector: { matchLabels: selector } };
 
 const skipBpf = needsBpf().skip;
-const skip = skipBpf !== false ? skipBpf : cgroup2 === undefined ? 'no cgroup2 mount in /proc/mounts' : false;
-if (skip !== false && skipBpf === false) console.log(`# skipping: ${skip}`);
+const skip = skipBpf !== false ? skipBpf : needsPodCgroups().skip;
 
 t.test('observed traffic → NetworkPolicies and a seccomp profile, from the agent and from Prometheus', { skip, timeout: 150_000 }, async (t) => {
-  const mount = cgroup2!;
   const work = mkdtempSync(join(tmpdir(), 'kubepulse-policy-e2e-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
-  const children: ChildProcess[] = [];
-  const killAll = () => children.forEach((c) => c.kill('SIGKILL'));
-  process.once('exit', killAll);
-  t.teardown(() => void process.off('exit', killAll));
 
   // --- cgroups: created before the daemon starts, so its first scan of the
   // kubepods roots (rechecked every 10 s) already sees them.
-  const base = join(mount, `kubepulse-test-${randomBytes(4).toString('hex')}`);
-  t.teardown(() => removeCgroupTree(mount, base, children));
-  const container = (podUid: string, containerId: string): string => {
-    const dir = join(
-      base,
-      'kubepods.slice',
-      'kubepods-besteffort.slice',
-      `kubepods-besteffort-pod${podUid.replaceAll('-', '_')}.slice`,
-      `cri-containerd-${containerId}.scope`,
-    );
-    mkdirSync(dir, { recursive: true });
-    return dir;
-  };
+  const cgroups = podCgroups(t);
+  const container = (podUid: string, containerId: string): string => cgroups.container(podUid, containerId).dir;
   /** Runs argv with its process (from the shell that execs it on) in the cgroup. */
   const runIn = (dir: string, argv: string[]): ChildProcess => {
-    const child = spawn('sh', ['-c', 'echo $$ > "$0" && exec "$@"', join(dir, 'cgroup.procs'), ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
-    children.push(child);
+    const child = cgroups.spawnIn(dir, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
     child.stderr!.setEncoding('utf8').on('data', (d: string) => t.comment(`pod process stderr: ${d.trim()}`));
     return child;
   };
@@ -329,14 +287,14 @@ t.test('observed traffic → NetworkPolicies and a seccomp profile, from the age
       const text = (await daemon.get('/metrics')).body;
       return ['pods', 'services', 'nodes'].every((r) => text.includes(`kubepulse_cluster_peers_synced{resource="${r}"} 1`)) ? true : undefined;
     },
-    15_000,
+    { timeoutMs: 15_000, everyMs: 200, retryErrors: true },
   );
   const agent = daemon.url('').replace(/\/$/, '');
 
   // --- traffic: B listens, A talks to B, the Service, DNS and the external address.
   const server = runIn(dirs.b, [process.execPath, write(work, 'server.mjs', SERVER_JS), JSON.stringify([{ host: B_IP, port: B_PORT }, { host: B_IP, port: B_UNUSED_PORT }])]);
   const serverOut = lines(server);
-  await until('B listening', () => (serverOut.includes('listening') ? true : undefined), 10_000, 50);
+  await until('B listening', () => (serverOut.includes('listening') ? true : undefined), { timeoutMs: 10_000, everyMs: 50, retryErrors: true });
   const client = runIn(dirs.a, [
     process.execPath,
     write(work, 'client.mjs', CLIENT_JS),
@@ -350,7 +308,7 @@ t.test('observed traffic → NetworkPolicies and a seccomp profile, from the age
   ]);
   t.teardown(() => void client.stdin?.end());
   const clientOut = lines(client);
-  const firstRound = await until('the first round of traffic', () => clientOut[0], 10_000, 50);
+  const firstRound = await until('the first round of traffic', () => clientOut[0], { timeoutMs: 10_000, everyMs: 50, retryErrors: true });
   t.same(JSON.parse(firstRound).results, {
     [`${B_IP}:${B_PORT}`]: 'ok',
     [`${SERVICE_IP}:${SERVICE_PORT}`]: 'ok',
@@ -367,7 +325,7 @@ t.test('observed traffic → NetworkPolicies and a seccomp profile, from the age
       const of = (wl: string) => body.flows.filter((f) => f.namespace === NS && f.workload === wl);
       return of('client').length >= 4 && of('backend').length >= 1 ? body.flows : undefined;
     },
-    20_000,
+    { timeoutMs: 20_000, everyMs: 200, retryErrors: true },
   );
   const summary = flows
     .map((f) => `${f.namespace}/${f.workload} ${f.direction} ${f.protocol}/${f.port} → ${String(f.peer.kind)} ${String(f.peer.namespace ?? '')}/${String(f.peer.workload ?? f.peer.name ?? f.peer.address)}`)
@@ -437,7 +395,7 @@ t.test('observed traffic → NetworkPolicies and a seccomp profile, from the age
     const out = lines(run);
     const code = await new Promise<number | null>((r) => run.once('exit', (c) => r(c)));
     t.equal(code, 0, 'the probe ran in the pod cgroup');
-    await until('probe stdout', () => (out.includes('probe ok') ? true : undefined), 2000, 20);
+    await until('probe stdout', () => (out.includes('probe ok') ? true : undefined), { timeoutMs: 2000, everyMs: 20, retryErrors: true });
     await until(
       "S's syscalls in /api/v1/syscalls",
       async () => {
@@ -445,7 +403,7 @@ t.test('observed traffic → NetworkPolicies and a seccomp profile, from the age
         const s = body.containers.find((c) => c.pod === 'probe-job-k7d2m');
         return s !== undefined && PROBE_SYSCALLS.every((n) => s.syscalls.includes(n)) ? true : undefined;
       },
-      10_000,
+      { timeoutMs: 10_000, everyMs: 200, retryErrors: true },
     );
     const args = ['policy', 'seccomp', '--agent', agent, '--namespace', NS, '--workload', 'probe-job', '--container', 'probe', '--baseline', 'none'];
     const res = await runCli(args);
@@ -480,8 +438,7 @@ t.test('observed traffic → NetworkPolicies and a seccomp profile, from the age
     await until(
       'all five flows in Prometheus',
       async () => ((await prom.query(flowsQuery('5m'))).length >= 5 ? true : undefined),
-      30_000,
-      500,
+      { timeoutMs: 30_000, everyMs: 500, retryErrors: true },
     );
     const args = ['policy', 'network', '--prometheus', prom.url, '--range', '5m', '--agent', agent, '--allow-partial'];
     const res = await runCli(args);
@@ -504,47 +461,4 @@ function write(dir: string, name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);
   return path;
-}
-
-/** Kills the processes, moves stragglers to the root cgroup, removes the tree bottom-up. */
-async function removeCgroupTree(mount: string, root: string, children: ChildProcess[]): Promise<void> {
-  await Promise.all(
-    children.map(async (child) => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
-      await exited;
-    }),
-  );
-  const dirs: string[] = [];
-  const walk = (dir: string): void => {
-    dirs.push(dir);
-    let subdirs: string[] = [];
-    try {
-      subdirs = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
-    } catch {
-      return;
-    }
-    for (const d of subdirs) walk(join(dir, d));
-  };
-  walk(root);
-  for (const dir of dirs.reverse()) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
-          try {
-            writeFileSync(join(mount, 'cgroup.procs'), pid);
-          } catch {
-            // gone meanwhile
-          }
-        }
-        rmdirSync(dir);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') break;
-        if (attempt >= 50) throw err;
-        await sleep(50);
-      }
-    }
-  }
 }
