@@ -11,19 +11,9 @@
 // rcode="timeout" after --dns-timeout.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { V1Pod } from '@kubernetes/client-node'
-
-/** The cgroup v2 mount from /proc/self/mounts, undefined without one. */
-export function cgroup2Mount(): string | undefined {
-  for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
-    const [, path, type] = line.split(' ')
-    if (type === 'cgroup2' && path) return path.replace(/\\040/g, ' ')
-  }
-  return undefined
-}
+import { makePod, randomContainerId } from '../metadata/fixtures/pods.js'
+import { moveIntoCgroup, type PodCgroups } from '../support/pod-cgroups.js'
 
 export interface PodIdentityNames {
   namespace: string
@@ -40,97 +30,25 @@ export interface FakePod {
   containerId: string
   cgroupDir: string
   object: V1Pod
-  /** Removes the cgroup tree (after the processes in it are gone). */
-  remove(): Promise<void>
 }
 
-export function makeFakePod(mount: string, names: PodIdentityNames): FakePod {
+/** A Deployment's pod, its container's cgroup made in cgroups (removed with them). */
+export function makeFakePod(cgroups: PodCgroups, names: PodIdentityNames): FakePod {
   const uid = randomUUID()
-  const containerId = randomBytes(32).toString('hex')
+  const containerId = randomContainerId()
   const hash = randomBytes(5).toString('hex').slice(0, 9)
   const name = `${names.workload}-${hash}-${randomBytes(3).toString('hex').slice(0, 5)}`
-  const base = join(mount, `kubepulse-e2e-${randomBytes(4).toString('hex')}`)
-  const cgroupDir = join(
-    base,
-    'kubepods.slice',
-    'kubepods-besteffort.slice',
-    `kubepods-besteffort-pod${uid.replaceAll('-', '_')}.slice`,
-    `cri-containerd-${containerId}.scope`,
-  )
-  mkdirSync(cgroupDir, { recursive: true })
-  const object: V1Pod = {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name,
-      namespace: names.namespace,
-      uid,
-      labels: { app: names.workload, 'pod-template-hash': hash },
-      ownerReferences: [
-        { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${names.workload}-${hash}`, uid: randomUUID(), controller: true },
-      ],
-    },
-    spec: { nodeName: names.node, containers: [{ name: 'app', image: 'registry.example/checkout:1' }] },
-    status: {
-      phase: 'Running',
-      containerStatuses: [
-        {
-          name: 'app',
-          containerID: `containerd://${containerId}`,
-          image: 'registry.example/checkout:1',
-          imageID: '',
-          ready: true,
-          restartCount: 0,
-          state: { running: { startedAt: new Date() } },
-        },
-      ],
-    },
-  }
-  return {
-    namespace: names.namespace,
+  const cgroupDir = cgroups.container(uid, containerId).dir
+  const object = makePod({
     name,
-    workload: names.workload,
+    namespace: names.namespace,
     uid,
-    containerId,
-    cgroupDir,
-    object,
-    remove: () => removeTree(mount, base),
-  }
-}
-
-// Moves stragglers to the root cgroup, then removes the tree bottom-up.
-async function removeTree(mount: string, base: string): Promise<void> {
-  const dirs: string[] = []
-  const walk = (dir: string): void => {
-    dirs.push(dir)
-    let subdirs: string[] = []
-    try {
-      subdirs = readdirSync(dir, { withFileTypes: true }).filter(d => d.isDirectory()).map(d => d.name)
-    } catch {
-      return
-    }
-    for (const sub of subdirs) walk(join(dir, sub))
-  }
-  walk(base)
-  for (const dir of dirs.reverse()) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
-          try {
-            writeFileSync(join(mount, 'cgroup.procs'), pid)
-          } catch {
-            // exited meanwhile
-          }
-        }
-        rmdirSync(dir)
-        break
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') break
-        if (attempt >= 60) throw err
-        await sleep(50)
-      }
-    }
-  }
+    nodeName: names.node,
+    labels: { app: names.workload, 'pod-template-hash': hash },
+    owner: { kind: 'ReplicaSet', name: `${names.workload}-${hash}` },
+    containers: { app: containerId },
+  })
+  return { namespace: names.namespace, name, workload: names.workload, uid, containerId, cgroupDir, object }
 }
 
 export interface TrafficTargets {
@@ -190,7 +108,7 @@ export async function startPodTraffic(pod: FakePod, targets: TrafficTargets): Pr
   }
   process.once('exit', kill)
   // Into the pod's cgroup first; only then may it open a socket.
-  writeFileSync(join(pod.cgroupDir, 'cgroup.procs'), String(pid))
+  moveIntoCgroup(pod.cgroupDir, pid)
   child.stdin?.end('go\n')
   return {
     pid,

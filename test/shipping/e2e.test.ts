@@ -32,10 +32,11 @@ import { startDnsServer } from '../support/dns-server.js'
 import { TestKubeApiServer } from '../support/kube-api-server.js'
 import { writeKubeconfig } from '../support/kubeconfig.js'
 import { parseMetrics, sumOf } from '../support/metrics.js'
+import { cgroup2Mount, PodCgroups } from '../support/pod-cgroups.js'
 import { needsBpf } from '../support/privileges.js'
 import { freePort, prometheusMissing, startPrometheus, type Prometheus, type Sample } from '../support/prometheus.js'
 import { dashboardQueries, loadDashboard, variableSelector } from './dashboard.js'
-import { cgroup2Mount, makeFakePod, startPodTraffic } from './e2e-pod.js'
+import { makeFakePod, startPodTraffic } from './e2e-pod.js'
 import { repoRoot } from './k8s.js'
 
 const NODE = 'e2e-node'
@@ -81,7 +82,6 @@ async function startListener(): Promise<{ port: number; close(): Promise<void> }
 
 t.test('real daemon, real Prometheus, real traffic', { ...skipReason(), timeout: 120_000 }, async t => {
   const started = Date.now()
-  const mount = cgroup2Mount()!
   const cleanups: (() => Promise<unknown> | unknown)[] = []
   // One teardown, in reverse order of start, so the traffic stops first and
   // the cgroup is removed only once its processes are gone.
@@ -108,8 +108,9 @@ t.test('real daemon, real Prometheus, real traffic', { ...skipReason(), timeout:
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
   const kubeconfig = writeKubeconfig(dir, api.url, api.token)
 
-  const pod = makeFakePod(mount, { namespace: 'shop', workload: 'checkout', node: NODE })
-  cleanups.push(() => pod.remove())
+  const cgroups = new PodCgroups('kubepulse-e2e')
+  cleanups.push(() => cgroups.cleanup())
+  const pod = makeFakePod(cgroups, { namespace: 'shop', workload: 'checkout', node: NODE })
   api.addPod(pod.object)
 
   const daemon: RunningDaemon = await startDaemon([
