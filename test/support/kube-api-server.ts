@@ -187,14 +187,11 @@ export class TestKubeApiServer {
   }
 
   modifyPod(pod: V1Pod): V1Pod {
-    if (!this.pods.has(keyOf(pod))) throw new Error(`no pod ${keyOf(pod)} to modify`);
-    return this.record('pods', 'MODIFIED', pod);
+    return this.modify('pods', pod);
   }
 
   deletePod(namespace: string, name: string): void {
-    const pod = this.pods.get(`${namespace}/${name}`);
-    if (pod === undefined) throw new Error(`no pod ${namespace}/${name} to delete`);
-    this.record('pods', 'DELETED', pod);
+    this.remove('pods', namespace, name);
   }
 
   /** Adds a Service (namespaced, like pods). */
@@ -203,14 +200,11 @@ export class TestKubeApiServer {
   }
 
   modifyService(service: V1Service): V1Service {
-    if (!this.objects.services.has(keyOf(service))) throw new Error(`no service ${keyOf(service)} to modify`);
-    return this.record('services', 'MODIFIED', service);
+    return this.modify('services', service);
   }
 
   deleteService(namespace: string, name: string): void {
-    const service = this.objects.services.get(`${namespace}/${name}`);
-    if (service === undefined) throw new Error(`no service ${namespace}/${name} to delete`);
-    this.record('services', 'DELETED', service);
+    this.remove('services', namespace, name);
   }
 
   /** Adds a Node (cluster-scoped: no namespace). */
@@ -219,14 +213,11 @@ export class TestKubeApiServer {
   }
 
   modifyNode(node: V1Node): V1Node {
-    if (!this.objects.nodes.has(keyOf(node))) throw new Error(`no node ${keyOf(node)} to modify`);
-    return this.record('nodes', 'MODIFIED', node);
+    return this.modify('nodes', node);
   }
 
   deleteNode(name: string): void {
-    const node = this.objects.nodes.get(`/${name}`);
-    if (node === undefined) throw new Error(`no node ${name} to delete`);
-    this.record('nodes', 'DELETED', node);
+    this.remove('nodes', '', name);
   }
 
   getPod(namespace: string, name: string): V1Pod | undefined {
@@ -271,6 +262,19 @@ export class TestKubeApiServer {
       w.res.end();
     }
     this.watches.clear();
+  }
+
+  /** MODIFIED for an object that exists (an error otherwise). */
+  private modify<T extends KubernetesObject>(collection: Collection, object: T): T {
+    if (!this.objects[collection].has(keyOf(object))) throw new Error(`no ${COLLECTIONS[collection].kind.toLowerCase()} ${keyOf(object)} to modify`);
+    return this.record(collection, 'MODIFIED', object);
+  }
+
+  /** DELETED for an object that exists (an error otherwise); namespace '' for cluster-scoped ones. */
+  private remove(collection: Collection, namespace: string, name: string): void {
+    const object = this.objects[collection].get(`${namespace}/${name}`);
+    if (object === undefined) throw new Error(`no ${COLLECTIONS[collection].kind.toLowerCase()} ${namespace === '' ? '' : `${namespace}/`}${name} to delete`);
+    this.record(collection, 'DELETED', object);
   }
 
   private record<T extends KubernetesObject>(collection: Collection, type: HistoryEvent['type'], input: T): T {
