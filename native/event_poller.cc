@@ -93,15 +93,20 @@ void EventPoller::StopThread() {
   if (thread_.joinable()) thread_.join();
 }
 
-// Poll thread. Wakes on the first record, then waits flush_interval_ms so
-// that a busy ring is drained in large batches rather than per event.
+// Poll thread. Wakes on the first record, then gathers for flush_interval_ms
+// before handing the batch to JavaScript: a JS call costs far more than a
+// record, so a busy ring goes across in few large batches (the benchmark
+// measured half the daemon CPU at 100 ms rather than 10 ms). Meanwhile the
+// rings are drained every kDrainStepMs, so waiting never fills them.
 void EventPoller::Run() {
+  constexpr int kDrainStepMs = 10;
   while (!stopping_.load()) {
     int n = ring_buffer__poll(rings_, poll_timeout_ms_);
     if (n < 0 && n != -EINTR) break;
     if (batch_.empty()) continue;
-    if (batch_.size() < batch_bytes_ && flush_interval_ms_ > 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(flush_interval_ms_));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(flush_interval_ms_);
+    while (!stopping_.load() && batch_.size() < batch_bytes_ && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(kDrainStepMs));
       ring_buffer__consume(rings_);
     }
     Flush();

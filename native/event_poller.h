@@ -42,7 +42,7 @@ class EventPoller : public Napi::ObjectWrap<EventPoller> {
   Batch batch_;
   size_t batch_bytes_ = 256 * 1024;
   int poll_timeout_ms_ = 100;
-  int flush_interval_ms_ = 10;
+  int flush_interval_ms_ = 100;
 };
 
 }  // namespace kubepulse
