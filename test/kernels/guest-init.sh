@@ -37,11 +37,13 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 
 run=""
+repo=""
 cmd=cmd.sh
 overlay=""
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     kp.run=*) run="${arg#kp.run=}" ;;
+    kp.repo=*) repo="${arg#kp.repo=}" ;;
     kp.cmd=*) cmd="${arg#kp.cmd=}" ;;
     kp.overlay=1) overlay=1 ;;
   esac
@@ -78,6 +80,13 @@ mount -t cgroup2 cgroup2 $H/sys/fs/cgroup
 mount -t bpf bpf $H/sys/fs/bpf
 for d in /tmp /var/tmp; do mount -t tmpfs -o mode=1777 tmpfs $H$d; done
 mount -t tmpfs -o mode=0755 tmpfs $H/run
+# A checkout under /tmp (a CI clone, say) is hidden by the tmpfs above:
+# show it again, read-only, at the same path.
+if [ -n "$repo" ] && [ ! -e "$H$repo/package.json" ]; then
+  mkdir -p /hostro "$H$repo"
+  mount -t 9p -o "$opts9p,ro,cache=loose" hostroot /hostro || fail "mount hostroot for $repo"
+  mount -o bind "/hostro$repo" "$H$repo" || fail "bind $repo"
+fi
 mkdir -p "$H$run" || fail "mkdir $run"
 mount -t 9p -o "$opts9p,rw" kprun "$H$run" || fail "mount run dir $run"
 

@@ -211,6 +211,7 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<GuestResult> 
     // time when the host is busy - wrong latencies and timeouts.)
     'cryptomgr.notests',
     `kp.run=${runDir}`,
+    `kp.repo=${repoRoot}`,
     'kp.cmd=.kp-cmd.sh',
     ...(opts.overlay ? ['kp.overlay=1'] : []),
     ...(opts.kernelArgs ?? []),
