@@ -78,14 +78,19 @@ mount -t tracefs tracefs $H/sys/kernel/tracing
 mount -t debugfs debugfs $H/sys/kernel/debug
 mount -t cgroup2 cgroup2 $H/sys/fs/cgroup
 mount -t bpf bpf $H/sys/fs/bpf
+# A checkout under /tmp, /var/tmp or /run (a CI clone, say) would be hidden
+# by the fresh tmpfs mounted there: keep it aside and put it back after.
+stashed=""
+case "$repo" in
+  /tmp/*|/var/tmp/*|/run/*)
+    mkdir -p /stash && mount -o bind "$H$repo" /stash || fail "keep $repo"
+    stashed=1 ;;
+esac
 for d in /tmp /var/tmp; do mount -t tmpfs -o mode=1777 tmpfs $H$d; done
 mount -t tmpfs -o mode=0755 tmpfs $H/run
-# A checkout under /tmp (a CI clone, say) is hidden by the tmpfs above:
-# show it again, read-only, at the same path.
-if [ -n "$repo" ] && [ ! -e "$H$repo/package.json" ]; then
-  mkdir -p /hostro "$H$repo"
-  mount -t 9p -o "$opts9p,ro,cache=loose" hostroot /hostro || fail "mount hostroot for $repo"
-  mount -o bind "/hostro$repo" "$H$repo" || fail "bind $repo"
+if [ -n "$stashed" ]; then
+  mkdir -p "$H$repo" || fail "mkdir $repo"
+  mount --move /stash "$H$repo" || fail "move $repo back"
 fi
 mkdir -p "$H$run" || fail "mkdir $run"
 mount -t 9p -o "$opts9p,rw" kprun "$H$run" || fail "mount run dir $run"
