@@ -6,7 +6,8 @@
 // for the TTL. Hits and misses are plain integers bumped on the hot path and
 // turned into Prometheus counters at scrape time.
 import { LRUCache } from 'lru-cache';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { counterFromTotal } from '../metrics/total-counter.js';
 import type { PodIdentity } from './resolver.js';
 
 export interface IdentityCacheOptions {
@@ -95,25 +96,17 @@ export class IdentityCache {
   private register(registry: Registry): void {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const cache = this;
-    let reportedHits = 0;
-    let reportedMisses = 0;
-    new Counter({
+    counterFromTotal({
       name: 'kubepulse_metadata_cache_hits_total',
       help: 'Pod resolutions answered from the metadata cache.',
-      registers: [registry],
-      collect() {
-        this.inc(cache.hits - reportedHits);
-        reportedHits = cache.hits;
-      },
+      registry,
+      total: () => cache.hits,
     });
-    new Counter({
+    counterFromTotal({
       name: 'kubepulse_metadata_cache_misses_total',
       help: 'Pod resolutions that had to look at the cgroup index, /proc or the cgroup file system.',
-      registers: [registry],
-      collect() {
-        this.inc(cache.misses - reportedMisses);
-        reportedMisses = cache.misses;
-      },
+      registry,
+      total: () => cache.misses,
     });
     new Gauge({
       name: 'kubepulse_metadata_cache_size',

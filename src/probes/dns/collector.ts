@@ -4,6 +4,7 @@
 
 import { Counter, type Registry } from 'prom-client';
 import type { Resolver } from '../../metadata/resolver.js';
+import { counterFromTotal } from '../../metrics/total-counter.js';
 import { CounterFamily, HistogramFamily, type CounterCell, type HistogramCell } from '../../metrics/cells.js';
 import { POD_LABEL_NAMES, PodChildren, type PodLabels } from '../../metrics/pod-series.js';
 import { LATENCY_BUCKETS } from '../tcp/collector.js';
@@ -85,14 +86,11 @@ export class DnsCollector {
       registers: [registry],
     });
     const limiter = this.limiter;
-    new Counter({
+    counterFromTotal({
       name: 'kubepulse_dns_domains_folded_total',
       help: 'Queries whose domain label became "other" because --dns-max-domains distinct domains were already in use.',
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(limiter.folded);
-      },
+      registry,
+      total: () => limiter.folded,
     });
     this.children = new PodChildren(options.node, (labels) => ({ labels, latency: undefined, queries: new Map(), responses: new Map() }));
   }
