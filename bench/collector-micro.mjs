@@ -21,8 +21,11 @@ const EVENTS = Math.min(5_000_000, Math.max(1000, Number(opt.events)));
 const PODS = Math.min(100_000, Math.max(1, Number(opt.pods)));
 
 const { createRegistry } = await import(dist('src/metrics/registry.js'));
-const { EventStream, readU64 } = await import(dist('src/bpf/event-stream.js'));
-const { TcpCollector, LATENCY_BUCKETS } = await import(dist('src/probes/tcp/collector.js'));
+const { EventStream } = await import(dist('src/bpf/event-stream.js'));
+const { readU64 } = await import(dist('src/bytes.js'));
+const { LATENCY_BUCKETS } = await import(dist('src/probes/tcp/collector.js'));
+const { parseConfig } = await import(dist('src/config.js'));
+const { PROBE_MODULES } = await import(dist('src/probes/index.js'));
 const tcpMod = await import(dist('src/probes/tcp/event.js'));
 
 const identities = Array.from({ length: PODS }, (_, i) =>
@@ -73,8 +76,9 @@ const out = { pods: PODS, batchEvents: BATCH, results: [] };
 
 {
   const registry = createRegistry();
-  const tcp = new TcpCollector(registry, resolver, 'node');
-  const stream = new EventStream(new Map([[tcpMod.TCP_EVENT_TYPE, (v, at, len) => void tcp.handle(v, at, len)]]));
+  const { config } = parseConfig(['--node-name', 'node'], {});
+  const tcp = PROBE_MODULES.tcp.create({ config, registry, resolver, numCpus: 1 });
+  const stream = new EventStream(tcp.events);
   for (let i = 0; i < 50; i++) stream.dispatch(batches[i % batches.length]); // warm up the JIT
   out.results.push(
     await measure('EventStream.dispatch → TcpCollector.handle (prom-client children)', () => {

@@ -6,11 +6,10 @@
 //
 //   node bench/synthetic-series.mjs --port P [--pods 1000] [--domains 5]
 //
-// Serves /metrics, /healthz, /readyz (ready once every series exists). Every event goes through
-// the same `handle(view, offset, length)` entry the ring buffer feeds, with the same byte
-// layout (the layouts come from the decoders' exported *_EVENT_LAYOUT). The DNS collector is
-// used when the build has one (dist/src/probes/dns/collector.js); otherwise only TCP series.
-import { existsSync } from 'node:fs';
+// Serves /metrics, /healthz, /readyz (ready once every series exists). The collectors are the
+// daemon's probe modules (src/probes/index.ts) built from the same context, and every event goes
+// through the event handler the module registers for its type, the one the ring buffer feeds,
+// with the same byte layout (the layouts come from the decoders' exported *_EVENT_LAYOUT).
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -36,8 +35,10 @@ if (!(PODS >= 1 && PODS <= 100000) || !(DOMAINS >= 0 && DOMAINS <= 1000)) {
 const { createRegistry } = await import(dist('src/metrics/registry.js'));
 const { HttpServer } = await import(dist('src/http/server.js'));
 const { createLogger } = await import(dist('src/log.js'));
-const { TcpCollector } = await import(dist('src/probes/tcp/collector.js'));
+const { parseConfig } = await import(dist('src/config.js'));
+const { PROBE_MODULES } = await import(dist('src/probes/index.js'));
 const tcpEventMod = await import(dist('src/probes/tcp/event.js'));
+const dnsEventMod = await import(dist('src/probes/dns/event.js'));
 
 // 1,000 pods over 20 namespaces and 200 workloads; cgroup id i+1 is pod i.
 const identities = [];
@@ -57,7 +58,12 @@ const resolver = { resolve: (_tgid, cgroupId) => identities[(cgroupId - 1) % POD
 
 const registry = createRegistry();
 const log = createLogger('warn');
-const tcp = new TcpCollector(registry, resolver, opt.node);
+const { config } = parseConfig(['--node-name', opt.node], {});
+// Only what the TCP and DNS modules read: they keep no kernel object and no pod list.
+const context = { config, registry, resolver, log, numCpus: 1 };
+const tcp = PROBE_MODULES.tcp.create(context);
+const dnsModule = PROBE_MODULES.dns.create(context);
+const handleTcp = tcp.events.get(tcpEventMod.TCP_EVENT_TYPE);
 
 // TCP: one event of every result per pod, laid out as struct kp_tcp_event.
 const T = tcpEventMod.TCP_EVENT_LAYOUT;
@@ -75,23 +81,17 @@ for (let i = 0; i < PODS; i++) {
     view.setUint32(T.offsets.result, r, true);
     view.setUint16(T.offsets.family, 2, true);
     view.setUint16(T.offsets.dport, 443, true);
-    tcp.handle(view, 0, T.size);
+    handleTcp(view, 0, T.size);
     events++;
   }
 }
 
-// DNS: a query and its answer per pod and domain, when the build has a DNS collector. Its
-// entry point is not fixed yet: it is driven through whatever feed helper it exports.
+// DNS: a query and its answer per pod and domain.
 let dns = 'absent';
-const dnsCollectorPath = join(ROOT, 'dist/src/probes/dns/collector.js');
-if (DOMAINS > 0 && existsSync(dnsCollectorPath)) {
-  try {
-    const feed = await import(pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'lib/dns-feed.mjs')).href);
-    events += await feed.feedDns({ dist, registry, resolver, node: opt.node, pods: PODS, domains: DOMAINS });
-    dns = 'fed';
-  } catch (err) {
-    dns = `not fed: ${err.message}`;
-  }
+if (DOMAINS > 0) {
+  const feed = await import(pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'lib/dns-feed.mjs')).href);
+  events += await feed.feedDns({ dist, handle: dnsModule.events.get(dnsEventMod.DNS_EVENT_TYPE), pods: PODS, domains: DOMAINS });
+  dns = 'fed';
 }
 
 const server = new HttpServer({ registry, readiness: () => ({ ready: true, reasons: [] }), log });
@@ -99,6 +99,7 @@ const port = await server.listen(Number(opt.port), '127.0.0.1');
 process.stdout.write(`${JSON.stringify({ port, pods: PODS, domains: DOMAINS, events, dns })}\n`);
 
 const stop = async () => {
+  dnsModule.stop?.();
   await server.close();
   process.exit(0);
 };

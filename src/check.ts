@@ -1,15 +1,15 @@
 // `kubepulse check`: the pre-flight a user runs before deploying (and CI
 // runs on a real kernel): report what the kernel offers, load and attach
-// every probe as the daemon would, print the plan, detach, exit 0 or 1.
+// every kernel object the selected probe modules need, as the daemon would,
+// print the plan, detach, exit 0 or 1.
 
 import { loadAddon, type Addon } from './bpf/addon.js';
-import { detectKernel, probeBpf } from './bpf/kernel.js';
+import { detectKernel, preflight, probeBpf } from './bpf/kernel.js';
 import { loadContext, loadProbe } from './bpf/probe.js';
 import type { Config } from './config.js';
 import { describeBpfError } from './errors.js';
 import type { Logger } from './log.js';
-import { preflight } from './daemon.js';
-import { probeEntries } from './probes/registry.js';
+import { kernelObjectUses, selectModules } from './probes/index.js';
 
 const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
 
@@ -37,14 +37,14 @@ export function runCheck(config: Config, log: Logger, out: (line: string) => voi
   }
   let failures = 0;
   const ctx = loadContext(config, kernel, addon, log);
-  for (const entry of probeEntries(config)) {
+  for (const { spec } of kernelObjectUses(selectModules(config.probes), config)) {
     try {
-      const probe = loadProbe(entry.spec, ctx);
-      out(`probe ${entry.spec.name.padEnd(9)} ok    ${probe.hook}`);
+      const probe = loadProbe(spec, ctx);
+      out(`probe ${spec.name.padEnd(9)} ok    ${probe.hook}`);
       probe.object.close();
     } catch (err) {
       failures++;
-      out(`probe ${entry.spec.name.padEnd(9)} FAIL  ${describeBpfError(err)}`);
+      out(`probe ${spec.name.padEnd(9)} FAIL  ${describeBpfError(err)}`);
     }
   }
   out(failures === 0 ? 'OK: every probe loads and attaches' : `FAIL: ${failures} probe(s) cannot attach`);

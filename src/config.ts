@@ -6,10 +6,9 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { UserError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
-import { PROBE_NAMES, type ProbeName } from './probes/registry.js';
+import { ATTACH_MODES, type AttachMode } from './bpf/probe.js';
+import { PROBE_NAMES, type ProbeName } from './probes/names.js';
 
-export const ATTACH_MODES = ['auto', 'kprobe', 'tracepoint'] as const;
-export type AttachMode = (typeof ATTACH_MODES)[number];
 
 export interface Config {
   port: number;

@@ -1,11 +1,13 @@
 // The daemon's lifecycle: probe the kernel, serve HTTP, load and attach
-// the probes, stream their events into the collectors; stop in reverse.
+// the kernel objects the probe modules need, stream their events into the
+// modules' collectors; stop in reverse. It knows no probe by name: every
+// probe is a module in src/probes/index.ts.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAddon, packageRoot, type Addon } from './bpf/addon.js';
 import { EventStream, type EventHandler } from './bpf/event-stream.js';
-import { detectKernel, type KernelFeatures } from './bpf/kernel.js';
+import { detectKernel, preflight } from './bpf/kernel.js';
 import { loadContext, loadProbe, type LoadedProbe } from './bpf/probe.js';
 import type { Config } from './config.js';
 import { UserError } from './errors.js';
@@ -16,15 +18,10 @@ import { createMetadata } from './metadata/index.js';
 import { PodReaper } from './metrics/pod-reaper.js';
 import { createRegistry } from './metrics/registry.js';
 import { registerSelfMetrics } from './metrics/self.js';
-import { DnsCollector } from './probes/dns/collector.js';
-import { DNS_EVENT_TYPE } from './probes/dns/event.js';
-import { FlowsCollector } from './probes/flows/collector.js';
 import { addressOnlyPeers } from './probes/flows/peers.js';
+import { kernelObjectUses, selectModules } from './probes/index.js';
+import type { ProbeCollectors, ProbeContext, ProbeModule } from './probes/module.js';
 import { PodRoots } from './probes/pod-roots.js';
-import { probeEntries } from './probes/registry.js';
-import { SyscallsCollector } from './probes/syscalls/collector.js';
-import { TcpCollector } from './probes/tcp/collector.js';
-import { TCP_EVENT_TYPE } from './probes/tcp/event.js';
 
 export interface Daemon {
   port: number;
@@ -34,14 +31,6 @@ export interface Daemon {
 
 export function version(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-}
-
-/** Refuses to start where nothing could work, naming what is missing. */
-export function preflight(kernel: KernelFeatures): void {
-  if (!kernel.capabilities.bpf || !kernel.capabilities.perfmon)
-    throw new UserError('cannot load BPF: operation not permitted (needs CAP_BPF and CAP_PERFMON, or root)');
-  if (!kernel.btf)
-    throw new UserError('cannot load BPF: the kernel has no BTF at /sys/kernel/btf/vmlinux (needs CONFIG_DEBUG_INFO_BTF)');
 }
 
 export async function startDaemon(config: Config, log: Logger, addon: Addon = loadAddon()): Promise<Daemon> {
@@ -59,39 +48,39 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     registry,
     log,
   });
-  const resolver = metadata.resolver;
   // Flow peers from the whole cluster (pods, Services, nodes) when there is
   // one; without Kubernetes, loopback is this node and the rest external.
   const clusterPeers = metadata.mode === 'kubernetes' ? createClusterPeers({ kubeconfig: config.kubeconfig, registry, log }) : undefined;
-  const tcp = new TcpCollector(registry, resolver, config.nodeName);
-  const dns = new DnsCollector(registry, resolver, {
-    node: config.nodeName,
-    timeoutMs: config.dnsTimeoutMs,
-    maxDomains: config.dnsMaxDomains,
-    clusterDomain: config.clusterDomain,
-  });
-  const handlers = new Map<number, EventHandler>([
-    [TCP_EVENT_TYPE, (view, at, length) => void tcp.handle(view, at, length)],
-    [DNS_EVENT_TYPE, (view, at, length) => void dns.handle(view, at, length)],
-  ]);
   const numCpus = addon.numPossibleCpus();
   const podRoots = new PodRoots({ cgroupfs: kernel.cgroup2, log });
-  const flows = new FlowsCollector(registry, resolver, clusterPeers ?? addressOnlyPeers, metadata.pods, {
-    node: config.nodeName,
-    maxFlowsPerPod: config.flowsPerPod,
-    numCpus,
+  const context: ProbeContext = {
+    config,
+    registry,
+    resolver: metadata.resolver,
+    pods: metadata.pods,
+    peers: clusterPeers ?? addressOnlyPeers,
     podRoots,
-  });
-  const syscalls = new SyscallsCollector(registry, resolver, metadata.pods, { node: config.nodeName, podRoots });
-  // Map-only probes hand their object to the collector that reads it.
-  const onAttached: Record<string, (p: LoadedProbe) => void> = {
-    flows: (p) => flows.attach(p.object),
-    syscalls: (p) => syscalls.attach(p.object),
+    numCpus,
+    log,
   };
-  const entries = probeEntries(config);
+  const modules = selectModules(config.probes);
+  // Before any collector exists: a bad flag (e.g. too many --dns-ports) fails here.
+  const objectUses = kernelObjectUses(modules, config);
+  const running = new Map<ProbeModule, ProbeCollectors>(modules.map((m) => [m, m.create(context)]));
 
-  // Series of a deleted pod go after a grace period, not at the TTL.
-  const reaper = new PodReaper(registry, config.seriesGraceMs, [tcp.forgetPod.bind(tcp), dns.forgetPod.bind(dns)], log);
+  const handlers = new Map<number, EventHandler>();
+  const eventTypes: Record<number, string> = {};
+  for (const [module, collectors] of running) {
+    for (const [type, handler] of collectors.events ?? []) {
+      if (handlers.has(type)) throw new Error(`event type ${type} is handled by ${eventTypes[type]} and ${module.name}`);
+      handlers.set(type, handler);
+      eventTypes[type] = module.name;
+    }
+  }
+
+  // Series of a deleted pod go after one grace period for every module.
+  const forget = [...running.values()].flatMap((c) => (c.forgetPodSeries ? [c.forgetPodSeries.bind(c)] : []));
+  const reaper = new PodReaper(registry, config.seriesGraceMs, forget, log);
   const podNames = new Map<string, { namespace: string; name: string }>();
   metadata.pods.onChange((uid, record) => {
     if (record) podNames.set(uid, { namespace: record.namespace, name: record.name });
@@ -99,8 +88,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
       const gone = podNames.get(uid);
       podNames.delete(uid);
       if (gone) reaper.podGone(gone.namespace, gone.name);
-      flows.podGone(uid);
-      syscalls.podGone(uid);
+      for (const c of running.values()) c.podDeleted?.({ uid, namespace: gone?.namespace ?? '', name: gone?.name ?? '' });
     }
   });
   const stream = new EventStream(handlers);
@@ -122,24 +110,19 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     probes: () => probes,
     failedProbes: () => failed,
     stream,
-    eventTypes: Object.fromEntries(entries.filter((p) => p.eventType !== undefined).map((p) => [p.eventType, p.spec.name])),
+    eventTypes,
     ready: () => ready().ready,
     numCpus,
   });
 
   const server = new HttpServer({ registry, readiness: ready, log });
-  server.route('/api/v1/flows', () => flows.snapshot());
-  server.route('/api/v1/syscalls', () => syscalls.snapshot());
+  for (const collectors of running.values())
+    for (const [path, answer] of Object.entries(collectors.routes ?? {})) server.route(path, answer);
   const port = await server.listen(config.port, config.listenAddress);
   log.info('serving', { address: config.listenAddress, port });
 
-  // Unanswered queries become rcode="timeout". The kernel stamps events
-  // with CLOCK_MONOTONIC, the clock process.hrtime reads.
-  const dnsTimeouts = setInterval(() => dns.expire(Number(process.hrtime.bigint())), 1000);
-  dnsTimeouts.unref();
-
   const closeProbes = (): void => {
-    clearInterval(dnsTimeouts);
+    for (const c of running.values()) c.stop?.();
     reaper.stop();
     podRoots.stop();
     stream.stop();
@@ -147,17 +130,17 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   };
   try {
     const ctx = loadContext(config, kernel, addon, log);
-    for (const entry of entries) {
+    for (const use of objectUses) {
       try {
-        const probe = loadProbe(entry.spec, ctx);
+        const probe = loadProbe(use.spec, ctx);
         probes.push(probe);
-        onAttached[probe.name]?.(probe);
+        for (const module of use.modules) running.get(module)?.attached?.(probe);
       } catch (err) {
         // With --attach forced, the user asked for exactly this: fail. In
         // auto mode a probe that cannot attach is visible, not fatal.
         if (config.attach !== 'auto' || !(err instanceof UserError)) throw err;
-        log.error('probe not attached', { probe: entry.spec.name, error: err.message });
-        failed.push(entry.spec.name);
+        log.error('probe not attached', { probe: use.spec.name, error: err.message });
+        failed.push(use.spec.name);
       }
     }
     if (probes.length === 0) throw new UserError(`no probe could attach on this kernel (${kernel.release})`);

@@ -1,4 +1,4 @@
-// Feeds the daemon's DNS collector (dist/src/probes/dns/collector.js) with DNS events in the
+// Feeds the DNS probe module's event handler (dist/src/probes/dns/index.js) with DNS events in the
 // kernel's layout (struct kp_dns_event, offsets from the decoder's DNS_EVENT_LAYOUT): for every
 // pod and domain one query and its response, every other domain answered NXDOMAIN, so each pod
 // gets queries per domain, a latency histogram and two rcode series. For the synthetic
@@ -19,12 +19,10 @@ function message(id, flags, name) {
   return Buffer.concat([header, question(name)]);
 }
 
-export async function feedDns({ dist, registry, resolver, node, pods, domains }) {
-  const { DnsCollector } = await import(dist('src/probes/dns/collector.js'));
+export async function feedDns({ dist, handle, pods, domains }) {
   const ev = await import(dist('src/probes/dns/event.js'));
   const L = ev.DNS_EVENT_LAYOUT;
   const O = L.offsets;
-  const dns = new DnsCollector(registry, resolver, { node, timeoutMs: 5000, maxDomains: 1000, clusterDomain: 'cluster.local' });
   const buf = Buffer.alloc(L.size);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let ts = 1_000_000_000n;
@@ -44,7 +42,7 @@ export async function feedDns({ dist, registry, resolver, node, pods, domains })
     view.setUint16(O.payload_len, msg.length, true);
     view.setUint16(O.wire_len, msg.length, true);
     msg.copy(buf, O.payload);
-    dns.handle(view, 0, O.payload + msg.length);
+    handle(view, 0, O.payload + msg.length);
     events++;
   };
   for (let i = 0; i < pods; i++) {

@@ -71,13 +71,3 @@ export class EventStream {
     counts.forEach((n, type) => this.stats.received.set(type, (this.stats.received.get(type) ?? 0) + n));
   }
 }
-
-/**
- * A u64 field as a JS number. Exact below 2^53: cgroup ids always are, and
- * monotonic nanosecond timestamps are for the first 104 days of uptime;
- * after that they round to a few ns, harmless for the latencies user space
- * derives from them (the kernel computes TCP latencies itself).
- */
-export function readU64(view: DataView, offset: number): number {
-  return view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 4294967296;
-}

@@ -4,6 +4,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { UserError } from '../errors.js';
 import type { Addon } from './addon.js';
 
 export interface Capabilities {
@@ -77,6 +78,14 @@ export function detectKernel(paths: { procfs: string; sysfs: string; cgroupfs?: 
     cgroup2: paths.cgroupfs ?? findMount(mounts, 'cgroup2'),
     capabilities: parseCapabilities(read(join(paths.procfs, 'self', 'status'))),
   };
+}
+
+/** Refuses to start where nothing could work, naming what is missing. */
+export function preflight(kernel: KernelFeatures): void {
+  if (!kernel.capabilities.bpf || !kernel.capabilities.perfmon)
+    throw new UserError('cannot load BPF: operation not permitted (needs CAP_BPF and CAP_PERFMON, or root)');
+  if (!kernel.btf)
+    throw new UserError('cannot load BPF: the kernel has no BTF at /sys/kernel/btf/vmlinux (needs CONFIG_DEBUG_INFO_BTF)');
 }
 
 /** What the BPF side can do, probed by asking the kernel (needs CAP_BPF). */

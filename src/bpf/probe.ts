@@ -5,11 +5,14 @@
 // kubepulse_probe_info{probe,hook}.
 
 import { join } from 'node:path';
-import type { AttachMode } from '../config.js';
 import { describeBpfError, UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Addon, BpfObjectHandle } from './addon.js';
 import type { KernelFeatures } from './kernel.js';
+
+/** --attach: which hook families a probe may use (auto: the best the kernel has). */
+export const ATTACH_MODES = ['auto', 'kprobe', 'tracepoint'] as const;
+export type AttachMode = (typeof ATTACH_MODES)[number];
 
 export interface HookPlan {
   /** Shown in logs and kubepulse_probe_info, e.g. "tp_btf/inet_sock_set_state". */

@@ -4,6 +4,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { EventStream } from '../bpf/event-stream.js';
 import type { LoadedProbe } from '../bpf/probe.js';
+import { sumPerCpu } from '../bytes.js';
 
 export interface SelfMetricsSources {
   version: string;
@@ -16,14 +17,6 @@ export interface SelfMetricsSources {
   eventTypes: Record<number, string>;
   ready: () => boolean;
   numCpus: number;
-}
-
-/** Sums a per-CPU u64 counter slot read from a BPF_MAP_TYPE_PERCPU_ARRAY. */
-export function sumPerCpu(value: Buffer | null, numCpus: number): number {
-  if (value === null) return 0;
-  let total = 0;
-  for (let cpu = 0; cpu < numCpus && cpu * 8 + 8 <= value.length; cpu++) total += Number(value.readBigUInt64LE(cpu * 8));
-  return total;
 }
 
 export function registerSelfMetrics(registry: Registry, src: SelfMetricsSources): void {

@@ -14,6 +14,7 @@
 
 import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
+import { u64Key } from '../bytes.js';
 import type { BpfObjectHandle } from '../bpf/addon.js';
 import type { Logger } from '../log.js';
 
@@ -86,12 +87,6 @@ export interface PodRootsOptions {
   watch?: boolean;
   maxLevel?: number;
 }
-
-const u64Key = (id: number): Buffer => {
-  const k = Buffer.alloc(8);
-  k.writeBigUInt64LE(BigInt(id));
-  return k;
-};
 
 export class PodRoots {
   private readonly roots = new Map<number, PodRoot>();

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { EventStream, readU64 } from '../../src/bpf/event-stream.js';
+import { EventStream } from '../../src/bpf/event-stream.js';
+import { readU64 } from '../../src/bytes.js';
 import { frame } from '../support/batches.js';
 
 function record(type: number, size: number, fill: number): Buffer {

@@ -1,7 +1,7 @@
 // Decoder for struct kp_dns_event (bpf/dns.h). The offsets are checked
 // against the C header by test/probes/dns/event.test.ts.
 
-import { readU64 } from '../../bpf/event-stream.js';
+import { readU64 } from '../../bytes.js';
 
 export const DNS_EVENT_TYPE = 2;
 

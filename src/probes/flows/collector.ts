@@ -19,7 +19,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BpfObjectHandle } from '../../bpf/addon.js';
 import type { PodIndex } from '../../metadata/pod-index.js';
 import type { PodIdentity, Resolver } from '../../metadata/resolver.js';
-import { sumPerCpu } from '../../metrics/self.js';
+import { sumPerCpu } from '../../bytes.js';
 import type { PodRoots } from '../pod-roots.js';
 import { decodeFlowCounts, decodeFlowKey, type FlowDirection, type FlowProtocol } from './map.js';
 import type { Peer, PeerResolver } from './peers.js';

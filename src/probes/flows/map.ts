@@ -3,6 +3,7 @@
 // test/probes/flows/map.test.ts.
 
 import { formatIp } from '../../net/ip.js';
+import { bufferU64 } from '../../bytes.js';
 
 export const FLOW_MAP_LAYOUT = {
   keySize: 32,
@@ -33,12 +34,10 @@ const IPPROTO_TCP = 6;
 const K = FLOW_MAP_LAYOUT.key;
 const V = FLOW_MAP_LAYOUT.value;
 
-const u64 = (b: Buffer, at: number): number => b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 4294967296;
-
 export function decodeFlowKey(b: Buffer): FlowKey {
   const v4 = b.readUInt16LE(K.family) === AF_INET;
   return {
-    cgroupId: u64(b, K.cgroup_id),
+    cgroupId: bufferU64(b, K.cgroup_id),
     peer: formatIp(b.subarray(K.peer, K.peer + (v4 ? 4 : 16)), v4 ? 'ipv4' : 'ipv6'),
     port: b.readUInt16LE(K.port),
     direction: b.readUInt8(K.direction) === 2 ? 'ingress' : 'egress',
@@ -47,5 +46,5 @@ export function decodeFlowKey(b: Buffer): FlowKey {
 }
 
 export function decodeFlowCounts(b: Buffer): FlowCounts {
-  return { count: u64(b, V.count), firstNs: u64(b, V.first_ns), lastNs: u64(b, V.last_ns) };
+  return { count: bufferU64(b, V.count), firstNs: bufferU64(b, V.first_ns), lastNs: bufferU64(b, V.last_ns) };
 }

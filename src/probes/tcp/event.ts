@@ -1,7 +1,7 @@
 // Decoder for struct kp_tcp_event (bpf/tcp.h). The offsets are checked
 // against the C header by test/probes/tcp/event.test.ts.
 
-import { readU64 } from '../../bpf/event-stream.js';
+import { readU64 } from '../../bytes.js';
 
 export const TCP_EVENT_TYPE = 1;
 

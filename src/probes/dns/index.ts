@@ -1,0 +1,30 @@
+// The DNS probe: queries, latency and response codes per pod, from the
+// packets dns.bpf.o copies out of DNS ports.
+
+import type { ProbeModule } from '../module.js';
+import { DnsCollector } from './collector.js';
+import { DNS_EVENT_TYPE } from './event.js';
+import { dnsProbe } from './probe.js';
+
+export const dnsModule: ProbeModule = {
+  name: 'dns',
+  kernelObjects: (config) => [dnsProbe(config.dnsPorts)],
+  create(ctx) {
+    const { config } = ctx;
+    const dns = new DnsCollector(ctx.registry, ctx.resolver, {
+      node: config.nodeName,
+      timeoutMs: config.dnsTimeoutMs,
+      maxDomains: config.dnsMaxDomains,
+      clusterDomain: config.clusterDomain,
+    });
+    // Unanswered queries become rcode="timeout". The kernel stamps events
+    // with CLOCK_MONOTONIC, the clock process.hrtime reads.
+    const timeouts = setInterval(() => dns.expire(Number(process.hrtime.bigint())), 1000);
+    timeouts.unref();
+    return {
+      events: new Map([[DNS_EVENT_TYPE, (view, at, length) => void dns.handle(view, at, length)]]),
+      forgetPodSeries: (namespace, pod) => dns.forgetPod(namespace, pod),
+      stop: () => clearInterval(timeouts),
+    };
+  },
+};

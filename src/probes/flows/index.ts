@@ -1,0 +1,27 @@
+// The flows probe: who talks to whom, read from flows.bpf.o's map at scrape
+// time and for /api/v1/flows (the policy exporter's input).
+
+import type { ProbeModule } from '../module.js';
+import { FlowsCollector } from './collector.js';
+import { flowsProbe } from './probe.js';
+
+export const flowsModule: ProbeModule = {
+  name: 'flows',
+  kernelObjects: () => [flowsProbe],
+  create(ctx) {
+    const flows = new FlowsCollector(ctx.registry, ctx.resolver, ctx.peers, ctx.pods, {
+      node: ctx.config.nodeName,
+      maxFlowsPerPod: ctx.config.flowsPerPod,
+      numCpus: ctx.numCpus,
+      podRoots: ctx.podRoots,
+    });
+    return {
+      attached: (probe) => {
+        if (probe.name === flowsProbe.name) flows.attach(probe.object);
+      },
+      routes: { '/api/v1/flows': () => flows.snapshot() },
+      podDeleted: (pod) => flows.podGone(pod.uid),
+      stop: () => flows.stop(),
+    };
+  },
+};
