@@ -1,6 +1,5 @@
 import t from 'tap';
 import { EventStream } from '../../src/bpf/event-stream.js';
-import { readU64 } from '../../src/bytes.js';
 import { frame } from '../support/batches.js';
 
 function record(type: number, size: number, fill: number): Buffer {
@@ -41,10 +40,4 @@ t.test('unknown types and truncated frames are counted, not fatal', async (t) =>
   stream.dispatch(broken);
   t.equal(handled, 3);
   t.equal(stream.stats.malformed, 2);
-});
-
-t.test('u64 fields', async (t) => {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(2n ** 40n + 12345n);
-  t.equal(readU64(new DataView(b.buffer, b.byteOffset, 8), 0), 2 ** 40 + 12345);
 });
