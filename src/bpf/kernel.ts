@@ -4,6 +4,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { findMount } from '../cgroup/mounts.js';
 import { UserError } from '../errors.js';
 import type { Addon } from './addon.js';
 
@@ -40,16 +41,6 @@ export function parseCapabilities(status: string): Capabilities {
   const sysAdmin = has(CAP_SYS_ADMIN);
   // Before CAP_BPF/CAP_PERFMON existed (5.8), CAP_SYS_ADMIN covered both.
   return { bpf: has(CAP_BPF) || sysAdmin, perfmon: has(CAP_PERFMON) || sysAdmin, netAdmin: has(CAP_NET_ADMIN), sysAdmin };
-}
-
-/** The first mount of the given filesystem type in a /proc/<pid>/mounts text. */
-export function findMount(mounts: string, fsType: string): string | undefined {
-  for (const line of mounts.split('\n')) {
-    const fields = line.split(' ');
-    // Mount points escape spaces as \040.
-    if (fields[2] === fsType && fields[1]) return fields[1].replace(/\\040/g, ' ');
-  }
-  return undefined;
 }
 
 export function detectKernel(paths: { procfs: string; sysfs: string; cgroupfs?: string | undefined }): KernelFeatures {

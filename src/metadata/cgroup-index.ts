@@ -10,9 +10,11 @@
 // Entries are kept after their directory disappears (until the LRU bound
 // pushes them out): kernfs does not reuse inode numbers in practice, and late
 // events of a just-exited container must still resolve.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
+import { findKubepodsRoots } from '../cgroup/kubepods.js';
+import { cgroupIdOf, findCgroup2Mount } from '../cgroup/mounts.js';
 import { parseCgroupPath, type CgroupInfo } from './cgroup-path.js';
 import type { Logger } from './logger.js';
 
@@ -37,29 +39,6 @@ export interface CgroupIndexOptions {
 
 /** A known cgroup: its pod and container, or null for a cgroup outside any pod. */
 export type CgroupEntry = CgroupInfo | null;
-
-/** The inode number of a cgroup v2 directory, which is the kernel's cgroup ID. */
-export function cgroupIdOf(dir: string): number {
-  return statSync(dir).ino;
-}
-
-function unescapeMountField(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-}
-
-/** The first cgroup2 mount point listed in <procfs>/mounts, or undefined. */
-export function findCgroup2Mount(procfs: string): string | undefined {
-  const mounts = readFileSync(join(procfs, 'mounts'), 'utf8');
-  for (const line of mounts.split('\n')) {
-    const fields = line.split(' ');
-    if (fields[2] === 'cgroup2' && fields[1] !== undefined) return unescapeMountField(fields[1]);
-  }
-  return undefined;
-}
-
-function isKubepodsRoot(name: string): boolean {
-  return name === 'kubepods' || name === 'kubepods.slice' || name.endsWith('-kubepods.slice');
-}
 
 export class CgroupIndex {
   /** The cgroup v2 mount point, undefined when the system has none. */
@@ -178,22 +157,7 @@ export class CgroupIndex {
   }
 
   private findRoots(mount: string): string[] {
-    const found: string[] = [];
-    let frontier = ['/'];
-    let visited = 0;
-    for (let depth = 0; depth < this.rootSearchDepth && frontier.length > 0; depth++) {
-      const next: string[] = [];
-      for (const dir of frontier) {
-        for (const name of this.subdirs(join(mount, dir))) {
-          if (++visited > this.maxScanDirs) return found;
-          const path = dir === '/' ? `/${name}` : `${dir}/${name}`;
-          if (isKubepodsRoot(name)) found.push(path);
-          else next.push(path);
-        }
-      }
-      frontier = next;
-    }
-    return found;
+    return findKubepodsRoots(mount, this.rootSearchDepth, this.maxScanDirs).map((r) => `/${r.path}`);
   }
 
   private walk(path: string, budget: { dirs: number }): void {

@@ -1,8 +1,6 @@
 // Where pods live in the cgroup v2 tree, for the probes that record pods
-// only (flows, syscalls: bpf/pod_roots.bpf.h). kubelet names the cgroup that
-// holds the pods `kubepods.slice` (systemd driver) or `kubepods` (cgroupfs
-// driver), at the top of the tree or nested (kind, k3s,
-// kubelet.slice/kubelet-kubepods.slice).
+// only (flows, syscalls: bpf/pod_roots.bpf.h). The kubepods roots are found
+// as the pod resolver finds them (../cgroup/kubepods.ts).
 //
 // PodRoots finds them and keeps every registered BPF object's watched_roots
 // map in step: at once when an object is added, on a timer (every 10 s), and
@@ -12,9 +10,10 @@
 // Registering a root deletes the kernel's cached "not a pod" answers, so a
 // cgroup seen before its root was known is looked at again.
 
-import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { u64Key } from '../bytes.js';
+import { findKubepodsRoots } from '../cgroup/kubepods.js';
 import type { BpfObjectHandle } from '../bpf/addon.js';
 import type { Logger } from '../log.js';
 
@@ -32,39 +31,9 @@ export const MAX_POD_ROOT_LEVEL = 4;
 export const MAX_WATCHED_ROOTS = 8;
 export const DEFAULT_RESCAN_MS = 10_000;
 
-const POD_ROOT_NAMES = new Set(['kubepods.slice', 'kubepods', 'kubelet-kubepods.slice']);
-
-/** Breadth-first to maxLevel; does not descend into a root once found. */
+/** Breadth-first to maxLevel, absolute paths; does not descend into a root once found. */
 export function findPodRoots(cgroupfs: string, maxLevel: number): PodRoot[] {
-  const roots: PodRoot[] = [];
-  let frontier = [cgroupfs];
-  for (let level = 1; level <= maxLevel && frontier.length > 0; level++) {
-    const next: string[] = [];
-    for (const dir of frontier) {
-      let names: string[];
-      try {
-        names = readdirSync(dir, { withFileTypes: true })
-          .filter((d) => d.isDirectory())
-          .map((d) => d.name);
-      } catch {
-        continue;
-      }
-      for (const name of names) {
-        const path = join(dir, name);
-        if (POD_ROOT_NAMES.has(name)) {
-          try {
-            roots.push({ path, level, cgroupId: statSync(path).ino });
-          } catch {
-            /* removed meanwhile */
-          }
-        } else {
-          next.push(path);
-        }
-      }
-    }
-    frontier = next;
-  }
-  return roots;
+  return findKubepodsRoots(cgroupfs, maxLevel).map((r) => ({ ...r, path: join(cgroupfs, r.path) }));
 }
 
 /** For a probe's configure(): the level limit the kernel walks to (the object's max_root_level). */

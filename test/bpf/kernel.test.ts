@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { detectKernel, findMount, parseCapabilities } from '../../src/bpf/kernel.js';
+import { detectKernel, parseCapabilities } from '../../src/bpf/kernel.js';
 
 t.test('capabilities from CapEff', async (t) => {
   t.same(parseCapabilities('Name:\tx\nCapEff:\t000001ffffffffff\n'), { bpf: true, perfmon: true, netAdmin: true, sysAdmin: true });
@@ -11,18 +11,6 @@ t.test('capabilities from CapEff', async (t) => {
   t.same(parseCapabilities('CapEff:\t0000000000000000\n'), { bpf: false, perfmon: false, netAdmin: false, sysAdmin: false });
   // CAP_SYS_ADMIN alone stands in for CAP_BPF/CAP_PERFMON on kernels before 5.8.
   t.same(parseCapabilities('CapEff:\t0000000000200000\n'), { bpf: true, perfmon: true, netAdmin: false, sysAdmin: true });
-});
-
-t.test('mounts', async (t) => {
-  const mounts = [
-    'tmpfs /sys/fs/cgroup tmpfs rw 0 0',
-    'cgroup /sys/fs/cgroup/cpu cgroup rw,cpu 0 0',
-    'cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0',
-    'tracefs /sys/kernel/my\\040tracing tracefs rw 0 0',
-  ].join('\n');
-  t.equal(findMount(mounts, 'cgroup2'), '/sys/fs/cgroup/unified');
-  t.equal(findMount(mounts, 'tracefs'), '/sys/kernel/my tracing');
-  t.equal(findMount(mounts, 'bpf'), undefined);
 });
 
 t.test('a fixture tree of /proc and /sys', async (t) => {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
-import { CgroupIndex, cgroupIdOf, findCgroup2Mount } from '../../src/metadata/cgroup-index.js';
+import { cgroupIdOf } from '../../src/cgroup/mounts.js';
+import { CgroupIndex } from '../../src/metadata/cgroup-index.js';
 import { IdentityCache } from '../../src/metadata/identity-cache.js';
 import { PodIndex } from '../../src/metadata/pod-index.js';
 import { PodResolver } from '../../src/metadata/pod-resolver.js';
@@ -76,11 +77,6 @@ function podPath(uid: string, containerId: string): string {
   const u = uid.replaceAll('-', '_');
   return `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${u}.slice/cri-containerd-${containerId}.scope`;
 }
-
-t.test('findCgroup2Mount', async (t) => {
-  const f = fixture(t, () => 'cgroup2 /sys/fs/cgroup/with\\040space cgroup2 rw 0 0');
-  t.equal(findCgroup2Mount(f.procfs), '/sys/fs/cgroup/with space', 'octal escapes are decoded');
-});
 
 t.test('a container process resolves, then hits the cache', async (t) => {
   const f = fixture(t);

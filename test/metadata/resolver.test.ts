@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { cgroupIdOf } from '../../src/metadata/cgroup-index.js';
+import { cgroupIdOf } from '../../src/cgroup/mounts.js';
 import { createMetadata, HOST_IDENTITY } from '../../src/metadata/index.js';
 import { TestKubeApiServer } from '../support/kube-api-server.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';

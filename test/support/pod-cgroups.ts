@@ -17,7 +17,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupIdOf, findCgroup2Mount } from '../../src/metadata/cgroup-index.js';
+import { cgroupIdOf, findCgroup2Mount } from '../../src/cgroup/mounts.js';
 
 export type QosClass = 'Guaranteed' | 'Burstable' | 'BestEffort';
 
