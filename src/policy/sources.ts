@@ -3,6 +3,7 @@
 // a time range). Every failure becomes a SourceError naming the source and
 // the reason; nothing here writes anything.
 import { request, type Dispatcher } from 'undici';
+import { FLOW_SERIES_LABELS, PEER_KINDS } from '../api/v1.js';
 import { ContractError, parseFlowsReport, parseSyscallsReport, type Direction, type Flow, type FlowPeer, type FlowsReport, type PeerKind, type Protocol, type SyscallsReport } from './types.js';
 
 export class SourceError extends Error {
@@ -131,7 +132,7 @@ export async function fetchAgentSyscalls(base: string, opts: HttpOptions): Promi
   return contract(source, '/api/v1/syscalls', () => parseSyscallsReport(body));
 }
 
-export const FLOW_SERIES_LABELS = ['namespace', 'workload', 'direction', 'protocol', 'port', 'peer_kind', 'peer_namespace', 'peer_workload'] as const;
+export { FLOW_SERIES_LABELS };
 
 /** Prometheus durations: 90s, 24h, 1h30m, 7d … */
 export const PROMETHEUS_DURATION = /^([0-9]+(ms|s|m|h|d|w|y))+$/;
@@ -178,7 +179,7 @@ export function parsePrometheusFlows(body: unknown): Flow[] {
     const portText = promLabel(m, 'port', path, true) as string;
     const port = Number(portText);
     if (!/^[0-9]+$/.test(portText) || port < 1 || port > 65535) throw new ContractError(`${path}.metric.port`, `expected a port 1-65535, got ${JSON.stringify(portText)}`);
-    const kind = oneOfLabel<PeerKind>(promLabel(m, 'peer_kind', path, true) as string, ['pod', 'service', 'node', 'external'], `${path}.metric.peer_kind`);
+    const kind = oneOfLabel<PeerKind>(promLabel(m, 'peer_kind', path, true) as string, PEER_KINDS, `${path}.metric.peer_kind`);
     const peer: FlowPeer = { kind };
     if (kind === 'pod' || kind === 'service') {
       peer.namespace = promLabel(m, 'peer_namespace', path, true) as string;

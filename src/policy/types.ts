@@ -4,73 +4,33 @@
 // producing a wrong policy.
 import { isIP } from 'node:net';
 
+import type * as v1 from '../api/v1.js';
+import { PEER_KINDS } from '../api/v1.js';
+
+// The types are the agent's (src/api/v1.ts), as the exporter reads them:
+// what it does not rely on is optional, so older agents and workload-granular
+// sources (Prometheus) parse too.
 export type Labels = Record<string, string>;
-export type Direction = 'ingress' | 'egress';
-export type Protocol = 'TCP' | 'UDP' | 'SCTP';
-export type PeerKind = 'pod' | 'service' | 'node' | 'external';
+export type Direction = v1.FlowDirection;
+export type Protocol = v1.ServiceProtocol;
+export type PeerKind = v1.PeerKind;
+export type ServicePort = v1.ServicePeerPort;
 
-export interface ServicePort {
-  port: number;
-  targetPort?: number | string;
-  protocol?: Protocol;
-  name?: string;
-}
+export type FlowPeer = Omit<v1.Peer, 'address'> & { address?: string };
 
-export interface FlowPeer {
-  kind: PeerKind;
-  address?: string;
-  namespace?: string;
-  pod?: string;
-  workload?: string;
-  workloadKind?: string;
-  labels?: Labels;
-  /** Service name (kind service). */
-  name?: string;
-  /** Service selector (kind service); absent for selector-less services. */
-  selector?: Labels;
-  ports?: ServicePort[];
-}
+export type Flow = Omit<v1.FlowRecord, 'pod' | 'podLabels' | 'workloadKind' | 'count' | 'firstSeen' | 'lastSeen' | 'peer' | 'protocol'> &
+  Partial<Pick<v1.FlowRecord, 'pod' | 'podLabels' | 'workloadKind' | 'count' | 'firstSeen' | 'lastSeen'>> & {
+    protocol: Protocol;
+    peer: FlowPeer;
+  };
 
-export interface Flow {
-  namespace: string;
-  /** Absent for workload-granular sources (Prometheus). */
-  pod?: string;
-  workload: string;
-  workloadKind?: string;
-  /** Absent for workload-granular sources (Prometheus). */
-  podLabels?: Labels;
-  direction: Direction;
-  protocol: Protocol;
-  /** The server port: remote port for egress, local port for ingress. */
-  port: number;
-  peer: FlowPeer;
-  count?: number;
-  firstSeen?: string;
-  lastSeen?: string;
-}
+export type FlowsReport = Omit<v1.FlowsSnapshot, 'flows' | 'generatedAt' | 'overflow'> &
+  Partial<Pick<v1.FlowsSnapshot, 'generatedAt' | 'overflow'>> & { flows: Flow[] };
 
-export interface FlowsReport {
-  node: string;
-  generatedAt?: string;
-  flows: Flow[];
-  overflow?: number;
-}
+export type ContainerSyscalls = Omit<v1.ContainerSyscalls, 'workloadKind' | 'podLabels' | 'cgroupId'> &
+  Partial<Pick<v1.ContainerSyscalls, 'workloadKind' | 'podLabels'>>;
 
-export interface ContainerSyscalls {
-  namespace: string;
-  pod: string;
-  workload: string;
-  workloadKind?: string;
-  container: string;
-  podLabels?: Labels;
-  syscalls: string[];
-}
-
-export interface SyscallsReport {
-  node: string;
-  arch: string;
-  containers: ContainerSyscalls[];
-}
+export type SyscallsReport = Omit<v1.SyscallsSnapshot, 'containers'> & { containers: ContainerSyscalls[] };
 
 export class ContractError extends Error {
   constructor(readonly path: string, problem: string) {
@@ -161,7 +121,7 @@ function address(o: Obj, path: string): string {
 
 export function parseFlowPeer(v: unknown, path: string): FlowPeer {
   const o = obj(v, path);
-  const kind = oneOf(o, 'kind', path, ['pod', 'service', 'node', 'external'] as const);
+  const kind = oneOf(o, 'kind', path, PEER_KINDS);
   const peer: FlowPeer = { kind };
   switch (kind) {
     case 'pod': {

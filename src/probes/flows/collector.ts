@@ -21,33 +21,11 @@ import type { PodIndex } from '../../metadata/pod-index.js';
 import type { PodIdentity, Resolver } from '../../metadata/resolver.js';
 import { sumPerCpu } from '../../bytes.js';
 import type { PodRoots } from '../pod-roots.js';
-import { decodeFlowCounts, decodeFlowKey, type FlowDirection, type FlowProtocol } from './map.js';
-import type { Peer, PeerResolver } from './peers.js';
+import { FLOW_SERIES_LABELS, type FlowDirection, type FlowProtocol, type FlowRecord, type FlowsSnapshot, type Peer } from '../../api/v1.js';
+import { decodeFlowCounts, decodeFlowKey } from './map.js';
+import type { PeerResolver } from './peers.js';
 
-export interface FlowRecord {
-  namespace: string;
-  pod: string;
-  workload: string;
-  workloadKind: string;
-  podLabels: Record<string, string>;
-  direction: FlowDirection;
-  protocol: FlowProtocol;
-  port: number;
-  peer: Peer;
-  count: number;
-  firstSeen: string;
-  lastSeen: string;
-}
-
-export interface FlowsSnapshot {
-  node: string;
-  generatedAt: string;
-  flows: FlowRecord[];
-  /** Flows not kept: the node map was full, or a pod hit its limit. */
-  overflow: number;
-}
-
-const LABELS = ['namespace', 'workload', 'direction', 'protocol', 'port', 'peer_kind', 'peer_namespace', 'peer_workload'] as const;
+const LABELS = FLOW_SERIES_LABELS;
 
 interface Series {
   labels: Record<(typeof LABELS)[number], string>;

@@ -2,6 +2,7 @@
 // struct kp_flow_value. Checked against the C layout by
 // test/probes/flows/map.test.ts.
 
+import type { FlowDirection, FlowProtocol } from '../../api/v1.js';
 import { formatIp } from '../../net/ip.js';
 import { bufferU64 } from '../../bytes.js';
 
@@ -12,8 +13,6 @@ export const FLOW_MAP_LAYOUT = {
   value: { count: 0, first_ns: 8, last_ns: 16 },
 } as const;
 
-export type FlowDirection = 'egress' | 'ingress';
-export type FlowProtocol = 'TCP' | 'UDP';
 
 export interface FlowKey {
   cgroupId: number;

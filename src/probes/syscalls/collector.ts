@@ -4,29 +4,12 @@
 // pod roots (kubepods cgroups) current.
 
 import { Gauge, type Registry } from 'prom-client';
+import type { ContainerSyscalls, SyscallsSnapshot } from '../../api/v1.js';
 import type { BpfObjectHandle } from '../../bpf/addon.js';
 import type { PodIndex } from '../../metadata/pod-index.js';
 import type { Resolver } from '../../metadata/resolver.js';
 import { x86_64SyscallName } from '../../policy/syscall-table.js';
 import type { PodRoots } from '../pod-roots.js';
-
-export interface ContainerSyscalls {
-  namespace: string;
-  pod: string;
-  workload: string;
-  workloadKind: string;
-  container: string;
-  podLabels: Record<string, string>;
-  /** cgroup v2 id the bitmap was kept under */
-  cgroupId: number;
-  syscalls: string[];
-}
-
-export interface SyscallsSnapshot {
-  node: string;
-  arch: string;
-  containers: ContainerSyscalls[];
-}
 
 const WORDS = 8;
 

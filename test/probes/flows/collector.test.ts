@@ -7,7 +7,8 @@ import { HOST_IDENTITY, type PodIdentity, type Resolver } from '../../../src/met
 import { PodIndex } from '../../../src/metadata/pod-index.js';
 import { FlowsCollector } from '../../../src/probes/flows/collector.js';
 import { FLOW_MAP_LAYOUT } from '../../../src/probes/flows/map.js';
-import type { Peer, PeerResolver } from '../../../src/probes/flows/peers.js';
+import type { Peer } from '../../../src/api/v1.js';
+import type { PeerResolver } from '../../../src/probes/flows/peers.js';
 
 function flowKey(cgroupId: number, peer: [number, number, number, number], port: number, direction: 1 | 2): Buffer {
   const k = Buffer.alloc(FLOW_MAP_LAYOUT.keySize);
