@@ -20,7 +20,7 @@ TS_SOURCES := $(shell find cmd src -name '*.ts' 2>/dev/null)
 TS_STAMP := dist/.built
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-.PHONY: setup packages deps build run test check bench test-kernels clean
+.PHONY: setup packages deps build run test lint check bench test-kernels clean
 
 setup: packages deps
 
@@ -69,6 +69,10 @@ check: build
 
 test: build
 	bash test/run.sh $(ARGS)
+
+# Also part of `make test` (test/lint.test.ts); rules in biome.json.
+lint: deps
+	npx biome lint
 
 # Runs unattended in under 10 minutes, as root; BENCH_ARGS=--quick for a smoke run.
 bench: build

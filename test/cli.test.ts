@@ -56,7 +56,6 @@ t.test('check passes on this machine and names the hooks', needsBpf(), async (t)
 
 t.test('without privileges: one line naming the capabilities', needsBpf(), async (t) => {
   // Drop every capability, keep root's uid so file access is unchanged.
-  let r;
   try {
     execFileSync('setpriv', ['--help'], { stdio: 'ignore' });
   } catch {
@@ -65,7 +64,7 @@ t.test('without privileges: one line naming the capabilities', needsBpf(), async
   }
   const { spawnSync } = await import('node:child_process');
   const out = spawnSync('setpriv', ['--inh-caps=-all', '--bounding-set=-all', process.execPath, CLI, '--port', '0'], { encoding: 'utf8' });
-  r = { code: out.status, stderr: out.stderr };
+  const r = { code: out.status, stderr: out.stderr };
   t.equal(r.code, 1);
   t.equal(r.stderr.trim(), 'kubepulse: cannot load BPF: operation not permitted (needs CAP_BPF and CAP_PERFMON, or root)');
 });

@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { parseProcCgroup, type CgroupInfo, type ProcCgroup } from './cgroup-path.js';
 import type { CgroupIndex } from './cgroup-index.js';
-import { IdentityCache, pidKey } from './identity-cache.js';
+import { type IdentityCache, pidKey } from './identity-cache.js';
 import type { Logger } from './logger.js';
 import type { PodIndex } from './pod-index.js';
 import { HOST_IDENTITY, type PodIdentity, type Resolver } from './resolver.js';

@@ -21,7 +21,7 @@ import type { PodIndex } from '../../metadata/pod-index.js';
 import type { PodIdentity, Resolver } from '../../metadata/resolver.js';
 import { sumPerCpu } from '../../bytes.js';
 import type { PodRoots } from '../pod-roots.js';
-import { FLOW_SERIES_LABELS, type FlowDirection, type FlowProtocol, type FlowRecord, type FlowsSnapshot, type Peer } from '../../api/v1.js';
+import { FLOW_SERIES_LABELS, type FlowRecord, type FlowsSnapshot, type Peer } from '../../api/v1.js';
 import { decodeFlowCounts, decodeFlowKey } from './map.js';
 import type { PeerResolver } from './peers.js';
 
