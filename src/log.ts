@@ -1,9 +1,22 @@
 // Structured JSON logs, one object per line on stderr. The level is set
 // once from --log-level; a disabled level costs a comparison.
 
-import type { Logger, LogFields } from './metadata/logger.js';
+export type LogFields = Record<string, unknown>;
 
-export type { Logger, LogFields };
+/** What every module logs through; none picks a logging library itself. */
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+}
+
+export const SILENT_LOGGER: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -16,7 +16,7 @@ import { LRUCache } from 'lru-cache';
 import { findKubepodsRoots } from '../cgroup/kubepods.js';
 import { cgroupIdOf, findCgroup2Mount } from '../cgroup/mounts.js';
 import { parseCgroupPath, type CgroupInfo } from './cgroup-path.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../log.js';
 
 export interface CgroupIndexOptions {
   /** Where /proc is (the host's, e.g. /host/proc, in a container). */

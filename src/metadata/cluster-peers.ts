@@ -42,7 +42,7 @@ import type { Peer, PeerKind, ServicePeerPort } from '../api/v1.js';
 import type { PeerResolver } from '../probes/flows/peers.js';
 import { chooseKubeConfig } from './kube-config.js';
 import { KubeWatch, type WatchedResource, type WatchSink } from './kube-watch.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../log.js';
 import { workloadOf } from './pod-index.js';
 
 export interface ClusterPeersOptions {

@@ -35,13 +35,13 @@ import { CgroupIndex } from './cgroup-index.js';
 import { IdentityCache } from './identity-cache.js';
 import { chooseKubeConfig } from './kube-config.js';
 import { KubeWatch, type WatchHealth } from './kube-watch.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../log.js';
 import { PodIndex } from './pod-index.js';
 import { PodResolver } from './pod-resolver.js';
 import { hostResolver, type Resolver } from './resolver.js';
 
 export { HOST_IDENTITY, hostResolver, type PodIdentity, type Resolver } from './resolver.js';
-export type { Logger, LogFields } from './logger.js';
+export type { Logger, LogFields } from '../log.js';
 export type { PodIndex, PodRecord } from './pod-index.js';
 export type { WatchHealth } from './kube-watch.js';
 

@@ -1,18 +1,4 @@
-// The logging shape this module takes from the daemon; it never picks a
-// logging library itself.
+// The logging shape, kept under this path for the Kubernetes client files
+// that still import it from here; it lives in src/log.ts.
 
-export type LogFields = Record<string, unknown>;
-
-export interface Logger {
-  debug(msg: string, fields?: LogFields): void;
-  info(msg: string, fields?: LogFields): void;
-  warn(msg: string, fields?: LogFields): void;
-  error(msg: string, fields?: LogFields): void;
-}
-
-export const SILENT_LOGGER: Logger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-};
+export { type LogFields, type Logger, SILENT_LOGGER } from '../log.js';

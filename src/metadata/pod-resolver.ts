@@ -32,7 +32,7 @@ import { LRUCache } from 'lru-cache';
 import { parseProcCgroup, type CgroupInfo, type ProcCgroup } from './cgroup-path.js';
 import type { CgroupIndex } from './cgroup-index.js';
 import { type IdentityCache, pidKey } from './identity-cache.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../log.js';
 import type { PodIndex } from './pod-index.js';
 import { HOST_IDENTITY, type PodIdentity, type Resolver } from './resolver.js';
 

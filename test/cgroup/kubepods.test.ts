@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findKubepodsRoots } from '../../src/cgroup/kubepods.js';
 import { cgroupIdOf } from '../../src/cgroup/mounts.js';
-import { SILENT_LOGGER } from '../../src/metadata/logger.js';
+import { SILENT_LOGGER } from '../../src/log.js';
 import { CgroupIndex } from '../../src/metadata/cgroup-index.js';
 import { findPodRoots } from '../../src/probes/pod-roots.js';
 

@@ -13,7 +13,7 @@ import { IdentityCache } from '../../src/metadata/identity-cache.js';
 import { PodIndex } from '../../src/metadata/pod-index.js';
 import { PodResolver } from '../../src/metadata/pod-resolver.js';
 import { HOST_IDENTITY } from '../../src/metadata/resolver.js';
-import { SILENT_LOGGER } from '../../src/metadata/logger.js';
+import { SILENT_LOGGER } from '../../src/log.js';
 import { makePod, randomContainerId } from './fixtures/pods.js';
 
 interface Fixture {
