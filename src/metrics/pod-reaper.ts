@@ -19,7 +19,7 @@ export class PodReaper {
   constructor(
     private readonly registry: Registry,
     private readonly graceMs: number,
-    /** Collectors drop their cached children of the pod. */
+    /** Collectors drop their cached cells of the pod. */
     private readonly forget: ForgetPod[],
     private readonly log: Logger,
   ) {}

@@ -54,7 +54,7 @@ export interface ProbeCollectors {
   podDeleted?(pod: GonePod): void;
   /**
    * --series-grace after the deletion, just before the daemon removes every
-   * series labelled with the pod: drop cached children of it.
+   * series labelled with the pod: drop cached cells of it.
    */
   forgetPodSeries?(namespace: string, pod: string): void;
   /** Timers and watches end; kernel objects are closed by the daemon. */

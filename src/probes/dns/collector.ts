@@ -6,7 +6,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { Resolver } from '../../metadata/resolver.js';
 import { counterFromTotal } from '../../metrics/total-counter.js';
 import { CounterFamily, HistogramFamily, type CounterCell, type HistogramCell } from '../../metrics/cells.js';
-import { POD_LABEL_NAMES, PodChildren, type PodLabels } from '../../metrics/pod-series.js';
+import { POD_LABEL_NAMES, PodCells, type PodLabels } from '../../metrics/pod-cells.js';
 import { LATENCY_BUCKETS } from '../tcp/collector.js';
 import { DomainFolder, DomainLimiter } from './domain.js';
 import { DIRECTION_QUERY, DIRECTION_RESPONSE, DNS_EVENT_LAYOUT, TRANSPORT_TCP, dnsEvent } from './event.js';
@@ -22,7 +22,7 @@ export interface DnsCollectorOptions {
 }
 
 /** A pod's cells, each created on its first use. */
-interface DnsChildren {
+interface DnsCells {
   labels: PodLabels;
   latency: HistogramCell | undefined;
   /** domain → qtype → cell */
@@ -41,8 +41,8 @@ export class DnsCollector {
   readonly unmatched: Counter<string>;
   private readonly folder: DomainFolder;
   private readonly limiter: DomainLimiter;
-  private readonly matcher: DnsMatcher<DnsChildren>;
-  private readonly children: PodChildren<DnsChildren>;
+  private readonly matcher: DnsMatcher<DnsCells>;
+  private readonly cells: PodCells<DnsCells>;
   private readonly malformedByReason = new Map<string, Counter.Internal>();
   private lastBuffer: ArrayBufferLike | undefined;
   private lastBytes: Uint8Array = new Uint8Array(0);
@@ -92,7 +92,7 @@ export class DnsCollector {
       registry,
       total: () => limiter.folded,
     });
-    this.children = new PodChildren(options.node, (labels) => ({ labels, latency: undefined, queries: new Map(), responses: new Map() }));
+    this.cells = new PodCells(options.node, (labels) => ({ labels, latency: undefined, queries: new Map(), responses: new Map() }));
   }
 
   handle(view: DataView, at: number, length: number): boolean {
@@ -121,7 +121,7 @@ export class DnsCollector {
     const cookie = dnsEvent.socketCookie(view, at);
     const ts = dnsEvent.tsNs(view, at);
     if (direction === DIRECTION_QUERY && !message.isResponse) {
-      const pod = this.children.get(this.resolver.resolve(dnsEvent.tgid(view, at), dnsEvent.cgroupId(view, at)));
+      const pod = this.cells.get(this.resolver.resolve(dnsEvent.tgid(view, at), dnsEvent.cgroupId(view, at)));
       // A retransmission is the same query: count it once, time it from the first send.
       if (this.matcher.query(cookie, message.id, ts, pod)) {
         this.queryCell(pod, this.limiter.limit(this.folder.fold(message.qname)), qtypeName(message.qtype)).value += 1;
@@ -148,10 +148,10 @@ export class DnsCollector {
   }
 
   forgetPod(namespace: string, pod: string): void {
-    this.children.forgetPod(namespace, pod);
+    this.cells.forgetPod(namespace, pod);
   }
 
-  private queryCell(pod: DnsChildren, domain: string, qtype: string): CounterCell {
+  private queryCell(pod: DnsCells, domain: string, qtype: string): CounterCell {
     let byType = pod.queries.get(domain);
     if (byType === undefined) pod.queries.set(domain, (byType = new Map()));
     let cell = byType.get(qtype);
@@ -159,7 +159,7 @@ export class DnsCollector {
     return cell;
   }
 
-  private responseCell(pod: DnsChildren, rcode: string): CounterCell {
+  private responseCell(pod: DnsCells, rcode: string): CounterCell {
     let cell = pod.responses.get(rcode);
     if (cell === undefined) pod.responses.set(rcode, (cell = this.responses.cell({ ...pod.labels, rcode })));
     return cell;

@@ -4,7 +4,7 @@
 import type { Registry } from 'prom-client';
 import type { Resolver } from '../../metadata/resolver.js';
 import { CounterFamily, HistogramFamily, type CounterCell, type HistogramCell } from '../../metrics/cells.js';
-import { POD_LABEL_NAMES, PodChildren, type PodLabels } from '../../metrics/pod-series.js';
+import { POD_LABEL_NAMES, PodCells, type PodLabels } from '../../metrics/pod-cells.js';
 import { RESULT_CLOSED, RESULT_ESTABLISHED, RESULT_RESET, TCP_RESULTS, tcpEvent } from './event.js';
 
 /** The design's network-tuned buckets: 100 µs (LAN) to 1 s (WAN). */
@@ -13,7 +13,7 @@ export const LATENCY_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05,
 export const DURATION_BUCKETS = [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
 
 /** A pod's cells, each created on its first use so no empty series appear. */
-interface TcpChildren {
+interface TcpCells {
   labels: PodLabels;
   latency: HistogramCell | undefined;
   duration: HistogramCell | undefined;
@@ -25,7 +25,7 @@ export class TcpCollector {
   readonly latency: HistogramFamily<string>;
   readonly duration: HistogramFamily<string>;
   readonly connections: CounterFamily<string>;
-  private readonly children: PodChildren<TcpChildren>;
+  private readonly cells: PodCells<TcpCells>;
 
   constructor(
     registry: Registry,
@@ -54,7 +54,7 @@ export class TcpCollector {
       labelNames: [...POD_LABEL_NAMES, 'result'],
       registry,
     });
-    this.children = new PodChildren(node, (labels) => ({ labels, latency: undefined, duration: undefined, results: [] }));
+    this.cells = new PodCells(node, (labels) => ({ labels, latency: undefined, duration: undefined, results: [] }));
   }
 
   handle(view: DataView, at: number, length: number): boolean {
@@ -62,7 +62,7 @@ export class TcpCollector {
     const result = tcpEvent.result(view, at);
     if (result < 1 || result >= TCP_RESULTS.length) return false;
     const id = this.resolver.resolve(tcpEvent.tgid(view, at), tcpEvent.cgroupId(view, at));
-    const c = this.children.get(id);
+    const c = this.cells.get(id);
     const seconds = tcpEvent.elapsedNs(view, at) / 1e9;
     if (result === RESULT_CLOSED || result === RESULT_RESET) {
       (c.duration ??= this.duration.cell(c.labels)).observe(seconds);
@@ -75,6 +75,6 @@ export class TcpCollector {
   }
 
   forgetPod(namespace: string, pod: string): void {
-    this.children.forgetPod(namespace, pod);
+    this.cells.forgetPod(namespace, pod);
   }
 }

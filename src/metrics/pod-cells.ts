@@ -1,6 +1,6 @@
 // Label sets of per-pod series. Every probe labels its series with
-// namespace, workload, pod and node; this keeps the bound prom-client
-// children per pod identity so the hot path does one Map lookup.
+// namespace, workload, pod and node; this keeps each collector's cells
+// (metrics/cells.ts) per pod identity so the hot path does one Map lookup.
 
 import type { PodIdentity } from '../metadata/resolver.js';
 
@@ -11,8 +11,8 @@ export function podLabels(id: PodIdentity, node: string): PodLabels {
   return { namespace: id.namespace, workload: id.workload, pod: id.pod, node };
 }
 
-/** Children of one or more metrics, created once per pod identity. */
-export class PodChildren<T> {
+/** A collector's cells of one or more metrics, created once per pod identity. */
+export class PodCells<T> {
   private readonly byIdentity = new Map<PodIdentity, T>();
 
   constructor(
@@ -21,15 +21,15 @@ export class PodChildren<T> {
   ) {}
 
   get(id: PodIdentity): T {
-    let children = this.byIdentity.get(id);
-    if (children === undefined) {
-      children = this.make(podLabels(id, this.node));
-      this.byIdentity.set(id, children);
+    let cells = this.byIdentity.get(id);
+    if (cells === undefined) {
+      cells = this.make(podLabels(id, this.node));
+      this.byIdentity.set(id, cells);
     }
-    return children;
+    return cells;
   }
 
-  /** Drops the cached children of a pod (its series are removed elsewhere). */
+  /** Drops the cached cells of a pod (its series are removed elsewhere). */
   forgetPod(namespace: string, pod: string): void {
     for (const id of this.byIdentity.keys())
       if (id.namespace === namespace && id.pod === pod) this.byIdentity.delete(id);
