@@ -1,4 +1,7 @@
-// IP addresses as the kernel stores them (network-order bytes) to text.
+// IP addresses as the kernel stores them (network-order bytes) to text, and
+// text from the Kubernetes API to the same form.
+
+import { isIP } from 'node:net';
 
 /** 4 bytes (AF_INET) or 16 bytes (AF_INET6) → the usual text form. */
 export function formatIp(bytes: Uint8Array, family: 'ipv4' | 'ipv6'): string {
@@ -30,4 +33,38 @@ export function formatIp(bytes: Uint8Array, family: 'ipv4' | 'ipv6'): string {
 
 export function isLoopback(address: string): boolean {
   return address.startsWith('127.') || address === '::1';
+}
+
+/** The text form the flows map decoder prints (formatIp), so lookups match; undefined if not an IP. */
+export function canonicalIp(text: string): string | undefined {
+  const family = isIP(text);
+  if (family === 4) return text.split('.').map((o) => String(Number(o))).join('.');
+  if (family !== 6) return undefined;
+  const bytes = new Uint8Array(16);
+  let head = text;
+  let tail = '';
+  const gap = text.indexOf('::');
+  if (gap >= 0) {
+    head = text.slice(0, gap);
+    tail = text.slice(gap + 2);
+  }
+  const groups = (part: string): number[] => {
+    if (part === '') return [];
+    const out: number[] = [];
+    for (const g of part.split(':')) {
+      if (g.includes('.')) {
+        const [a = 0, b = 0, c = 0, d = 0] = g.split('.').map(Number);
+        out.push((a << 8) | b, (c << 8) | d);
+      } else out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  const h = groups(head);
+  const t = groups(tail);
+  const all = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  all.forEach((g, i) => {
+    bytes[2 * i] = g >> 8;
+    bytes[2 * i + 1] = g & 0xff;
+  });
+  return formatIp(bytes, 'ipv6');
 }

@@ -14,7 +14,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { PodIndex } from '../metadata/pod-index.js';
 import type { Resolver } from '../metadata/resolver.js';
-import type { PeerResolver } from './flows/peers.js';
+import type { PeerResolver } from '../peers/resolver.js';
 import type { ProbeName } from './names.js';
 import type { PodRoots } from './pod-roots.js';
 

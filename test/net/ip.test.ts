@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatIp, isLoopback } from '../../src/net/ip.js';
+import { canonicalIp, formatIp, isLoopback } from '../../src/net/ip.js';
 
 const v6 = (text: string): Uint8Array => {
   // Expand a full (uncompressed) 8-group address into bytes.
@@ -36,4 +36,11 @@ t.test('loopback', async (t) => {
   t.ok(isLoopback('127.9.9.9'));
   t.ok(isLoopback('::1'));
   t.notOk(isLoopback('10.0.0.1'));
+});
+
+t.test('API text → the form the flows decoder prints', async (t) => {
+  t.equal(canonicalIp('FD00:0:0:0:0:0:0:1'), 'fd00::1');
+  t.equal(canonicalIp('::ffff:10.1.2.3'), '10.1.2.3', 'IPv4-mapped reads as IPv4, as the flows decoder prints it');
+  t.equal(canonicalIp('010.001.002.003'), undefined, 'not an IP for node:net either');
+  t.equal(canonicalIp('nonsense'), undefined);
 });

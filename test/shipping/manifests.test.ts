@@ -46,7 +46,7 @@ t.test('the expected objects, all in namespace kubepulse', async t => {
 t.test('RBAC: read-only access to pods, services and nodes, bound to the DaemonSet service account', async t => {
   const role = only<IClusterRole>('ClusterRole')
   // Issue 5 (pod metadata) needed pods only. Issue 8 resolves flow peers
-  // cluster-wide (src/metadata/cluster-peers.ts): pod IPs, Service ClusterIPs
+  // cluster-wide (src/peers/cluster-peers.ts): pod IPs, Service ClusterIPs
   // and node addresses, so services and nodes are read too. Still read-only.
   t.same(role.rules, [{ apiGroups: [''], resources: ['pods', 'services', 'nodes'], verbs: ['get', 'list', 'watch'] }])
   const binding = only<IClusterRoleBinding>('ClusterRoleBinding')

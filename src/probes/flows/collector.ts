@@ -23,7 +23,7 @@ import { sumPerCpu } from '../../bytes.js';
 import type { PodRoots } from '../pod-roots.js';
 import { FLOW_SERIES_LABELS, type FlowRecord, type FlowsSnapshot, type Peer } from '../../api/v1.js';
 import { decodeFlowCounts, decodeFlowKey } from './map.js';
-import type { PeerResolver } from './peers.js';
+import type { PeerResolver } from '../../peers/resolver.js';
 
 const LABELS = FLOW_SERIES_LABELS;
 
@@ -130,7 +130,7 @@ export class FlowsCollector {
         present.delete(hex);
         continue;
       }
-      const peer = this.peers.resolve(key.peer);
+      const peer = this.peers.peerOf(key.peer);
 
       const owner = id.podUid || 'host';
       const recordKey = `${owner}|${key.direction}|${key.protocol}|${key.port}|${key.peer}`;

@@ -8,7 +8,7 @@ import { PodIndex } from '../../../src/metadata/pod-index.js';
 import { FlowsCollector } from '../../../src/probes/flows/collector.js';
 import { FLOW_MAP_LAYOUT } from '../../../src/probes/flows/map.js';
 import type { Peer } from '../../../src/api/v1.js';
-import type { PeerResolver } from '../../../src/probes/flows/peers.js';
+import type { PeerResolver } from '../../../src/peers/resolver.js';
 
 function flowKey(cgroupId: number, peer: [number, number, number, number], port: number, direction: 1 | 2): Buffer {
   const k = Buffer.alloc(FLOW_MAP_LAYOUT.keySize);
@@ -58,7 +58,7 @@ t.test('only known pods are exported; a series follows its peer', async (t) => {
   const resolver: Resolver = { resolve: (_tgid, cgroupId) => (cgroupId === 1 ? POD : cgroupId === 3 ? { ...HOST_IDENTITY, podUid: 'unknown' } : HOST_IDENTITY) };
   let known = false;
   const peers: PeerResolver = {
-    resolve: (address): Peer => (known ? { kind: 'pod', address, namespace: 'db', pod: 'pg-0', workload: 'pg' } : { kind: 'external', address }),
+    peerOf: (address): Peer => (known ? { kind: 'pod', address, namespace: 'db', pod: 'pg-0', workload: 'pg' } : { kind: 'external', address }),
   };
   const registry = new Registry();
   const collector = new FlowsCollector(registry, resolver, peers, new PodIndex(), { node: 'n', maxFlowsPerPod: 16, numCpus: 1 });

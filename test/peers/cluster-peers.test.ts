@@ -1,4 +1,4 @@
-// Cluster-wide peer resolution (src/metadata/cluster-peers.ts) against the
+// Cluster-wide peer resolution (src/peers/cluster-peers.ts) against the
 // test API server, which serves pods (all nodes), services and nodes over the
 // real list+watch protocol on loopback.
 import t from 'tap';
@@ -7,11 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import { canonicalIp, ClusterPeerIndex, createClusterPeers } from '../../src/metadata/cluster-peers.js';
+import { ClusterPeerIndex } from '../../src/peers/address-index.js';
+import { createClusterPeers } from '../../src/peers/cluster-peers.js';
 import { TestKubeApiServer } from '../support/kube-api-server.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';
-import { makePod } from './fixtures/pods.js';
-import { recordingLogger, sample, until } from './fixtures/harness.js';
+import { makePod } from '../metadata/fixtures/pods.js';
+import { recordingLogger, sample, until } from '../metadata/fixtures/harness.js';
 
 function withIp<T extends ReturnType<typeof makePod>>(pod: T, ip: string, extra: { hostNetwork?: boolean; phase?: string } = {}): T {
   pod.status = { ...pod.status, podIP: ip, podIPs: [{ ip }], ...(extra.phase === undefined ? {} : { phase: extra.phase }) };
@@ -85,7 +86,7 @@ t.test('pods of every node, services and nodes resolve; the rest is external', a
     t.equal(list?.query['resourceVersion'], '0', `${path}: listed from the API server's watch cache`);
   }
 
-  t.same(peers.resolve('10.244.2.7'), {
+  t.same(peers.peerOf('10.244.2.7'), {
     kind: 'pod',
     address: '10.244.2.7',
     namespace: 'shop',
@@ -94,7 +95,7 @@ t.test('pods of every node, services and nodes resolve; the rest is external', a
     workloadKind: 'Deployment',
     labels: { app: 'web', 'pod-template-hash': '6f7d9c8b5' },
   });
-  t.same(peers.resolve('10.96.0.20'), {
+  t.same(peers.peerOf('10.96.0.20'), {
     kind: 'service',
     address: '10.96.0.20',
     namespace: 'shop',
@@ -102,13 +103,13 @@ t.test('pods of every node, services and nodes resolve; the rest is external', a
     selector: { app: 'web' },
     ports: [{ port: 80, targetPort: 8080, protocol: 'TCP', name: 'http' }, { port: 443, targetPort: 'https', protocol: 'TCP' }],
   });
-  t.equal(peers.resolve('fd00:10:96::20').kind, 'service', 'dual-stack ClusterIPs');
-  t.same(peers.resolve('10.96.0.1'), { kind: 'service', address: '10.96.0.1', namespace: 'default', name: 'kubernetes', ports: [{ port: 443, protocol: 'TCP' }] }, 'selector-less: no selector');
-  t.same(peers.resolve('192.168.1.11'), { kind: 'node', address: '192.168.1.11' }, 'hostNetwork pod IP is its node');
-  t.same(peers.resolve('203.0.113.11'), { kind: 'node', address: '203.0.113.11' });
-  t.same(peers.resolve('10.244.1.9'), { kind: 'external', address: '10.244.1.9' }, 'a finished pod holds no IP');
-  t.same(peers.resolve('8.8.8.8'), { kind: 'external', address: '8.8.8.8' });
-  t.same(peers.resolve('127.0.0.1'), { kind: 'external', address: '127.0.0.1' });
+  t.equal(peers.peerOf('fd00:10:96::20').kind, 'service', 'dual-stack ClusterIPs');
+  t.same(peers.peerOf('10.96.0.1'), { kind: 'service', address: '10.96.0.1', namespace: 'default', name: 'kubernetes', ports: [{ port: 443, protocol: 'TCP' }] }, 'selector-less: no selector');
+  t.same(peers.peerOf('192.168.1.11'), { kind: 'node', address: '192.168.1.11' }, 'hostNetwork pod IP is its node');
+  t.same(peers.peerOf('203.0.113.11'), { kind: 'node', address: '203.0.113.11' });
+  t.same(peers.peerOf('10.244.1.9'), { kind: 'external', address: '10.244.1.9' }, 'a finished pod holds no IP');
+  t.same(peers.peerOf('8.8.8.8'), { kind: 'external', address: '8.8.8.8' });
+  t.same(peers.peerOf('127.0.0.1'), { kind: 'external', address: '127.0.0.1' });
   t.same(peers.health().addresses, { pod: 1, service: 3, node: 2 });
   const metrics = await registry.metrics();
   t.equal(sample(metrics, 'kubepulse_cluster_peers_synced', 'resource="services"'), 1);
@@ -120,31 +121,31 @@ t.test('watch events update the index; a re-list drops what was deleted meanwhil
   const pod = server.addPod(withIp(makePod({ name: 'api-0', namespace: 'a', nodeName: 'node-c', labels: { app: 'api' }, owner: { kind: 'StatefulSet', name: 'api' } }), '10.0.0.5'));
   peers.start();
   t.ok(await peers.waitForSync(10_000));
-  t.equal(peers.resolve('10.0.0.5').kind, 'pod');
+  t.equal(peers.peerOf('10.0.0.5').kind, 'pod');
 
   server.modifyPod(withIp(pod, '10.0.0.6'));
-  await until('new pod IP', () => peers.resolve('10.0.0.6').kind === 'pod');
-  t.equal(peers.resolve('10.0.0.5').kind, 'external', 'the old IP is released');
+  await until('new pod IP', () => peers.peerOf('10.0.0.6').kind === 'pod');
+  t.equal(peers.peerOf('10.0.0.5').kind, 'external', 'the old IP is released');
 
   server.addService(service('a', 'api', { clusterIP: '10.96.5.5', selector: { app: 'api' }, ports: [{ port: 80, protocol: 'TCP' }] }));
-  await until('service by watch', () => peers.resolve('10.96.5.5').kind === 'service');
+  await until('service by watch', () => peers.peerOf('10.96.5.5').kind === 'service');
   server.addNode(node('node-c', [{ type: 'InternalIP', address: '192.168.7.7' }]));
-  await until('node by watch', () => peers.resolve('192.168.7.7').kind === 'node');
+  await until('node by watch', () => peers.peerOf('192.168.7.7').kind === 'node');
 
   server.deleteService('a', 'api');
-  await until('service deleted', () => peers.resolve('10.96.5.5').kind === 'external');
+  await until('service deleted', () => peers.peerOf('10.96.5.5').kind === 'external');
 
   // Deleted while no watch was open: the 410 forces a re-list, which drops it.
   server.silentlyDeletePod('a', 'api-0');
   server.injectGone();
-  await until('re-list drops the pod', () => peers.resolve('10.0.0.6').kind === 'external');
+  await until('re-list drops the pod', () => peers.peerOf('10.0.0.6').kind === 'external');
 
   server.addPod(withIp(makePod({ name: 'db-0', namespace: 'a', nodeName: 'node-c', labels: { app: 'db' } }), '10.0.0.7'));
-  await until('db pod', () => peers.resolve('10.0.0.7').kind === 'pod');
+  await until('db pod', () => peers.peerOf('10.0.0.7').kind === 'pod');
   await server.stop();
   await until('unsynced', () => !peers.isSynced());
-  t.equal(peers.resolve('10.0.0.7').kind, 'pod', 'last known pods still resolve while the API server is away');
-  t.equal(peers.resolve('192.168.7.7').kind, 'node', 'and nodes');
+  t.equal(peers.peerOf('10.0.0.7').kind, 'pod', 'last known pods still resolve while the API server is away');
+  t.equal(peers.peerOf('192.168.7.7').kind, 'node', 'and nodes');
   t.not(peers.health().lastError, '');
   await server.start();
   t.ok(await peers.waitForSync(10_000), 'back in sync');
@@ -157,21 +158,18 @@ t.test('index: shared label sets, reused addresses, canonical IPv6', async (t) =
   pod('a', '10.1.0.1', { app: 'x', tier: 'web' });
   pod('b', '10.1.0.2', { tier: 'web', app: 'x' });
   t.equal(index.labelSets, 1, 'equal label sets are stored once');
-  t.equal(index.resolve('10.1.0.1').labels, index.resolve('10.1.0.2').labels, 'the same object');
-  t.ok(Object.isFrozen(index.resolve('10.1.0.1')), 'peers are frozen');
+  t.equal(index.peerOf('10.1.0.1').labels, index.peerOf('10.1.0.2').labels, 'the same object');
+  t.ok(Object.isFrozen(index.peerOf('10.1.0.1')), 'peers are frozen');
   index.delete('a');
   index.delete('b');
   t.equal(index.labelSets, 0, 'unused label sets go');
 
   pod('old', '10.1.0.3', { app: 'old' });
   pod('new', '10.1.0.3', { app: 'new' });
-  t.equal(index.resolve('10.1.0.3').pod, 'new', 'the latest claim wins');
+  t.equal(index.peerOf('10.1.0.3').pod, 'new', 'the latest claim wins');
   index.delete('new');
-  t.equal(index.resolve('10.1.0.3').pod, 'old', 'the earlier claim is back when the later goes');
+  t.equal(index.peerOf('10.1.0.3').pod, 'old', 'the earlier claim is back when the later goes');
 
-  t.equal(canonicalIp('FD00:0:0:0:0:0:0:1'), 'fd00::1');
-  t.equal(canonicalIp('::ffff:10.1.2.3'), '10.1.2.3', 'IPv4-mapped reads as IPv4, as the flows decoder prints it');
-  t.equal(canonicalIp('nonsense'), undefined);
   index.set('svc', 'service', ['FD00::0:10'], (address) => ({ kind: 'service', address, namespace: 'n', name: 's' }));
-  t.equal(index.resolve('fd00::10').kind, 'service');
+  t.equal(index.peerOf('fd00::10').kind, 'service');
 });

@@ -1,18 +1,18 @@
 // Who is at the other end of a flow. The agent answers from what it knows;
-// a cluster-wide resolver (pods, Services, nodes: src/metadata/cluster-peers.ts)
+// a cluster-wide resolver (pods, Services, nodes: src/peers/cluster-peers.ts)
 // plugs in through the same interface. Resolvers may return shared frozen
 // objects: callers must not mutate them.
 
-import type { Peer } from '../../api/v1.js';
-import { isLoopback } from '../../net/ip.js';
+import type { Peer } from '../api/v1.js';
+import { isLoopback } from '../net/ip.js';
 
 export interface PeerResolver {
-  resolve(address: string): Peer;
+  peerOf(address: string): Peer;
 }
 
 /** Knows no cluster: loopback is this node, everything else is external. */
 export const addressOnlyPeers: PeerResolver = {
-  resolve(address) {
+  peerOf(address) {
     return { kind: isLoopback(address) ? 'node' : 'external', address };
   },
 };
