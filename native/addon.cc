@@ -3,7 +3,6 @@
 // from the same headers the BPF programs use.
 #include <napi.h>
 
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include <cerrno>
@@ -71,28 +70,6 @@ Napi::Value ProbeProgType(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), ret == 1);
 }
 
-// vmlinuxBtfHas(name, kind) -> boolean, kind one of "func", "struct",
-// "typedef", "enum". Answers "does the running kernel have tcp_set_state /
-// btf_trace_inet_sock_set_state" without attaching anything.
-Napi::Value VmlinuxBtfHas(const Napi::CallbackInfo& info) {
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString())
-    throw Napi::TypeError::New(info.Env(), "vmlinuxBtfHas(name, kind) takes two strings");
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  std::string kind_name = info[1].As<Napi::String>().Utf8Value();
-  int kind;
-  if (kind_name == "func") kind = BTF_KIND_FUNC;
-  else if (kind_name == "struct") kind = BTF_KIND_STRUCT;
-  else if (kind_name == "typedef") kind = BTF_KIND_TYPEDEF;
-  else if (kind_name == "enum") kind = BTF_KIND_ENUM;
-  else throw Napi::TypeError::New(info.Env(), "unknown BTF kind " + kind_name);
-  ResetLibbpfLog();
-  btf* vmlinux = btf__load_vmlinux_btf();
-  if (vmlinux == nullptr) throw ErrnoError(info.Env(), "cannot read the kernel's BTF", errno);
-  bool found = btf__find_by_name_kind(vmlinux, name.c_str(), kind) > 0;
-  btf__free(vmlinux);
-  return Napi::Boolean::New(info.Env(), found);
-}
-
 }  // namespace
 }  // namespace kubepulse
 
@@ -105,7 +82,6 @@ static Napi::Object InitKubepulse(Napi::Env env, Napi::Object exports) {
   exports.Set("numPossibleCpus", Napi::Function::New(env, NumPossibleCpus));
   exports.Set("probeMapType", Napi::Function::New(env, ProbeMapType));
   exports.Set("probeProgType", Napi::Function::New(env, ProbeProgType));
-  exports.Set("vmlinuxBtfHas", Napi::Function::New(env, VmlinuxBtfHas));
   exports.Set("layouts", Napi::Function::New(env, Layouts));
   return exports;
 }

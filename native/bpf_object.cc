@@ -53,7 +53,6 @@ Napi::Function BpfObject::Define(Napi::Env env) {
                          InstanceMethod("setConst", &BpfObject::SetConst),
                          InstanceMethod("load", &BpfObject::Load),
                          InstanceMethod("attach", &BpfObject::Attach),
-                         InstanceMethod("detachAll", &BpfObject::DetachAll),
                          InstanceMethod("mapLookup", &BpfObject::MapLookup),
                          InstanceMethod("mapUpdate", &BpfObject::MapUpdate),
                          InstanceMethod("mapDelete", &BpfObject::MapDelete),
@@ -229,8 +228,6 @@ void BpfObject::DestroyLinks() {
   for (int fd : cgroup_fds_) close(fd);
   cgroup_fds_.clear();
 }
-
-void BpfObject::DetachAll(const Napi::CallbackInfo&) { DestroyLinks(); }
 
 Napi::Value BpfObject::MapLookup(const Napi::CallbackInfo& info) {
   bpf_map* map = FindMap(info, 0);

@@ -31,7 +31,6 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   void SetConst(const Napi::CallbackInfo& info);
   void Load(const Napi::CallbackInfo& info);
   void Attach(const Napi::CallbackInfo& info);
-  void DetachAll(const Napi::CallbackInfo& info);
   Napi::Value MapLookup(const Napi::CallbackInfo& info);
   void MapUpdate(const Napi::CallbackInfo& info);
   void MapDelete(const Napi::CallbackInfo& info);

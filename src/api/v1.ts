@@ -65,7 +65,6 @@ export interface FlowsSnapshot {
 
 /** The labels of kubepulse_flows_total, which `kubepulse policy --prometheus` reads back. */
 export const FLOW_SERIES_LABELS = ['namespace', 'workload', 'direction', 'protocol', 'port', 'peer_kind', 'peer_namespace', 'peer_workload'] as const;
-export type FlowSeriesLabel = (typeof FLOW_SERIES_LABELS)[number];
 
 /** GET /api/v1/syscalls: the syscalls one container has made. */
 export interface ContainerSyscalls {

@@ -29,7 +29,6 @@ export interface BpfObjectHandle {
   setConst(name: string, value: Buffer): void;
   load(): void;
   attach(program: string, options?: { cgroup?: string }): void;
-  detachAll(): void;
   /** Per-CPU maps return one 8-byte-aligned slot per possible CPU. */
   mapLookup(map: string, key: Buffer): Buffer | null;
   mapUpdate(map: string, key: Buffer, value: Buffer): void;
@@ -68,7 +67,6 @@ export interface Addon {
   numPossibleCpus(): number;
   probeMapType(name: 'ringbuf' | 'sk_storage' | 'lru_hash' | 'percpu_array'): boolean;
   probeProgType(name: 'kprobe' | 'tracepoint' | 'tracing' | 'cgroup_skb' | 'cgroup_sock_addr' | 'raw_tracepoint'): boolean;
-  vmlinuxBtfHas(name: string, kind: 'func' | 'struct' | 'typedef' | 'enum'): boolean;
   layouts(): Record<string, StructLayout>;
 }
 

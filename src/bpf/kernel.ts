@@ -82,14 +82,8 @@ export function preflight(kernel: KernelFeatures): void {
 /** What the BPF side can do, probed by asking the kernel (needs CAP_BPF). */
 export interface BpfFeatures {
   ringbuf: boolean;
-  tracing: boolean;
-  cgroupSkb: boolean;
 }
 
 export function probeBpf(addon: Addon): BpfFeatures {
-  return {
-    ringbuf: addon.probeMapType('ringbuf'),
-    tracing: addon.probeProgType('tracing'),
-    cgroupSkb: addon.probeProgType('cgroup_skb'),
-  };
+  return { ringbuf: addon.probeMapType('ringbuf') };
 }

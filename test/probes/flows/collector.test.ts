@@ -42,7 +42,6 @@ function fakeObject(entries: Map<string, Buffer>): BpfObjectHandle {
     setConst: none,
     load: none,
     attach: none,
-    detachAll: none,
     mapLookup: () => null,
     mapUpdate: none,
     mapDelete: (_map, key) => void entries.delete(key.toString('hex')),
