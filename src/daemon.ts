@@ -116,8 +116,14 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   });
 
   const server = new HttpServer({ registry, readiness: ready, log });
-  for (const collectors of running.values())
-    for (const [path, answer] of Object.entries(collectors.routes ?? {})) server.route(path, answer);
+  const routeOwners = new Map<string, string>();
+  for (const [module, collectors] of running) {
+    for (const [path, answer] of Object.entries(collectors.routes ?? {})) {
+      if (routeOwners.has(path)) throw new Error(`route ${path} is served by ${routeOwners.get(path)} and ${module.name}`);
+      routeOwners.set(path, module.name);
+      server.route(path, answer);
+    }
+  }
   const port = await server.listen(config.port, config.listenAddress);
   log.info('serving', { address: config.listenAddress, port });
 
