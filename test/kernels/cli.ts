@@ -1,12 +1,13 @@
 // Command-line front end of guest.ts, for humans and Makefiles: see run.sh.
 import { parseArgs } from 'node:util'
-import { prepareGuest, runInGuest, SKIP_EXIT } from './guest.js'
+import { KERNEL_LINES, prepareGuest, runInGuest, SKIP_EXIT, type KernelLine } from './guest.js'
 
 const usage = `usage: test/kernels/run.sh [options] [--] command [args...]
 Boots the guest kernel (Debian linux-image-amd64, under QEMU TCG), runs the
 command in it (cwd: the repository root, the host root read-only at the same
 paths), streams the console, and exits with the command's exit status.
 A single argument is run as a shell script; several are quoted as an argv.
+  --kernel LINE       5.10, 6.1 (default) or 6.12
   --timeout SECONDS   kill QEMU after this long (default 120)
   --env NAME=VALUE    environment for the command (repeatable)
   --cwd DIR           working directory in the guest
@@ -24,7 +25,7 @@ if (process.env.TAP === '1' && process.argv.length <= 2) process.exit(0)
 const argv = process.argv.slice(2)
 let split = argv.indexOf('--')
 if (split < 0) {
-  const takesValue = new Set(['--timeout', '--env', '--cwd', '--run-dir', '--cpus', '--mem'])
+  const takesValue = new Set(['--kernel', '--timeout', '--env', '--cwd', '--run-dir', '--cpus', '--mem'])
   split = 0
   while (split < argv.length && (argv[split] ?? '').startsWith('-')) {
     split += takesValue.has(argv[split] ?? '') ? 2 : 1
@@ -33,6 +34,7 @@ if (split < 0) {
 const { values } = parseArgs({
   args: argv.slice(0, split),
   options: {
+    kernel: { type: 'string' },
     timeout: { type: 'string' },
     env: { type: 'string', multiple: true },
     cwd: { type: 'string' },
@@ -59,12 +61,18 @@ for (const e of values.env ?? []) {
   env[e.slice(0, i)] = e.slice(i + 1)
 }
 
-const avail = await prepareGuest()
+const line = (values.kernel ?? '6.1') as KernelLine
+if (!KERNEL_LINES.includes(line)) {
+  console.error(`run.sh: --kernel wants one of ${KERNEL_LINES.join(', ')}, got ${line}`)
+  process.exit(2)
+}
+const avail = await prepareGuest(line)
 if (!avail.ok) {
   console.error(`run.sh: SKIP: ${avail.reason}`)
   process.exit(SKIP_EXIT)
 }
 const r = await runInGuest({
+  kernel: line,
   command: positionals.length === 1 ? (positionals[0] ?? '') : positionals,
   env,
   timeoutMs: Number(values.timeout ?? 120) * 1000,

@@ -31,7 +31,12 @@ export const prepareScript = join(here, 'prepare.sh')
 /** prepare.sh's exit status meaning "unavailable here, skip" */
 export const SKIP_EXIT = 77
 
+/** The kernel lines prepare.sh knows (KUBEPULSE_GUEST_KERNEL): bullseye's 5.10, bookworm's 6.1, bookworm-backports' 6.12. */
+export const KERNEL_LINES = ['5.10', '6.1', '6.12'] as const
+export type KernelLine = (typeof KERNEL_LINES)[number]
+
 export interface GuestKernel {
+  line: KernelLine
   dir: string
   pkg: string
   pkgVersion: string
@@ -47,6 +52,8 @@ export type GuestAvailability =
   | { ok: false; reason: string }
 
 export interface RunInGuestOptions {
+  /** Which kernel to boot. Default 6.1. */
+  kernel?: KernelLine
   /** A shell script (run by the host's /bin/sh in the guest) or an argv (quoted for you). */
   command: string | readonly string[]
   /** Host-side limit for the whole cycle (boot + command + power-off); QEMU is killed after it. Default 120 s. */
@@ -102,19 +109,23 @@ const MARK_BEGIN = 'KP-GUEST-BEGIN'
 const MARK_EXIT = 'KP-GUEST-EXIT='
 const MARK_INIT_FAILED = 'KP-GUEST-INIT-FAILED:'
 
-let prepared: Promise<GuestAvailability> | undefined
+const prepared = new Map<KernelLine, Promise<GuestAvailability>>()
 
-/** Run prepare.sh once per process (it is itself cached on disk). */
-export function prepareGuest(): Promise<GuestAvailability> {
-  prepared ??= runPrepare()
-  return prepared
+/** Run prepare.sh once per process and kernel line (it is itself cached on disk). */
+export function prepareGuest(line: KernelLine = '6.1'): Promise<GuestAvailability> {
+  let p = prepared.get(line)
+  if (p === undefined) prepared.set(line, (p = runPrepare(line)))
+  return p
 }
 
-async function runPrepare(): Promise<GuestAvailability> {
+async function runPrepare(line: KernelLine): Promise<GuestAvailability> {
   const start = Date.now()
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
     (res) => {
-      const p = spawn('bash', [prepareScript], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const p = spawn('bash', [prepareScript], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, KUBEPULSE_GUEST_KERNEL: line },
+      })
       let stdout = ''
       let stderr = ''
       p.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -137,6 +148,7 @@ async function runPrepare(): Promise<GuestAvailability> {
     return v
   }
   const kernel: GuestKernel = {
+    line,
     dir,
     pkg: get('GUEST_PKG'),
     pkgVersion: get('GUEST_PKG_VERSION'),
@@ -190,7 +202,7 @@ process.once('exit', () => {
 
 /** Boot the guest kernel once, run one command in it, power off. */
 export async function runInGuest(opts: RunInGuestOptions): Promise<GuestResult> {
-  const avail = await prepareGuest()
+  const avail = await prepareGuest(opts.kernel)
   if (!avail.ok) throw new Error(`guest kernel unavailable: ${avail.reason}`)
   const k = avail.kernel
   const ownRunDir = opts.runDir === undefined

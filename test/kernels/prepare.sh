@@ -18,14 +18,20 @@
 #
 # Environment:
 #   KUBEPULSE_CACHE              cache root (default <repo>/.cache)
+#   KUBEPULSE_GUEST_KERNEL       which kernel line (default 6.1):
+#                                  6.1   bookworm's linux-image-amd64, through the machine's own apt
+#                                  5.10  bullseye's linux-image-amd64 (5.10.0-32), through a private apt
+#                                  6.12  bookworm-backports' linux-image-amd64, through a private apt
 #   KUBEPULSE_GUEST_KERNEL_PKG   meta package to resolve (default linux-image-amd64)
-#   KUBEPULSE_GUEST_OFFLINE=1    never call apt; use the newest prepared kernel in the cache
+#   KUBEPULSE_DEBIAN_MIRROR      mirror for the private apt (default http://deb.debian.org/debian)
+#   KUBEPULSE_GUEST_OFFLINE=1    never call apt; use the newest prepared kernel of that line in the cache
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 cache="${KUBEPULSE_CACHE:-$repo/.cache}/kernels"
 meta="${KUBEPULSE_GUEST_KERNEL_PKG:-linux-image-amd64}"
+line="${KUBEPULSE_GUEST_KERNEL:-6.1}"
 # Modules the guest init needs; their dependencies are added automatically.
 wanted_modules=(virtio_pci 9pnet_virtio 9p overlay)
 
@@ -51,13 +57,44 @@ if ! is_static "$busybox"; then
   else skip "busybox at $busybox is not static (apt-get install busybox-static)"; fi
 fi
 
+case "$line" in
+  6.1) suite="" ;;                   # the machine's own sources (bookworm)
+  5.10) suite="bullseye" ;;
+  6.12) suite="bookworm-backports" ;;
+  *) die "KUBEPULSE_GUEST_KERNEL=$line: expected 5.10, 6.1 or 6.12" ;;
+esac
+
 mkdir -p "$cache/debs"
 
+# A suite the machine does not use is read through a private apt configuration:
+# its own sources list naming only that suite, its own lists, cache and (empty)
+# dpkg status, so the machine's sources, lists and pins are left alone. The
+# machine's apt.conf.d (proxies, Check-Valid-Until) still applies: APT_CONFIG
+# is read after it.
+if [[ -n "$suite" ]]; then
+  aptdir="$cache/apt/$suite"
+  mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial" "$aptdir/sources.list.d" "$aptdir/preferences.d"
+  chmod -R a+rwX "$aptdir/lists" # apt drops to _apt for the download
+  : >>"$aptdir/status"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${KUBEPULSE_DEBIAN_MIRROR:-http://deb.debian.org/debian} $suite main" >"$aptdir/sources.list"
+  cat >"$aptdir/apt.conf" <<EOF
+Dir::Etc::SourceList "$aptdir/sources.list";
+Dir::Etc::SourceParts "$aptdir/sources.list.d";
+Dir::Etc::Preferences "/dev/null";
+Dir::Etc::PreferencesParts "$aptdir/preferences.d";
+Dir::State::Lists "$aptdir/lists";
+Dir::State::status "$aptdir/status";
+Dir::Cache "$aptdir/cache";
+EOF
+  export APT_CONFIG="$aptdir/apt.conf"
+fi
+
 newest_prepared() {
-  # newest finished directory, by modification time of its guest.env
+  # newest finished directory of this line, by modification time of its guest.env
   local f
-  f="$(ls -1t "$cache"/*/guest.env 2>/dev/null | head -n1)" || true
-  [[ -z "$f" ]] || dirname "$f"
+  for f in $(ls -1t "$cache"/*/guest.env 2>/dev/null); do
+    if [[ "$(. "$f" && echo "${GUEST_LINE:-6.1}")" == "$line" ]]; then dirname "$f"; return; fi
+  done
 }
 
 use_prepared() {
@@ -97,7 +134,7 @@ updated=""
 apt_update() { # once, as root only
   [[ -z "$updated" && $(id -u) -eq 0 ]] || return 1
   updated=1
-  say "running apt-get update once ($1)"
+  say "running apt-get update once ($1)${suite:+ (private configuration: $suite only)}"
   apt-get update -qq >/dev/null 2>&1 || true
 }
 
@@ -113,7 +150,7 @@ while :; do
 
   # The directory is named after the package's kernel release, which is the
   # package name without its linux-image- prefix (e.g. 6.1.0-56-amd64).
-  release="${pkg#linux-image-}"
+  release="${pkg#linux-image-}"; release="${release%-unsigned}"
   out="$cache/$release"
   is_current "$out" "$ver" && use_prepared "$out"
 
@@ -189,6 +226,13 @@ fi
 
 # --- modules, in dependency order --------------------------------------------
 moddir="$work/lib/modules/$release"
+# 6.12's packages compress every module (.ko.xz); busybox insmod wants plain .ko
+while IFS= read -r f; do
+  case "$f" in
+    *.ko.xz) xz -dq "$f" ;;
+    *.ko.zst) zstd -dqf --rm "$f" ;;
+  esac
+done < <(find "$moddir" -name '*.ko.xz' -o -name '*.ko.zst')
 declare -A modpath=()
 while IFS= read -r f; do
   n="$(basename "$f" .ko)"; modpath[${n//-/_}]="$f"
@@ -241,6 +285,7 @@ GUEST_INITRAMFS=$out/initramfs.cpio
 GUEST_MODULES="${order[*]}"
 GUEST_KPROBES=$kprobes
 GUEST_RECIPE=$recipe
+GUEST_LINE=$line
 EOF
 rm -rf "$out.old"
 [[ -d "$out" ]] && mv "$out" "$out.old"
