@@ -49,7 +49,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'path.procfs', default: '/proc', help: 'where the host\'s /proc is mounted (/host/proc in a container)' },
   { name: 'path.sysfs', default: '/sys', help: 'where the host\'s /sys is mounted' },
   { name: 'path.cgroupfs', help: 'the cgroup v2 mount (default: found in <procfs>/mounts)' },
-  { name: 'attach', default: 'auto', help: `how probes attach: ${ATTACH_MODES.join(', ')} (auto: kprobes where the kernel has them, else tracepoints)` },
+  { name: 'attach', default: 'auto', help: `how probes attach: ${ATTACH_MODES.join(', ')} (auto: kprobes where the kernel has them, else tracepoints; classic: no kprobes and no BTF-typed tp_btf hooks, only classic and raw tracepoints)` },
   { name: 'bpf-object-dir', help: 'directory with the compiled *.bpf.o files (default: build/bpf in the checkout)' },
   { name: 'dns-ports', default: '53', help: 'comma-separated UDP ports whose traffic is DNS' },
   { name: 'dns-timeout', default: '5s', help: 'a query unanswered this long counts as rcode="timeout"' },

@@ -28,6 +28,7 @@ t.test('flags win over the environment, which wins over defaults', async (t) => 
 t.test('subcommands and help', async (t) => {
   t.equal(parseConfig(['check', '--attach=tracepoint'], {}).command, 'check');
   t.equal(parseConfig(['check', '--attach=tracepoint'], {}).config.attach, 'tracepoint');
+  t.equal(parseConfig(['check', '--attach=classic'], {}).config.attach, 'classic');
   t.equal(parseConfig(['--help'], {}).command, 'help');
   for (const f of FLAGS) t.match(usage(), `--${f.name}`, `usage documents --${f.name}`);
   t.equal(envName('path.procfs'), 'KUBEPULSE_PATH_PROCFS');
@@ -39,7 +40,7 @@ t.test('bad input is one clear line', async (t) => {
     [['--bogus'], /^unknown flag --bogus \(see kubepulse --help\)$/],
     [['--port', '70000'], /^--port: 70000 is outside 0\.\.65535$/],
     [['--port', 'x'], /^--port: "x" is not a whole number$/],
-    [['--attach', 'fentry'], /^--attach: "fentry" is not one of auto, kprobe, tracepoint$/],
+    [['--attach', 'fentry'], /^--attach: "fentry" is not one of auto, kprobe, tracepoint, classic$/],
     [['--log-level', 'loud'], /^--log-level: "loud" is not one of debug, info, warn, error$/],
     [['--ring-buffer-bytes', '5000'], /not a power of two/],
     [['--dns-timeout', '5'], /is not a duration/],

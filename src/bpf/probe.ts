@@ -11,7 +11,7 @@ import type { Addon, BpfObjectHandle } from './addon.js';
 import type { KernelFeatures } from './kernel.js';
 
 /** --attach: which hook families a probe may use (auto: the best the kernel has). */
-export const ATTACH_MODES = ['auto', 'kprobe', 'tracepoint'] as const;
+export const ATTACH_MODES = ['auto', 'kprobe', 'tracepoint', 'classic'] as const;
 export type AttachMode = (typeof ATTACH_MODES)[number];
 
 export interface HookPlan {
@@ -63,8 +63,15 @@ function isPermissionError(err: unknown): boolean {
   return (err as { code?: unknown }).code === 'EPERM';
 }
 
+/** Whether --attach lets a plan be tried. "classic" passes over kprobes and the BTF-typed tp_btf hooks. */
+export function planAllowed(plan: HookPlan, attach: AttachMode): boolean {
+  if (attach === 'auto') return true;
+  if (attach === 'classic') return plan.mode !== 'kprobe' && !plan.hook.startsWith('tp_btf/');
+  return plan.mode === 'any' || plan.mode === attach;
+}
+
 export function loadProbe(spec: ProbeSpec, ctx: LoadContext): LoadedProbe {
-  const plans = spec.plans.filter((p) => ctx.attach === 'auto' || p.mode === 'any' || p.mode === ctx.attach);
+  const plans = spec.plans.filter((p) => planAllowed(p, ctx.attach));
   const tried: string[] = [];
   for (const plan of plans) {
     const reason = plan.unavailable(ctx.kernel);
