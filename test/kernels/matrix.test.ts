@@ -15,6 +15,7 @@
 
 import t from 'tap';
 import { execFile } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -184,6 +185,8 @@ function holdsTheKernel(t: Tap.Test, plan: KernelPlan, r: TrafficResult): void {
   for (const e of plan.runs) t.test(`run ${e.run.name}: ${e.run.args.join(' ') || '(no flags)'}`, async (t) => holdsTheChecks(t, e, r.runs[e.run.name]));
 }
 
+// A TCG guest runs the whole set in 2-6 min on this shared machine: past tap's 300 s per file.
+t.setTimeout(1_800_000);
 const wanted = (process.env.KUBEPULSE_KERNELS ?? 'host 6.1').split(/[\s,]+/).filter(Boolean);
 for (const k of wanted) if (k !== 'host' && !(KERNEL_LINES as readonly string[]).includes(k)) throw new Error(`KUBEPULSE_KERNELS: unknown kernel ${k}`);
 const bpfSkip = needsBpf().skip || podCgroupsUnavailable() || false;
@@ -220,7 +223,10 @@ for (const kernel of wanted as Array<'host' | KernelLine>) {
       }
       // The guest's /tmp is its own; the run directory (work: the compiled
       // script and out/) is shared with it at the same path.
-      const g = await runInGuest({ kernel, command: ['node', script], env: env(plan, out), runDir: work, timeoutMs: 840_000 });
+      // KUBEPULSE_MATRIX_LOG=<dir>: each guest's whole console, as it runs
+      const log = process.env.KUBEPULSE_MATRIX_LOG;
+      const onConsole = log ? (s: string) => appendFileSync(join(log, `guest-${kernel}.log`), s) : undefined;
+      const g = await runInGuest({ kernel, command: ['node', script], env: env(plan, out), runDir: work, timeoutMs: 840_000, ...(onConsole ? { onConsole } : {}) });
       t.equal(g.exitCode, 0, `checks ran in the guest (boot ${g.bootMs} ms, cycle ${g.durationMs} ms)`, { output: g.output.slice(-3000), error: g.error });
       if (g.exitCode !== 0) return;
     }

@@ -252,7 +252,10 @@ async function oneRun(spec: RunSpec, dnsPort: number): Promise<RunResult> {
     for (const s of servers) s.close();
     const code = await daemon.stop();
     await cgroups.cleanup();
-    if (code !== 0) throw new Error(`daemon ${spec.name} exited ${code}`);
+    if (code !== 0) {
+      const last = daemon.logs.filter((l) => l.level === 'error' || l.level === 'warn').slice(-3);
+      throw new Error(`daemon ${spec.name} exited ${code}: ${JSON.stringify(last)}`);
+    }
   }
 }
 
