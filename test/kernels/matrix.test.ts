@@ -13,7 +13,7 @@
 // KUBEPULSE_KERNELS picks the kernels ("host 6.1" by default: `make test`;
 // `make test-kernels` runs "host 5.10 6.1 6.12"). Each guest is one boot.
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -118,7 +118,7 @@ function planFor(kernel: 'host' | KernelLine): KernelPlan {
   }
 }
 
-function holdsTheChecks(t: Tap.Test, e: Expect, r: RunResult | undefined): void {
+function holdsTheChecks(t: Test, e: Expect, r: RunResult | undefined): void {
   if (!r || r.error !== undefined) {
     t.fail(`run ${e.run.name} finished`, { error: r?.error ?? 'no result' });
     return;
@@ -172,7 +172,7 @@ function holdsTheChecks(t: Tap.Test, e: Expect, r: RunResult | undefined): void 
   t.equal(g.dropped ?? 0, 0, 'no events dropped');
 }
 
-function holdsTheKernel(t: Tap.Test, plan: KernelPlan, r: TrafficResult): void {
+function holdsTheKernel(t: Test, plan: KernelPlan, r: TrafficResult): void {
   for (const c of plan.checks) {
     const got = r.checks[c.name];
     t.equal(got?.exitCode, c.exitCode, `kubepulse check ${c.args.join(' ')} exits ${c.exitCode}`, { output: got?.output });
@@ -218,7 +218,7 @@ for (const kernel of wanted as Array<'host' | KernelLine>) {
     } else {
       const avail = await prepareGuest(kernel);
       if (!avail.ok) {
-        t.skip(`guest kernel ${kernel} unavailable: ${avail.reason}`);
+        t.skip(`guest kernel ${kernel} unavailable: ${avail.reason}`, async () => undefined);
         return;
       }
       // The guest's /tmp is its own; the run directory (work: the compiled
