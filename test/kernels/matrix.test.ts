@@ -10,8 +10,9 @@
 // with one line naming what is missing. traffic.ts makes the traffic and reports;
 // the assertions are here, identical for every kernel.
 //
-// KUBEPULSE_KERNELS picks the kernels ("host 6.1" by default: `make test`;
-// `make test-kernels` runs "host 5.10 6.1 6.12"). Each guest is one boot.
+// KUBEPULSE_KERNELS picks the kernels ("host 6.1" by default: `make test`,
+// where 6.1 runs auto only; `make test-kernels` runs "host 5.10 6.1 6.12",
+// every run). Each guest is one boot.
 
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
@@ -48,6 +49,8 @@ async function compileTraffic(dir: string): Promise<string> {
 }
 
 const ALL = ['tcp', 'dns', 'flows', 'syscalls'] as const;
+/** `make test-kernels`: every kernel, every run. */
+const wholeMatrix = process.env.KUBEPULSE_KERNELS !== undefined;
 const KPROBE_TCP = 'kprobe/tcp_connect+kprobe/tcp_set_state';
 const BTF_TCP = 'tp_btf/inet_sock_set_state';
 const CLASSIC_TCP = 'tracepoint/sock/inet_sock_set_state';
@@ -111,7 +114,8 @@ function planFor(kernel: 'host' | KernelLine): KernelPlan {
         title: `Debian's ${kernel} under QEMU`,
         runs: [
           { run: auto, tcp: KPROBE_TCP, syscalls: BTF_SYS },
-          { run: tracepoint, tcp: BTF_TCP, syscalls: BTF_SYS },
+          // `make test` keeps to auto on 6.1 (~1.5 min less); tp_btf is proven on 5.10, 6.12 and the host.
+          ...(kernel === '6.1' && !wholeMatrix ? [] : [{ run: tracepoint, tcp: BTF_TCP, syscalls: BTF_SYS }]),
         ],
         checks: [checkAll],
       };
