@@ -1,12 +1,12 @@
 // Which plans --attach lets each probe try (the kernel matrix then loads
 // every one of them on a real kernel: test/kernels/matrix.test.ts).
 import t from 'tap';
-import { ATTACH_MODES, planAllowed } from '../../src/bpf/probe.js';
+import { type AttachMode, planAllowed } from '../../src/bpf/probe.js';
 import { dnsProbe } from '../../src/probes/dns/probe.js';
 import { syscallsProbe } from '../../src/probes/syscalls/probe.js';
 import { tcpProbe } from '../../src/probes/tcp/probe.js';
 
-const allowed = (spec: { plans: Array<Parameters<typeof planAllowed>[0]> }, mode: (typeof ATTACH_MODES)[number]) =>
+const allowed = (spec: { plans: Array<Parameters<typeof planAllowed>[0]> }, mode: AttachMode) =>
   spec.plans.filter((p) => planAllowed(p, mode)).map((p) => p.hook);
 
 t.test('each mode narrows the plans in their order of preference', async (t) => {

@@ -152,6 +152,8 @@ async function oneRun(spec: RunSpec, dnsPort: number): Promise<RunResult> {
   const probes = [...new Set(spec.checks)].join(',');
   const daemon = await startDaemon(['--probes', probes, '--dns-ports', String(dnsPort), '--dns-timeout', '2s', ...args]);
   const servers: Server[] = [];
+  let result: RunResult | undefined;
+  let failure: unknown;
   try {
     await daemon.waitReady(180_000);
     const podRoot = join(cgroups.base, 'kubepods.slice');
@@ -219,7 +221,7 @@ async function oneRun(spec: RunSpec, dnsPort: number): Promise<RunResult> {
       : [];
     const hooks: Record<string, string> = {};
     for (const s of after) if (s.name === 'kubepulse_probe_info') hooks[s.labels.probe as string] = s.labels.hook as string;
-    return {
+    result = {
       args: spec.args,
       hooks,
       failedPlans: daemon.logs
@@ -248,15 +250,18 @@ async function oneRun(spec: RunSpec, dnsPort: number): Promise<RunResult> {
         dropped: sumOf(after, 'kubepulse_events_dropped_total'),
       },
     };
-  } finally {
-    for (const s of servers) s.close();
-    const code = await daemon.stop();
-    await cgroups.cleanup();
-    if (code !== 0) {
-      const last = daemon.logs.filter((l) => l.level === 'error' || l.level === 'warn').slice(-3);
-      throw new Error(`daemon ${spec.name} exited ${code}: ${JSON.stringify(last)}`);
-    }
+  } catch (err) {
+    failure = err;
   }
+  for (const s of servers) s.close();
+  const code = await daemon.stop();
+  await cgroups.cleanup();
+  if (failure !== undefined) throw failure;
+  if (code !== 0) {
+    const last = daemon.logs.filter((l) => l.level === 'error' || l.level === 'warn').slice(-3);
+    throw new Error(`daemon ${spec.name} exited ${code}: ${JSON.stringify(last)}`);
+  }
+  return result as RunResult;
 }
 
 /** `kubepulse check` with these flags: its status and what it printed. */
