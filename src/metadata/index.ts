@@ -34,7 +34,7 @@ import type { Registry } from 'prom-client';
 import { CgroupIndex } from './cgroup-index.js';
 import { IdentityCache } from './identity-cache.js';
 import { chooseKubeConfig } from './kube-config.js';
-import { KubeWatch, type WatchHealth } from './kube-watch.js';
+import { watchNodePods, type WatchHealth } from './kube-watch.js';
 import type { Logger } from '../log.js';
 import { PodIndex } from './pod-index.js';
 import { PodResolver } from './pod-resolver.js';
@@ -112,7 +112,8 @@ export function createMetadata(options: MetadataOptions): Metadata {
     };
   }
 
-  log.info('pod metadata from the Kubernetes API', { source: choice.source, server: choice.server, node: options.nodeName });
+  const where = choice.source === 'kubeconfig' ? { kubeconfig: choice.kubeconfig } : { server: choice.server };
+  log.info('pod metadata from the Kubernetes API', { source: choice.source, ...where, node: options.nodeName });
   const cgroups = new CgroupIndex({
     procfs: options.procfs,
     cgroupfs: options.cgroupfs,
@@ -121,8 +122,8 @@ export function createMetadata(options: MetadataOptions): Metadata {
   });
   const cache = new IdentityCache({ max: options.cacheMax ?? 65_536, ttlMs: options.cacheTtlMs ?? 60_000, registry: options.registry });
   const resolver = new PodResolver({ procfs: options.procfs, cgroups, pods, cache, negativeTtlMs: options.negativeTtlMs, log });
-  const watch = new KubeWatch({
-    kubeConfig: choice.kubeConfig,
+  const watch = watchNodePods({
+    client: choice.client,
     nodeName: options.nodeName,
     pods,
     log,
@@ -140,6 +141,8 @@ export function createMetadata(options: MetadataOptions): Metadata {
     health: () => ({ mode: 'kubernetes', ...watch.health() }),
     waitForSync: (timeoutMs) => watch.waitForSync(timeoutMs),
     start: async () => {
+      // A kubeconfig that does not parse is a start-up error, not a retry.
+      await choice.client.endpoint.ready();
       // Learn the containers that exist already, so events of processes
       // that exit before their first lookup still resolve.
       cgroups.rescan();

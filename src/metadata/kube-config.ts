@@ -1,51 +1,54 @@
 // Where the Kubernetes API is, or that there is none.
 //
 // - `kubeconfig` path given: that file (for running outside the cluster); an
-//   unreadable or incomplete file is a configuration error and throws.
-// - otherwise in-cluster config (service account token and the
+//   unreadable file is a configuration error and throws here, one that does
+//   not parse or has no current cluster throws from the client's ready();
+// - otherwise in-cluster config (service account token and CA, and the
 //   KUBERNETES_SERVICE_HOST/PORT environment), which is what a DaemonSet has.
 //   `inCluster: true` requires it (throws without it); `inCluster: false`
-//   never uses it; unset uses it when it is there.
+//   never uses it; unset uses it when it is there;
 // - neither: no Kubernetes. The daemon runs, labels everything as the host,
 //   and readiness does not wait for a cluster.
 // KUBECONFIG and ~/.kube/config are deliberately not consulted: a node agent
 // that silently picks up a developer's context would watch the wrong cluster.
+//
+// Nothing here imports @kubernetes/client-node: the in-cluster daemon never
+// pays for it (see src/kube/kubeconfig.ts).
 import { existsSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import { join } from 'node:path';
+import { KubeClient } from '../kube/client.js';
+import { InClusterEndpoint, SERVICE_ACCOUNT_DIR } from '../kube/in-cluster.js';
+import { KubeconfigEndpoint } from '../kube/kubeconfig.js';
 
-export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+export { SERVICE_ACCOUNT_DIR } from '../kube/in-cluster.js';
 
 export interface KubeConfigOptions {
   kubeconfig?: string | undefined;
   inCluster?: boolean | undefined;
   /** For tests; defaults to process.env. */
   env?: NodeJS.ProcessEnv;
-  /** For tests; defaults to the standard service account token path. */
-  tokenPath?: string;
+  /** For tests; defaults to the standard service account mount. */
+  serviceAccountDir?: string;
 }
 
 export type KubeConfigChoice =
-  | { readonly source: 'kubeconfig' | 'in-cluster'; readonly kubeConfig: KubeConfig; readonly server: string }
+  | { readonly source: 'kubeconfig'; readonly client: KubeClient; readonly kubeconfig: string }
+  | { readonly source: 'in-cluster'; readonly client: KubeClient; readonly server: string }
   | { readonly source: 'none'; readonly reason: string };
 
 export function chooseKubeConfig(options: KubeConfigOptions): KubeConfigChoice {
   if (options.kubeconfig !== undefined && options.kubeconfig !== '') {
-    const kubeConfig = new KubeConfig();
-    try {
-      kubeConfig.loadFromFile(options.kubeconfig);
-    } catch (err) {
-      throw new Error(`cannot load kubeconfig ${options.kubeconfig}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    const cluster = kubeConfig.getCurrentCluster();
-    if (cluster === null) throw new Error(`kubeconfig ${options.kubeconfig} has no current context with a cluster`);
-    return { source: 'kubeconfig', kubeConfig, server: cluster.server };
+    return { source: 'kubeconfig', client: new KubeClient(new KubeconfigEndpoint(options.kubeconfig)), kubeconfig: options.kubeconfig };
   }
 
   const env = options.env ?? process.env;
-  const tokenPath = options.tokenPath ?? SERVICE_ACCOUNT_TOKEN;
+  const dir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
+  const tokenPath = join(dir, 'token');
+  const host = env['KUBERNETES_SERVICE_HOST'] ?? '';
+  const port = env['KUBERNETES_SERVICE_PORT'] ?? '';
   const missing: string[] = [];
-  if (env['KUBERNETES_SERVICE_HOST'] === undefined || env['KUBERNETES_SERVICE_HOST'] === '') missing.push('KUBERNETES_SERVICE_HOST');
-  if (env['KUBERNETES_SERVICE_PORT'] === undefined || env['KUBERNETES_SERVICE_PORT'] === '') missing.push('KUBERNETES_SERVICE_PORT');
+  if (host === '') missing.push('KUBERNETES_SERVICE_HOST');
+  if (port === '') missing.push('KUBERNETES_SERVICE_PORT');
   if (!existsSync(tokenPath)) missing.push(tokenPath);
 
   if (options.inCluster === false) return { source: 'none', reason: 'in-cluster config disabled and no kubeconfig given' };
@@ -54,7 +57,6 @@ export function chooseKubeConfig(options: KubeConfigOptions): KubeConfigChoice {
     if (options.inCluster === true) throw new Error(`in-cluster config requested but ${reason}`);
     return { source: 'none', reason };
   }
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromCluster();
-  return { source: 'in-cluster', kubeConfig, server: kubeConfig.getCurrentCluster()?.server ?? '' };
+  const endpoint = new InClusterEndpoint({ host, port, serviceAccountDir: dir });
+  return { source: 'in-cluster', client: new KubeClient(endpoint), server: endpoint.server };
 }

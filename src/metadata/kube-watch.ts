@@ -1,74 +1,48 @@
-// The pods of this node, kept current by a Kubernetes list+watch.
+// A Kubernetes list+watch that keeps a sink current, and the node's pod
+// watch built on it.
 //
-// Built on @kubernetes/client-node's ListWatch informer (what makeInformer
-// returns; used directly because makeInformer cannot pass a field selector),
-// restricted to `spec.nodeName=<node>`. The informer lists, then watches from
-// the list's resourceVersion, and re-lists by itself on 410 Gone. Around it:
-// - every list replaces the pod index (pods deleted while we were not
-//   watching disappear), and the first one makes the watch synced;
-// - a failed list or watch (API server gone, 403, timeout) is counted, marks
-//   the watch unsynced and is retried with capped exponential backoff and
-//   jitter, by a fresh informer that lists again. The pod index keeps the
-//   last known pods meanwhile, so labels stay as they were;
-// - a periodic resync re-lists, so that a watch that hangs without an error
-//   (a half-open connection) cannot leave the index stale forever;
+// ResourceWatch lists a collection (page by page), hands the sink the full
+// list, then watches from the list's resourceVersion with bookmarks, applying
+// ADDED/MODIFIED/DELETED. Around that:
+// - a watch the server ends (its timeout ran out) resumes from the last
+//   version seen (a bookmark's or an event's), without listing again;
+// - 410 Gone (the version is older than the server's history) is protocol,
+//   not failure: it lists again, and that list replaces the sink's contents
+//   (objects deleted while we were not watching disappear);
+// - a failed list or watch (API server gone, 401/403, timeout, TLS) is
+//   counted, marks the watch unsynced and is retried with capped
+//   exponential backoff and jitter. The sink keeps the last known objects
+//   meanwhile, so labels stay as they were;
+// - a periodic resync lists again, so that a watch that hangs without an
+//   error (a half-open connection) cannot leave the sink stale forever;
 // - the reason is logged once per state change, not once per retry.
-// An informer replaced by a newer one may still call back (ListWatch does not
-// always stop cleanly mid-request); each one carries a generation number and
-// stale callbacks are ignored.
+// Each run (list, then watches) has a generation number and an abort signal;
+// a superseded run's late answers are ignored.
 //
-// The same machinery watches other resources cluster-wide (services, nodes,
-// all pods: see cluster-peers.ts) through `new KubeWatch({ resource, sink })`:
-// a WatchedResource says what to list and watch and may slim each object
-// before the informer caches it; a WatchSink receives the objects.
-import {
-  CoreV1Api,
-  ListWatch,
-  Watch,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  type V1Pod,
-} from '@kubernetes/client-node';
+// No object cache of its own: the sink (the pod index, the peer index) is
+// the only copy, so what the daemon holds per object is what the sink keeps.
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Logger } from './logger.js';
+import type { KubeClient, WatchEvent } from '../kube/client.js';
+import type { Logger } from '../log.js';
 import type { PodIndex } from './pod-index.js';
 
 export type WatchState = 'idle' | 'connecting' | 'synced' | 'unreachable' | 'stopped';
 
-export interface KubeWatchOptions {
-  kubeConfig: KubeConfig;
-  nodeName: string;
-  pods: PodIndex;
-  log: Logger;
-  /** Registers the kubepulse_kube_watch_* metrics (once per registry: the pod watch's). */
-  registry?: Registry | undefined;
-  /** Full re-list period; default 10 minutes. */
-  resyncIntervalMs?: number;
-  /** First retry delay after a failure; doubles up to backoffMaxMs. */
-  backoffInitialMs?: number;
-  backoffMaxMs?: number;
-  /** A list that takes longer than this counts as failed. */
-  listTimeoutMs?: number;
-}
-
-/** What a KubeWatch lists and watches, when it is not this node's pods. */
+/** What a ResourceWatch lists and watches. */
 export interface WatchedResource<T extends KubernetesObject> {
   /** Singular noun for logs and errors: 'service' → "service watch in sync with the API server". */
   readonly kind: string;
   /** The collection, e.g. /api/v1/services. */
   readonly path: string;
   readonly fieldSelector?: string | undefined;
-  list(api: CoreV1Api): Promise<KubernetesListObject<T>>;
-  /**
-   * Keeps only what the sink needs, before the informer caches the object
-   * (it holds every object it saw). Must keep metadata.name, namespace and
-   * resourceVersion, which the informer keys and compares by.
-   */
+  /** '0': lists are answered from the API server's watch cache (cheap, maybe slightly stale); unset: a consistent list. */
+  readonly listResourceVersion?: string | undefined;
+  /** Keeps only what the sink needs, as each object arrives (before the next list page). */
   slim?(obj: T): T;
 }
 
-/** Where a KubeWatch puts what it lists and watches. */
+/** Where a ResourceWatch puts what it lists and watches. */
 export interface WatchSink<T> {
   readonly size: number;
   upsert(obj: T): unknown;
@@ -77,9 +51,32 @@ export interface WatchSink<T> {
   replace(items: readonly T[]): void;
 }
 
-export interface ResourceWatchOptions<T extends KubernetesObject> extends Omit<KubeWatchOptions, 'nodeName' | 'pods'> {
+/** Counts what happens, for metrics. */
+export interface WatchCounters {
+  /** A watch event arrived (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR). */
+  event(type: string): void;
+  /** A list or watch failed. */
+  failure(): void;
+}
+
+export interface WatchTimings {
+  /** Full re-list period; default 10 minutes. */
+  resyncIntervalMs?: number | undefined;
+  /** First retry delay after a failure; doubles up to backoffMaxMs. */
+  backoffInitialMs?: number | undefined;
+  backoffMaxMs?: number | undefined;
+  /** A list that takes longer than this counts as failed. */
+  listTimeoutMs?: number | undefined;
+}
+
+export interface ResourceWatchOptions<T extends KubernetesObject> extends WatchTimings {
+  client: KubeClient;
   resource: WatchedResource<T>;
   sink: WatchSink<T>;
+  log: Logger;
+  counters?: WatchCounters | undefined;
+  /** Added to every log line, e.g. { node }. */
+  logFields?: Record<string, unknown> | undefined;
 }
 
 export interface WatchHealth {
@@ -89,101 +86,41 @@ export interface WatchHealth {
   /** Unix time in milliseconds of the last successful list, 0 if none. */
   readonly lastSyncMs: number;
   readonly lastError: string;
-  /** Objects known: pods for the pod watch, else the sink's size. */
+  /** Objects the sink holds. */
   readonly pods: number;
 }
 
-/** A ListWatch's Watch that asks for bookmarks, counts events and can abort whatever it has open. */
-class SessionWatch extends Watch {
-  private readonly open = new Set<AbortController>();
-  private closed = false;
+/** How long a watch asks the server to keep it open (client-go picks 5–10 minutes, at random). */
+const watchTimeoutSeconds = (): number => 300 + Math.floor(Math.random() * 300);
+/** Watches that end sooner than this are spaced out, so a server that closes them at once is not hammered. */
+const MIN_WATCH_SPACING_MS = 1000;
 
-  constructor(
-    config: KubeConfig,
-    private readonly onEvent: (type: string) => void,
-    private readonly onDoneFailure: (err: unknown) => void,
-    private readonly slim?: (obj: unknown) => unknown,
-  ) {
-    super(config);
-  }
-
-  override async watch(
-    path: string,
-    queryParams: Record<string, string | number | boolean | undefined>,
-    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
-    done: (err: unknown) => void,
-  ): Promise<AbortController> {
-    if (this.closed) {
-      // A superseded informer carrying on: open nothing.
-      const aborted = new AbortController();
-      aborted.abort();
-      return aborted;
-    }
-    let controller: AbortController | undefined;
-    let finished = false;
-    const result = await super.watch(
-      path,
-      { ...queryParams, allowWatchBookmarks: true },
-      (phase, obj, raw) => {
-        this.onEvent(phase);
-        const keep = this.slim !== undefined && (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED');
-        callback(phase, keep ? this.slim!(obj) : obj, raw);
-      },
-      (err) => {
-        finished = true;
-        if (controller !== undefined) this.open.delete(controller);
-        // ListWatch's done handler is async; a rejection there must not
-        // become an unhandled rejection that ends the daemon.
-        Promise.resolve(done(err) as unknown).catch(this.onDoneFailure);
-      },
-    );
-    controller = result;
-    if (this.closed) result.abort();
-    else if (!finished) this.open.add(result);
-    return result;
-  }
-
-  close(): void {
-    this.closed = true;
-    for (const controller of this.open) controller.abort();
-    this.open.clear();
-  }
-}
-
-interface Session<T extends KubernetesObject> {
-  readonly generation: number;
-  readonly informer: ListWatch<T>;
-  readonly watch: SessionWatch;
-}
+class Gone extends Error {}
 
 function describe(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     const cause = (err as { cause?: unknown }).cause;
     const parts = [err.message.split('\n')[0] ?? ''];
-    if (typeof code === 'string' || typeof code === 'number') parts.push(`code ${code}`);
+    if ((typeof code === 'string' || typeof code === 'number') && !parts[0]!.includes(String(code))) parts.push(`code ${code}`);
     if (cause instanceof Error && !parts[0]!.includes(cause.message)) parts.push(cause.message);
     return parts.filter((p) => p !== '').join('; ');
   }
   return String(err);
 }
 
-function podResource(nodeName: string): WatchedResource<V1Pod> {
-  const fieldSelector = `spec.nodeName=${nodeName}`;
-  return { kind: 'pod', path: '/api/v1/pods', fieldSelector, list: (api) => api.listPodForAllNamespaces({ fieldSelector }) };
-}
-
-export class KubeWatch<T extends KubernetesObject = V1Pod> {
-  private readonly options: Omit<KubeWatchOptions, 'nodeName' | 'pods'> & { nodeName?: string };
+export class ResourceWatch<T extends KubernetesObject> {
+  private readonly client: KubeClient;
   private readonly resource: WatchedResource<T>;
   private readonly sink: WatchSink<T>;
-  private readonly api: CoreV1Api;
-  private readonly fieldSelector: string | undefined;
+  private readonly log: Logger;
+  private readonly counters: WatchCounters | undefined;
+  private readonly logFields: Record<string, unknown>;
   private readonly resyncIntervalMs: number;
   private readonly backoffInitialMs: number;
   private readonly backoffMaxMs: number;
   private readonly listTimeoutMs: number;
-  private session: Session<T> | undefined;
+  private run: AbortController | undefined;
   private generation = 0;
   private state: WatchState = 'idle';
   private synced = false;
@@ -194,67 +131,26 @@ export class KubeWatch<T extends KubernetesObject = V1Pod> {
   private retryTimer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private readonly syncWaiters = new Set<() => void>();
-  private readonly events: Counter<'type'> | undefined;
-  private readonly errors: Counter | undefined;
 
-  constructor(options: KubeWatchOptions | ResourceWatchOptions<T>) {
-    if ('resource' in options) {
-      this.resource = options.resource;
-      this.sink = options.sink;
-    } else {
-      if (options.nodeName === '') throw new Error('the pod watch needs the node name (spec.nodeName); refusing to watch every pod of the cluster');
-      // T is V1Pod here: this constructor form only exists for the pod watch.
-      this.resource = podResource(options.nodeName) as unknown as WatchedResource<T>;
-      this.sink = options.pods as unknown as WatchSink<T>;
-    }
-    this.options = options;
-    this.api = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.fieldSelector = this.resource.fieldSelector;
+  constructor(options: ResourceWatchOptions<T>) {
+    this.client = options.client;
+    this.resource = options.resource;
+    this.sink = options.sink;
+    this.log = options.log;
+    this.counters = options.counters;
+    this.logFields = options.logFields ?? {};
     this.resyncIntervalMs = options.resyncIntervalMs ?? 10 * 60_000;
     this.backoffInitialMs = options.backoffInitialMs ?? 500;
     this.backoffMaxMs = options.backoffMaxMs ?? 30_000;
     this.listTimeoutMs = options.listTimeoutMs ?? 30_000;
     this.backoffMs = this.backoffInitialMs;
-
-    const registry = options.registry;
-    if (registry !== undefined) {
-      this.events = new Counter({
-        name: 'kubepulse_kube_watch_events_total',
-        help: 'Pod watch events received from the Kubernetes API server, by event type.',
-        labelNames: ['type'] as const,
-        registers: [registry],
-      });
-      this.errors = new Counter({
-        name: 'kubepulse_kube_watch_errors_total',
-        help: 'Failed pod lists and watches (API server unreachable, refused, timed out).',
-        registers: [registry],
-      });
-      // eslint-disable-next-line @typescript-eslint/no-this-alias
-      const watch = this;
-      new Gauge({
-        name: 'kubepulse_kube_watch_last_sync_timestamp_seconds',
-        help: 'Unix time of the last successful pod list, 0 if none yet.',
-        registers: [registry],
-        collect() {
-          this.set(watch.lastSyncMs / 1000);
-        },
-      });
-      new Gauge({
-        name: 'kubepulse_kube_watch_synced',
-        help: '1 while the pod list+watch is in sync with the API server, 0 before the first list and after a failure.',
-        registers: [registry],
-        collect() {
-          this.set(watch.synced ? 1 : 0);
-        },
-      });
-    }
   }
 
   /** Starts listing and watching; returns at once (it never waits for, nor fails on, the API server). */
   start(): void {
     if (this.state !== 'idle' && this.state !== 'stopped') return;
     this.setState('connecting');
-    this.startSession();
+    this.startRun();
   }
 
   async stop(): Promise<void> {
@@ -263,12 +159,11 @@ export class KubeWatch<T extends KubernetesObject = V1Pod> {
     clearTimeout(this.resyncTimer);
     this.retryTimer = undefined;
     this.resyncTimer = undefined;
-    const session = this.session;
-    this.session = undefined;
+    this.run?.abort();
+    this.run = undefined;
     this.synced = false;
     this.setState('stopped');
     for (const wake of this.syncWaiters) wake();
-    if (session !== undefined) await this.endSession(session);
   }
 
   /** In sync with the API server right now: listed, and no failure since. */
@@ -301,76 +196,117 @@ export class KubeWatch<T extends KubernetesObject = V1Pod> {
     });
   }
 
-  private startSession(): void {
+  /** A new run (list, then watch) that supersedes the previous one. */
+  private startRun(): void {
+    this.run?.abort();
     const generation = ++this.generation;
-    const current = () => generation === this.generation;
-    const slim = this.resource.slim?.bind(this.resource);
-    const watch = new SessionWatch(
-      this.options.kubeConfig,
-      (type) => {
-        if (current()) this.events?.inc({ type });
-      },
-      (err) => {
-        if (current()) this.onFailure(err);
-      },
-      slim === undefined ? undefined : (obj) => slim(obj as T),
-    );
-    const list = async (): Promise<KubernetesListObject<T>> => {
-      const result = await this.listObjects();
-      if (!current()) throw new Error(`superseded ${this.resource.kind} list`);
-      if (slim !== undefined) result.items = result.items.map(slim);
-      this.onListed(result);
-      return result;
-    };
-    const informer = new ListWatch<T>(this.resource.path, watch, list, false, undefined, this.fieldSelector);
-    const { sink } = this;
-    informer.on('add', (obj) => {
-      if (current()) sink.upsert(obj);
-    });
-    informer.on('update', (obj) => {
-      if (current()) sink.upsert(obj);
-    });
-    informer.on('delete', (obj) => {
-      if (current()) sink.remove(obj);
-    });
-    informer.on('error', (err) => {
-      if (current()) this.onFailure(err);
-    });
-    this.session = { generation, informer, watch };
-    informer.start().catch((err: unknown) => {
-      if (current()) this.onFailure(err);
+    const run = new AbortController();
+    this.run = run;
+    this.listAndWatch(generation, run.signal).catch((err: unknown) => {
+      if (generation === this.generation) this.onFailure(err);
     });
   }
 
-  private async endSession(session: Session<T>): Promise<void> {
-    session.watch.close();
-    try {
-      await session.informer.stop();
-    } catch {
-      // stopping a broken informer has nothing left to clean
+  private async listAndWatch(generation: number, signal: AbortSignal): Promise<void> {
+    const current = () => generation === this.generation && !signal.aborted;
+    for (;;) {
+      let version = await this.list(signal);
+      if (!current()) return;
+      try {
+        for (;;) {
+          const began = Date.now();
+          let seen = 0;
+          await this.client.watch(
+            this.resource.path,
+            {
+              fieldSelector: this.resource.fieldSelector,
+              resourceVersion: version,
+              allowWatchBookmarks: true,
+              timeoutSeconds: watchTimeoutSeconds(),
+            },
+            (event) => {
+              if (!current()) return;
+              seen++;
+              version = this.apply(event) ?? version;
+            },
+            signal,
+          );
+          if (!current()) return;
+          const spacing = MIN_WATCH_SPACING_MS - (Date.now() - began);
+          if (seen === 0 && spacing > 0) await new Promise((r) => setTimeout(r, spacing));
+          if (!current()) return;
+        }
+      } catch (err) {
+        if (!(err instanceof Gone)) throw err;
+        if (!current()) return;
+        this.log.debug(`${this.resource.kind} watch: resource version expired, listing again`, this.logFields);
+      }
     }
   }
 
-  private async listObjects(): Promise<KubernetesListObject<T>> {
+  /** Applies one watch event; returns the resource version to resume from, if it moved. */
+  private apply(event: WatchEvent): string | undefined {
+    this.counters?.event(event.type);
+    const obj = event.object as unknown as T;
+    const version = event.object?.metadata?.resourceVersion;
+    switch (event.type) {
+      case 'ADDED':
+      case 'MODIFIED':
+        this.sink.upsert(this.resource.slim === undefined ? obj : this.resource.slim(obj));
+        return version;
+      case 'DELETED':
+        this.sink.remove(obj);
+        return version;
+      case 'BOOKMARK':
+        return version;
+      case 'ERROR': {
+        const status = event.object as { code?: number; message?: string };
+        if (status.code === 410) throw new Gone(status.message ?? 'resource version too old');
+        throw new Error(`${this.resource.kind} watch error ${status.code ?? ''}: ${status.message ?? 'unknown'}`.replace(/ +:/, ':'));
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  private async list(signal: AbortSignal): Promise<string> {
+    const abort = new AbortController();
+    const cancel = () => abort.abort();
+    signal.addEventListener('abort', cancel, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${this.resource.kind} list timed out after ${this.listTimeoutMs} ms`)), this.listTimeoutMs);
+      timer = setTimeout(() => {
+        abort.abort();
+        reject(new Error(`${this.resource.kind} list timed out after ${this.listTimeoutMs} ms`));
+      }, this.listTimeoutMs);
     });
     try {
-      return await Promise.race([this.resource.list(this.api), timeout]);
+      const { slim } = this.resource;
+      const list = await Promise.race([
+        this.client.list<T>(
+          this.resource.path,
+          { fieldSelector: this.resource.fieldSelector, resourceVersion: this.resource.listResourceVersion },
+          slim === undefined ? (obj) => obj as T : (obj) => slim.call(this.resource, obj as T),
+          abort.signal,
+        ),
+        timeout,
+      ]);
+      if (!signal.aborted) this.onListed(list.items, list.resourceVersion);
+      return list.resourceVersion;
     } finally {
       clearTimeout(timer);
+      signal.removeEventListener('abort', cancel);
     }
   }
 
-  private onListed(list: KubernetesListObject<T>): void {
-    this.sink.replace(list.items);
+  private onListed(items: readonly T[], resourceVersion: string): void {
+    this.sink.replace(items);
     this.synced = true;
     this.everSynced = true;
     this.lastSyncMs = Date.now();
     this.lastError = '';
     this.backoffMs = this.backoffInitialMs;
-    this.setState('synced', { [`${this.resource.kind}s`]: list.items.length, resourceVersion: list.metadata?.resourceVersion });
+    this.setState('synced', { [`${this.resource.kind}s`]: items.length, resourceVersion });
     for (const wake of this.syncWaiters) wake();
     clearTimeout(this.resyncTimer);
     this.resyncTimer = setTimeout(() => this.resync(), this.resyncIntervalMs);
@@ -378,21 +314,18 @@ export class KubeWatch<T extends KubernetesObject = V1Pod> {
   }
 
   private resync(): void {
-    const old = this.session;
-    this.options.log.debug(`${this.resource.kind} watch resync: re-listing`, this.nodeField());
-    this.startSession();
-    if (old !== undefined) void this.endSession(old);
+    this.log.debug(`${this.resource.kind} watch resync: re-listing`, this.logFields);
+    this.startRun();
   }
 
   private onFailure(err: unknown): void {
     const reason = describe(err);
-    this.errors?.inc();
+    this.counters?.failure();
     this.synced = false;
     this.lastError = reason;
-    const old = this.session;
-    this.session = undefined;
-    this.generation++; // silences the failed informer
-    if (old !== undefined) void this.endSession(old);
+    this.generation++; // silences the failed run
+    this.run?.abort();
+    this.run = undefined;
     clearTimeout(this.resyncTimer);
     clearTimeout(this.retryTimer);
 
@@ -402,42 +335,90 @@ export class KubeWatch<T extends KubernetesObject = V1Pod> {
     this.setState('unreachable', { reason, retryInMs: delay, [`known${kinds[0]!.toUpperCase()}${kinds.slice(1)}`]: this.sink.size });
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      this.startSession();
+      this.startRun();
     }, delay);
     this.retryTimer.unref();
   }
 
-  private nodeField(): Record<string, unknown> {
-    return this.options.nodeName === undefined ? {} : { node: this.options.nodeName };
-  }
-
   private setState(state: WatchState, fields: Record<string, unknown> = {}): void {
-    const log = this.options.log;
-    const all = { ...this.nodeField(), ...fields };
+    const all = { ...this.logFields, ...fields };
     const what = `${this.resource.kind} watch`;
     if (state === this.state) {
-      log.debug(`${what} still ${state}`, all);
+      this.log.debug(`${what} still ${state}`, all);
       return;
     }
     const previous = this.state;
     this.state = state;
     switch (state) {
       case 'synced':
-        log.info(previous === 'unreachable' ? `${what} back in sync with the API server` : `${what} in sync with the API server`, all);
+        this.log.info(previous === 'unreachable' ? `${what} back in sync with the API server` : `${what} in sync with the API server`, all);
         break;
       case 'unreachable':
-        log.warn(
+        this.log.warn(
           this.everSynced
             ? `${what} lost the API server; keeping the last known ${this.resource.kind}s and retrying`
             : `${what} cannot reach the API server; not ready until it can, retrying`,
           all,
         );
         break;
-      case 'connecting':
-        log.info(`${what} starting`, this.fieldSelector === undefined ? all : { ...all, fieldSelector: this.fieldSelector });
+      case 'connecting': {
+        const selector = this.resource.fieldSelector;
+        this.log.info(`${what} starting`, selector === undefined ? all : { ...all, fieldSelector: selector });
         break;
+      }
       default:
-        log.debug(`${what} ${state}`, all);
+        this.log.debug(`${what} ${state}`, all);
     }
   }
+}
+
+export interface NodePodWatchOptions extends WatchTimings {
+  client: KubeClient;
+  nodeName: string;
+  pods: PodIndex;
+  log: Logger;
+  /** Registers the kubepulse_kube_watch_* metrics. */
+  registry?: Registry | undefined;
+}
+
+/** This node's pods (spec.nodeName=<node>) into the pod index. */
+export function watchNodePods(options: NodePodWatchOptions): ResourceWatch<V1Pod> {
+  if (options.nodeName === '') throw new Error('the pod watch needs the node name (spec.nodeName); refusing to watch every pod of the cluster');
+  const resource: WatchedResource<V1Pod> = { kind: 'pod', path: '/api/v1/pods', fieldSelector: `spec.nodeName=${options.nodeName}` };
+  const { registry } = options;
+  let counters: WatchCounters | undefined;
+  if (registry !== undefined) {
+    const events = new Counter({
+      name: 'kubepulse_kube_watch_events_total',
+      help: 'Pod watch events received from the Kubernetes API server, by event type.',
+      labelNames: ['type'] as const,
+      registers: [registry],
+    });
+    const errors = new Counter({
+      name: 'kubepulse_kube_watch_errors_total',
+      help: 'Failed pod lists and watches (API server unreachable, refused, timed out).',
+      registers: [registry],
+    });
+    counters = { event: (type) => events.inc({ type }), failure: () => errors.inc() };
+  }
+  const watch = new ResourceWatch<V1Pod>({ ...options, resource, sink: options.pods, counters, logFields: { node: options.nodeName } });
+  if (registry !== undefined) {
+    new Gauge({
+      name: 'kubepulse_kube_watch_last_sync_timestamp_seconds',
+      help: 'Unix time of the last successful pod list, 0 if none yet.',
+      registers: [registry],
+      collect() {
+        this.set(watch.health().lastSyncMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'kubepulse_kube_watch_synced',
+      help: '1 while the pod list+watch is in sync with the API server, 0 before the first list and after a failure.',
+      registers: [registry],
+      collect() {
+        this.set(watch.isSynced() ? 1 : 0);
+      },
+    });
+  }
+  return watch;
 }

@@ -23,8 +23,9 @@
 // Node object. (Without Kubernetes the daemon keeps addressOnlyPeers, which
 // calls loopback the node.)
 //
-// Memory: the informers cache slimmed objects (the fields below, nothing of
-// spec.containers, managedFields or conditions), and the index holds one
+// Memory: each object is slimmed as it arrives (kube-objects.ts: nothing of
+// spec.containers, managedFields or conditions) and no watch keeps a cache
+// of its own; the index holds one
 // frozen Peer per address, label sets shared between the pods that carry the
 // same ones. peerOf() is a Map lookup and allocates nothing.
 //
@@ -34,20 +35,21 @@
 // watch that follows brings what changed).
 //
 // RBAC: get, list, watch on pods, services and nodes, cluster-wide.
-import type { KubeConfig, KubernetesObject, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
-import { Gauge, type Registry } from 'prom-client';
+import type { KubernetesObject, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Peer, PeerKind } from '../api/v1.js';
+import type { KubeClient } from '../kube/client.js';
 import type { Logger } from '../log.js';
 import { chooseKubeConfig } from '../metadata/kube-config.js';
-import { KubeWatch, type WatchedResource, type WatchSink } from '../metadata/kube-watch.js';
+import { ResourceWatch, type WatchCounters, type WatchedResource, type WatchSink } from '../metadata/kube-watch.js';
 import { workloadOf } from '../metadata/pod-index.js';
 import { ClusterPeerIndex } from './address-index.js';
 import { NODE_ADDRESS_TYPES, podAddresses, serviceAddresses, servicePorts, slimNode, slimPod, slimService } from './kube-objects.js';
 import type { PeerResolver } from './resolver.js';
 
 export interface ClusterPeersOptions {
-  /** A loaded configuration; else `kubeconfig` (a file), else the in-cluster one. */
-  kubeConfig?: KubeConfig | undefined;
+  /** A client; else one from `kubeconfig` (a file), else the in-cluster one. */
+  client?: KubeClient | undefined;
   kubeconfig?: string | undefined;
   /** Registers kubepulse_cluster_peers_* gauges. */
   registry?: Registry | undefined;
@@ -112,30 +114,30 @@ function sinkFor<T extends KubernetesObject>(index: ClusterPeerIndex, prefix: st
 
 export function createClusterPeers(options: ClusterPeersOptions): ClusterPeers {
   const { log } = options;
-  let kubeConfig = options.kubeConfig;
-  if (kubeConfig === undefined) {
+  let client = options.client;
+  if (client === undefined) {
     const choice = chooseKubeConfig({ kubeconfig: options.kubeconfig });
     if (choice.source === 'none') throw new Error(`cluster peers need the Kubernetes API: ${choice.reason}`);
-    kubeConfig = choice.kubeConfig;
+    client = choice.client;
   }
   const index = new ClusterPeerIndex();
 
   const pods: WatchedResource<V1Pod> = {
     kind: 'pod',
     path: '/api/v1/pods',
-    list: (api) => api.listPodForAllNamespaces({ resourceVersion: '0' }),
+    listResourceVersion: '0',
     slim: slimPod,
   };
   const services: WatchedResource<V1Service> = {
     kind: 'service',
     path: '/api/v1/services',
-    list: (api) => api.listServiceForAllNamespaces({ resourceVersion: '0' }),
+    listResourceVersion: '0',
     slim: slimService,
   };
   const nodes: WatchedResource<V1Node> = {
     kind: 'node',
     path: '/api/v1/nodes',
-    list: (api) => api.listNode({ resourceVersion: '0' }),
+    listResourceVersion: '0',
     slim: slimNode,
   };
 
@@ -168,18 +170,38 @@ export function createClusterPeers(options: ClusterPeersOptions): ClusterPeers {
     index.set(owner, 'node', addresses, (address) => ({ kind: 'node' satisfies PeerKind, address }));
   });
 
+  // The cluster-wide watches count their events and failures as the pod watch does, by resource.
+  let counters: (resource: ClusterResource) => WatchCounters | undefined = () => undefined;
+  if (options.registry !== undefined) {
+    const events = new Counter({
+      name: 'kubepulse_cluster_peers_watch_events_total',
+      help: 'Cluster-wide peer watch events received from the Kubernetes API server, by resource (pods, services, nodes) and event type.',
+      labelNames: ['resource', 'type'] as const,
+      registers: [options.registry],
+    });
+    const errors = new Counter({
+      name: 'kubepulse_cluster_peers_watch_errors_total',
+      help: 'Failed cluster-wide pod, service and node lists and watches (API server unreachable, refused, timed out), by resource.',
+      labelNames: ['resource'] as const,
+      registers: [options.registry],
+    });
+    counters = (resource) => {
+      errors.inc({ resource }, 0); // 0 from the start, so rate() works from the first scrape
+      return { event: (type) => events.inc({ resource, type }), failure: () => errors.inc({ resource }) };
+    };
+  }
   const common = {
-    kubeConfig,
+    client,
     log,
     ...(options.resyncIntervalMs === undefined ? {} : { resyncIntervalMs: options.resyncIntervalMs }),
     ...(options.backoffInitialMs === undefined ? {} : { backoffInitialMs: options.backoffInitialMs }),
     ...(options.backoffMaxMs === undefined ? {} : { backoffMaxMs: options.backoffMaxMs }),
     ...(options.listTimeoutMs === undefined ? {} : { listTimeoutMs: options.listTimeoutMs }),
   };
-  const watches: Record<ClusterResource, KubeWatch<V1Pod> | KubeWatch<V1Service> | KubeWatch<V1Node>> = {
-    pods: new KubeWatch<V1Pod>({ ...common, resource: pods, sink: podSink }),
-    services: new KubeWatch<V1Service>({ ...common, resource: services, sink: serviceSink }),
-    nodes: new KubeWatch<V1Node>({ ...common, resource: nodes, sink: nodeSink }),
+  const watches: Record<ClusterResource, ResourceWatch<V1Pod> | ResourceWatch<V1Service> | ResourceWatch<V1Node>> = {
+    pods: new ResourceWatch<V1Pod>({ ...common, resource: pods, sink: podSink, counters: counters('pods') }),
+    services: new ResourceWatch<V1Service>({ ...common, resource: services, sink: serviceSink, counters: counters('services') }),
+    nodes: new ResourceWatch<V1Node>({ ...common, resource: nodes, sink: nodeSink, counters: counters('nodes') }),
   };
   const all = Object.values(watches);
   const isSynced = (): boolean => all.every((w) => w.isSynced());

@@ -1,10 +1,8 @@
 // What the cluster-wide watches keep of pods, Services and nodes (the rest
-// is dropped before caching), and the addresses each one claims.
+// is dropped as each object arrives), and the addresses each one claims.
 
 import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { ServicePeerPort } from '../api/v1.js';
-
-// What each informer keeps of an object (the rest is dropped before caching).
 
 export function slimPod(pod: V1Pod): V1Pod {
   const m = pod.metadata ?? {};

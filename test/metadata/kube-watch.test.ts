@@ -4,15 +4,21 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import { KubeWatch } from '../../src/metadata/kube-watch.js';
+import type { KubeClient } from '../../src/kube/client.js';
+import { watchNodePods } from '../../src/metadata/kube-watch.js';
 import { PodIndex, containerIdOf } from '../../src/metadata/pod-index.js';
 import { chooseKubeConfig } from '../../src/metadata/kube-config.js';
 import { TestKubeApiServer } from '../support/kube-api-server.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';
 import { makePod, randomContainerId } from './fixtures/pods.js';
 import { recordingLogger, sample, until } from './fixtures/harness.js';
+
+function clientFor(kubeconfig: string): KubeClient {
+  const choice = chooseKubeConfig({ kubeconfig });
+  if (choice.source === 'none') throw new Error('expected a kubeconfig');
+  return choice.client;
+}
 
 async function setup(t: { teardown(fn: () => unknown): void }, options: { startServer?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'kubepulse-watch-'));
@@ -22,13 +28,11 @@ async function setup(t: { teardown(fn: () => unknown): void }, options: { startS
   t.teardown(() => server.stop());
   if (options.startServer === false) await server.stop();
   const kubeconfig = writeKubeconfig(dir, server.url, server.token);
-  const choice = chooseKubeConfig({ kubeconfig });
-  if (choice.source === 'none') throw new Error('expected a kubeconfig');
   const pods = new PodIndex();
   const registry = new Registry();
   const log = recordingLogger();
-  const watch = new KubeWatch({
-    kubeConfig: choice.kubeConfig,
+  const watch = watchNodePods({
+    client: clientFor(kubeconfig),
     nodeName: 'node-a',
     pods,
     log,
@@ -211,10 +215,9 @@ t.test('a wrong token is an error, not a crash', async (t) => {
   const server = new TestKubeApiServer();
   await server.start();
   t.teardown(() => server.stop());
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(writeKubeconfig(dir, server.url, 'wrong-token'));
+  const client = clientFor(writeKubeconfig(dir, server.url, 'wrong-token'));
   const log = recordingLogger();
-  const watch = new KubeWatch({ kubeConfig, nodeName: 'node-a', pods: new PodIndex(), log, backoffInitialMs: 50 });
+  const watch = watchNodePods({ client, nodeName: 'node-a', pods: new PodIndex(), log, backoffInitialMs: 50 });
   t.teardown(() => watch.stop());
   watch.start();
   await until('failure', () => watch.health().lastError !== '');
@@ -228,10 +231,9 @@ t.test('resync re-lists periodically', async (t) => {
   const server = new TestKubeApiServer();
   await server.start();
   t.teardown(() => server.stop());
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(writeKubeconfig(dir, server.url, server.token));
+  const client = clientFor(writeKubeconfig(dir, server.url, server.token));
   const pods = new PodIndex();
-  const watch = new KubeWatch({ kubeConfig, nodeName: 'node-a', pods, log: recordingLogger(), resyncIntervalMs: 200 });
+  const watch = watchNodePods({ client, nodeName: 'node-a', pods, log: recordingLogger(), resyncIntervalMs: 200 });
   t.teardown(() => watch.stop());
   const p = server.addPod(makePod({ name: 'p' }));
   watch.start();
@@ -250,10 +252,9 @@ t.test('over HTTPS, verified against the server CA', async (t) => {
   await server.start();
   t.teardown(() => server.stop());
   t.match(server.url, /^https:/);
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(writeKubeconfig(dir, server.url, server.token, server.certificate));
+  const client = clientFor(writeKubeconfig(dir, server.url, server.token, server.certificate));
   const pods = new PodIndex();
-  const watch = new KubeWatch({ kubeConfig, nodeName: 'node-a', pods, log: recordingLogger(), backoffInitialMs: 50 });
+  const watch = watchNodePods({ client, nodeName: 'node-a', pods, log: recordingLogger(), backoffInitialMs: 50 });
   t.teardown(() => watch.stop());
   server.addPod(makePod({ name: 'tls-listed' }));
   watch.start();
@@ -264,10 +265,9 @@ t.test('over HTTPS, verified against the server CA', async (t) => {
 
   // The wrong CA is refused, and only retried.
   const other = new TestKubeApiServer({ tls: true });
-  const badConfig = new KubeConfig();
   mkdirSync(join(dir, 'bad'));
-  badConfig.loadFromFile(writeKubeconfig(join(dir, 'bad'), server.url, server.token, other.certificate));
-  const bad = new KubeWatch({ kubeConfig: badConfig, nodeName: 'node-a', pods: new PodIndex(), log: recordingLogger(), backoffInitialMs: 50 });
+  const badClient = clientFor(writeKubeconfig(join(dir, 'bad'), server.url, server.token, other.certificate));
+  const bad = watchNodePods({ client: badClient, nodeName: 'node-a', pods: new PodIndex(), log: recordingLogger(), backoffInitialMs: 50 });
   t.teardown(() => bad.stop());
   bad.start();
   await until('TLS failure', () => bad.health().lastError !== '');
@@ -287,15 +287,18 @@ t.test('stop closes the watch', async (t) => {
 });
 
 t.test('no node name is refused', async (t) => {
-  t.throws(() => new KubeWatch({ kubeConfig: new KubeConfig(), nodeName: '', pods: new PodIndex(), log: recordingLogger() }), /node name/);
+  const dir = mkdtempSync(join(tmpdir(), 'kubepulse-watch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const client = clientFor(writeKubeconfig(dir, 'http://127.0.0.1:1', 'token'));
+  t.throws(() => watchNodePods({ client, nodeName: '', pods: new PodIndex(), log: recordingLogger() }), /node name/);
 });
 
 t.test('chooseKubeConfig', async (t) => {
   t.same(chooseKubeConfig({ inCluster: false }), { source: 'none', reason: 'in-cluster config disabled and no kubeconfig given' });
-  const none = chooseKubeConfig({ env: {}, tokenPath: '/nonexistent/token' });
+  const none = chooseKubeConfig({ env: {}, serviceAccountDir: '/nonexistent' });
   t.equal(none.source, 'none');
   t.match(none.source === 'none' ? none.reason : '', /KUBERNETES_SERVICE_HOST/);
-  t.throws(() => chooseKubeConfig({ inCluster: true, env: {}, tokenPath: '/nonexistent/token' }), /in-cluster config requested/);
+  t.throws(() => chooseKubeConfig({ inCluster: true, env: {}, serviceAccountDir: '/nonexistent' }), /in-cluster config requested/);
   t.throws(() => chooseKubeConfig({ kubeconfig: '/nonexistent/kubeconfig' }), /cannot load kubeconfig \/nonexistent\/kubeconfig/);
   t.equal(containerIdOf('containerd://x'), 'x');
 });

@@ -78,7 +78,8 @@ t.test('pods of every node, services and nodes resolve; the rest is external', a
 
   t.notOk(peers.isSynced(), 'not synced before start');
   peers.start();
-  t.ok(await peers.waitForSync(10_000), 'synced');
+  // The first request loads @kubernetes/client-node for the kubeconfig: seconds under tap's loader on a busy machine.
+  t.ok(await peers.waitForSync(60_000), 'synced');
   for (const path of ['/api/v1/pods', '/api/v1/services', '/api/v1/nodes']) {
     const list = server.requests.find((r) => r.path === path && !r.watch);
     t.ok(list, `${path} listed`);

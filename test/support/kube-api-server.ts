@@ -13,7 +13,11 @@
 // - GET /api/v1/services and /api/v1/nodes the same way (ServiceList,
 //   NodeList; their watches), sharing one resource version sequence and one
 //   history with the pods, as an API server backed by etcd does;
-// - bearer-token authentication (401 otherwise).
+// - limit and continue on lists: pages of a snapshot taken at the first
+//   page, every page carrying that snapshot's resourceVersion;
+// - bearer-token authentication (401 otherwise); the token can change while
+//   it runs (`server.token = …`: a rotated service account token, the old
+//   one refused); with TLS, client certificates signed by `clientCa` too.
 // Tests mutate the pods, inject a 410 Gone into open watches, and stop and
 // restart the server on the same port to simulate an API server that went
 // away. It listens on 127.0.0.1 only, over plain HTTP, or over HTTPS with a
@@ -26,6 +30,7 @@ import { createServer as createTlsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { KubernetesObject, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 
 export interface RecordedRequest {
@@ -33,6 +38,10 @@ export interface RecordedRequest {
   readonly path: string;
   readonly query: Readonly<Record<string, string>>;
   readonly watch: boolean;
+  /** The Authorization header as received ('' without). */
+  readonly authorization: string;
+  /** The subject CN of a verified client certificate ('' without). */
+  readonly clientCertificate: string;
 }
 
 /** The collections served, by path under /api/v1/. */
@@ -63,6 +72,8 @@ export interface KubeApiServerOptions {
   token?: string;
   /** Serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (needs openssl). */
   tls?: boolean;
+  /** With tls: a CA (PEM) whose client certificates authenticate a request instead of a token. */
+  clientCa?: string;
 }
 
 /** A self-signed certificate for 127.0.0.1, which is also its own CA. */
@@ -91,8 +102,24 @@ function status(code: number, reason: string, message: string) {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
 }
 
+/** A CA and a client certificate it signed (CN=<user>), as a kubeconfig's client-certificate-data holds. */
+export function clientCertificate(user: string): { ca: string; cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'kubepulse-client-cert-'));
+  const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore', cwd: dir });
+  try {
+    run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=kubepulse-test-client-ca']);
+    run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', `/CN=${user}`]);
+    run(['x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.pem', '-days', '1']);
+    const read = (f: string) => readFileSync(join(dir, f), 'utf8');
+    return { ca: read('ca.pem'), cert: read('client.pem'), key: read('client.key') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export class TestKubeApiServer {
-  readonly token: string;
+  /** The bearer token accepted; assign to rotate it (the old one is refused from then on). */
+  token: string;
   /** The server certificate (PEM) when serving TLS; it is its own CA. */
   readonly certificate: string | undefined;
   /** Every request received, in order. */
@@ -102,6 +129,10 @@ export class TestKubeApiServer {
 
   private server: Server | undefined;
   private readonly key: string | undefined;
+  private readonly clientCa: string | undefined;
+  /** Snapshots of paginated lists, by continue token. */
+  private readonly pages = new Map<string, { rv: number; items: KubernetesObject[] }>();
+  private nextContinue = 1;
   private port = 0;
   private readonly sockets = new Set<Socket>();
   private readonly watches = new Set<OpenWatch>();
@@ -118,6 +149,7 @@ export class TestKubeApiServer {
       const { cert, key } = selfSignedCertificate();
       this.certificate = cert;
       this.key = key;
+      this.clientCa = options.clientCa;
     }
   }
 
@@ -129,8 +161,9 @@ export class TestKubeApiServer {
     return String(this.rv);
   }
 
+  /** Lists begun (a list's further pages are not counted again). */
   get listCount(): number {
-    return this.requests.filter((r) => !r.watch).length;
+    return this.requests.filter((r) => !r.watch && (r.query['continue'] ?? '') === '').length;
   }
 
   get watchCount(): number {
@@ -146,7 +179,13 @@ export class TestKubeApiServer {
     if (this.server !== undefined) return;
     const handler = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
     const server: Server =
-      this.certificate === undefined ? createServer(handler) : createTlsServer({ cert: this.certificate, key: this.key }, handler);
+      this.certificate === undefined
+        ? createServer(handler)
+        : createTlsServer(
+            // A certificate is asked for, not required: token clients connect too.
+            { cert: this.certificate, key: this.key, ...(this.clientCa === undefined ? {} : { ca: this.clientCa, requestCert: true, rejectUnauthorized: false }) },
+            handler,
+          );
     server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
@@ -299,13 +338,16 @@ export class TestKubeApiServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const query = Object.fromEntries(url.searchParams);
     const watch = query['watch'] === 'true' || query['watch'] === '1';
-    this.requests.push({ method: req.method ?? '', path: url.pathname, query, watch });
+    const authorization = req.headers.authorization ?? '';
+    const socket = req.socket as TLSSocket;
+    const clientCertificate = this.clientCa !== undefined && socket.authorized ? String(socket.getPeerCertificate().subject?.CN ?? '') : '';
+    this.requests.push({ method: req.method ?? '', path: url.pathname, query, watch, authorization, clientCertificate });
 
     const reply = (code: number, body: unknown) => {
       res.writeHead(code, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    if (req.headers.authorization !== `Bearer ${this.token}`) {
+    if (authorization !== `Bearer ${this.token}` && clientCertificate === '') {
       reply(401, status(401, 'Unauthorized', 'Unauthorized'));
       return;
     }
@@ -332,11 +374,31 @@ export class TestKubeApiServer {
         reply(this.listFailure, status(this.listFailure, 'InternalError', 'injected list failure'));
         return;
       }
+      // A continued list pages through the snapshot its first page took.
+      let snapshot = { rv: this.rv, items: [...objects.values()].filter(matches) };
+      const token = query['continue'];
+      if (token !== undefined && token !== '') {
+        const held = this.pages.get(token);
+        this.pages.delete(token);
+        if (held === undefined) {
+          reply(410, status(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result.'));
+          return;
+        }
+        snapshot = held;
+      }
+      const limit = Number(query['limit'] ?? 0);
+      let items = snapshot.items;
+      let next: string | undefined;
+      if (limit > 0 && items.length > limit) {
+        next = `c${this.nextContinue++}`;
+        this.pages.set(next, { rv: snapshot.rv, items: items.slice(limit) });
+        items = items.slice(0, limit);
+      }
       reply(200, {
         kind: COLLECTIONS[collection].listKind,
         apiVersion: 'v1',
-        metadata: { resourceVersion: String(this.rv) },
-        items: [...objects.values()].filter(matches),
+        metadata: { resourceVersion: String(snapshot.rv), ...(next === undefined ? {} : { continue: next }) },
+        items,
       });
       return;
     }

@@ -1,0 +1,165 @@
+// The two calls the daemon makes to the Kubernetes API, over node:http(s):
+// a paginated list and a watch stream (newline-delimited JSON events).
+//
+// Why not a generated client: the daemon lists and watches three read-only
+// collections; @kubernetes/client-node's import alone costs more memory than
+// the daemon's own data, and undici's about 20 MiB, where node:https, which
+// the HTTP server half-loads already, costs about 3 MiB. Objects stay the
+// plain JSON the API server sent (the V1* types describe it).
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Endpoint } from './endpoint.js';
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+/** An answer other than 200 from the API server, with its Status message. */
+export class KubeApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'KubeApiError';
+  }
+}
+
+export interface ListPage<T> {
+  readonly items: T[];
+  readonly resourceVersion: string;
+}
+
+export interface WatchEvent {
+  readonly type: string;
+  readonly object: Record<string, unknown> & { metadata?: { resourceVersion?: string } };
+}
+
+/** Objects per list page: large lists arrive, are parsed and slimmed in slices (client-go's default). */
+export const LIST_PAGE_SIZE = 500;
+
+export class KubeClient {
+  constructor(readonly endpoint: Endpoint) {}
+
+  /**
+   * Every object of a collection, page by page; `each` turns a listed object
+   * into what is kept (a page's full objects become garbage before the next
+   * page arrives). The resourceVersion is the list's, to watch from.
+   */
+  async list<T>(path: string, query: Query, each: (obj: unknown) => T, signal?: AbortSignal): Promise<ListPage<T>> {
+    const items: T[] = [];
+    let resourceVersion = '';
+    let next: string | undefined;
+    do {
+      const page = (await this.getJson(path, { ...query, limit: LIST_PAGE_SIZE, continue: next }, signal)) as {
+        items?: unknown[] | null;
+        metadata?: { resourceVersion?: string; continue?: string };
+      };
+      for (const obj of page.items ?? []) items.push(each(obj));
+      // Every page carries the version of the snapshot the first one began.
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+      next = page.metadata?.continue || undefined;
+    } while (next !== undefined);
+    return { items, resourceVersion };
+  }
+
+  /**
+   * Watches until the server ends the stream (resolves) or the connection
+   * fails (rejects). `signal` aborts it, which resolves.
+   */
+  async watch(path: string, query: Query, onEvent: (event: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+    const res = await this.send(path, { ...query, watch: 1 }, signal);
+    if (res === undefined) return;
+    await new Promise<void>((resolve, reject) => {
+      let pending = '';
+      let failed = false;
+      const fail = (err: Error) => {
+        if (failed) return;
+        failed = true;
+        res.destroy();
+        reject(err);
+      };
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        pending += chunk;
+        let nl: number;
+        while (!failed && (nl = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, nl).trim();
+          pending = pending.slice(nl + 1);
+          if (line === '') continue;
+          let event: WatchEvent;
+          try {
+            event = JSON.parse(line) as WatchEvent;
+          } catch {
+            fail(new Error(`malformed watch event from ${path}: ${line.slice(0, 80)}`));
+            return;
+          }
+          try {
+            onEvent(event);
+          } catch (err) {
+            fail(err as Error);
+          }
+        }
+      });
+      res.on('end', () => {
+        if (!failed) resolve();
+      });
+      res.on('error', (err) => (signal.aborted ? resolve() : fail(err)));
+      res.on('close', () => {
+        if (signal.aborted) resolve();
+        else if (!res.complete) fail(new Error(`watch of ${path} closed by the server mid-stream`));
+      });
+    });
+  }
+
+  private async getJson(path: string, query: Query, signal?: AbortSignal): Promise<unknown> {
+    const res = await this.send(path, query, signal);
+    if (res === undefined) throw new Error(`request to ${path} aborted`);
+    const body = await readBody(res);
+    try {
+      return JSON.parse(body);
+    } catch {
+      throw new Error(`malformed JSON from ${path}: ${body.slice(0, 80)}`);
+    }
+  }
+
+  /** A 200 response, or a KubeApiError; undefined when aborted before an answer. */
+  private async send(path: string, query: Query, signal?: AbortSignal): Promise<IncomingMessage | undefined> {
+    const { agent, headers, auth } = await this.endpoint.authorize();
+    const url = new URL(this.endpoint.server + path);
+    for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== '') url.searchParams.set(key, String(value));
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = request(url, { agent, headers: { accept: 'application/json', ...headers }, auth, signal }, (res) => {
+        if (res.statusCode === 200) {
+          resolve(res);
+          return;
+        }
+        readBody(res).then(
+          (body) => reject(new KubeApiError(res.statusCode ?? 0, `${res.statusCode} ${statusMessage(body) || res.statusMessage || ''} (GET ${url.pathname})`.trim())),
+          reject,
+        );
+      });
+      req.on('error', (err) => (signal?.aborted === true ? resolve(undefined) : reject(err)));
+      req.end();
+    });
+  }
+}
+
+function readBody(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+  });
+}
+
+/** The message of a Status body, e.g. "Unauthorized" or "pods is forbidden: …". */
+function statusMessage(body: string): string {
+  try {
+    const status = JSON.parse(body) as { message?: unknown; reason?: unknown };
+    const parts = [status.reason, status.message].filter((p): p is string => typeof p === 'string' && p !== '');
+    return [...new Set(parts)].join(': ');
+  } catch {
+    return body.slice(0, 120);
+  }
+}
