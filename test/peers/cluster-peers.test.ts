@@ -118,11 +118,13 @@ t.test('pods of every node, services and nodes resolve; the rest is external', a
 });
 
 t.test('watch events update the index; a re-list drops what was deleted meanwhile; a lost API server keeps the last known', async (t) => {
-  const { server, peers } = await setup(t);
+  const { server, peers, registry } = await setup(t);
   const pod = server.addPod(withIp(makePod({ name: 'api-0', namespace: 'a', nodeName: 'node-c', labels: { app: 'api' }, owner: { kind: 'StatefulSet', name: 'api' } }), '10.0.0.5'));
   peers.start();
-  t.ok(await peers.waitForSync(10_000));
+  t.ok(await peers.waitForSync(60_000));
   t.equal(peers.peerOf('10.0.0.5').kind, 'pod');
+  const metric = async (name: string, labels: string) => sample(await registry.metrics(), name, labels);
+  for (const resource of ['pods', 'services', 'nodes']) t.equal(await metric('kubepulse_cluster_peers_watch_errors_total', `resource="${resource}"`), 0, `${resource}: 0 failures, exported from the start`);
 
   server.modifyPod(withIp(pod, '10.0.0.6'));
   await until('new pod IP', () => peers.peerOf('10.0.0.6').kind === 'pod');
@@ -148,6 +150,11 @@ t.test('watch events update the index; a re-list drops what was deleted meanwhil
   t.equal(peers.peerOf('10.0.0.7').kind, 'pod', 'last known pods still resolve while the API server is away');
   t.equal(peers.peerOf('192.168.7.7').kind, 'node', 'and nodes');
   t.not(peers.health().lastError, '');
+  // The cluster-wide watches count their failures, as the pod watch does.
+  for (const resource of ['pods', 'services', 'nodes'])
+    await until(`${resource} failures counted`, async () => ((await metric('kubepulse_cluster_peers_watch_errors_total', `resource="${resource}"`)) ?? 0) >= 1);
+  t.equal(await metric('kubepulse_cluster_peers_watch_events_total', 'resource="services",type="DELETED"'), 1, 'events counted by resource and type');
+  t.equal(await metric('kubepulse_cluster_peers_watch_events_total', 'resource="pods",type="ERROR"'), 1, 'the 410');
   await server.start();
   t.ok(await peers.waitForSync(10_000), 'back in sync');
 });
