@@ -1,10 +1,9 @@
 // The in-cluster endpoint against the test API server over TLS, with a
 // service account directory laid out as the kubelet writes projected
-// volumes: token and ca.crt are symlinks into ..data, itself a symlink to a
-// timestamped directory that the kubelet swaps atomically when it rotates
-// the token.
+// volumes (test/support/in-cluster.ts): the token is rotated by swapping
+// ..data atomically, as the kubelet does.
 import t from 'tap';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -12,25 +11,9 @@ import { chooseKubeConfig } from '../../src/metadata/kube-config.js';
 import { watchNodePods } from '../../src/metadata/kube-watch.js';
 import { PodIndex } from '../../src/metadata/pod-index.js';
 import { TestKubeApiServer } from '../support/kube-api-server.js';
+import { serviceAccountDir } from '../support/in-cluster.js';
 import { makePod } from '../metadata/fixtures/pods.js';
 import { recordingLogger, sample, until } from '../metadata/fixtures/harness.js';
-
-/** A projected service account volume; rotate() swaps ..data to a new token, as the kubelet's atomic writer does. */
-function serviceAccountDir(root: string, token: string, ca: string) {
-  let generation = 0;
-  const write = (tok: string) => {
-    const dir = join(root, `..2026_12_01_00_00_0${generation++}`);
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'token'), tok);
-    writeFileSync(join(dir, 'ca.crt'), ca);
-    writeFileSync(join(dir, 'namespace'), 'kubepulse');
-    symlinkSync(dir.slice(root.length + 1), join(root, '..data_tmp'));
-    renameSync(join(root, '..data_tmp'), join(root, '..data'));
-  };
-  write(token);
-  for (const f of ['token', 'ca.crt', 'namespace']) symlinkSync(join('..data', f), join(root, f));
-  return { rotate: write };
-}
 
 async function setup(t: { teardown(fn: () => unknown): void }) {
   const root = mkdtempSync(join(tmpdir(), 'kubepulse-sa-'));

@@ -25,12 +25,17 @@ export interface RunningDaemon {
   child: ChildProcess;
 }
 
-export async function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningDaemon> {
+/** Turns the daemon's command line into the one to run (e.g. inClusterLaunch from in-cluster.ts). */
+export type Launch = (command: string, args: string[]) => { command: string; args: string[] };
+
+export async function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = {}, launch?: Launch): Promise<RunningDaemon> {
   // The port is read from the `serving` log line, logged at info.
   const level = args[args.indexOf('--log-level') + 1];
   if (args.includes('--log-level') && level !== 'info' && level !== 'debug')
     throw new Error('startDaemon needs --log-level info or debug (it reads the port from the logs)');
-  const child = spawn(process.execPath, [CLI, '--port', '0', '--listen-address', '127.0.0.1', ...args], {
+  const line = [CLI, '--port', '0', '--listen-address', '127.0.0.1', ...args];
+  const run = launch === undefined ? { command: process.execPath, args: line } : launch(process.execPath, line);
+  const child = spawn(run.command, run.args, {
     // Not tap's NODE_OPTIONS and NODE_V8_COVERAGE: with them Node keeps the
     // source map of every module, which triples the daemon's heap. The
     // daemon runs as it does in production.
