@@ -18,6 +18,7 @@ import { median, minMax, promSeries, promSum } from './lib/stats.mjs';
 import { ensureTracefs, installCleanup, setSysctl, spawnTracked, stop, waitExit } from './lib/children.mjs';
 import { summarizeProfile } from './lib/cpuprofile.mjs';
 import { renderMarkdown } from './lib/report.mjs';
+import { measureLargeCluster, startKube } from './kube.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH, '..');
@@ -45,6 +46,9 @@ const { values: opt } = parseArgs({
     'no-daemon': { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
     'no-scrape': { type: 'boolean', default: false },
+    'no-kube': { type: 'boolean', default: false },
+    'no-large-cluster': { type: 'boolean', default: false },
+    'large-cluster': { type: 'string', default: '10000,2000,500' },
     'profile-duration': { type: 'string', default: '5' },
     'scrape-pods': { type: 'string', default: '1000' },
     'scrape-domains': { type: 'string', default: '5' },
@@ -201,6 +205,9 @@ async function startDnsServer(totalBudgetS) {
 
 // ───────────────────────── the tools under test ─────────────────────────
 
+/** The test API server the daemons run against (in-cluster), unless --no-kube. */
+let kube = null;
+
 async function startDaemon(extraNodeArgs = [], tag = 'daemon') {
   const port = await freeTcpPort();
   const logPath = join(TMP, `${tag}.log`);
@@ -208,7 +215,9 @@ async function startDaemon(extraNodeArgs = [], tag = 'daemon') {
   const args = [...extraNodeArgs, DAEMON, '--port', String(port), '--dns-ports', String(DNS_PORT), '--log-level', 'warn',
     ...opt['daemon-args'].split(' ').filter(Boolean)];
   const spawnedAt = process.hrtime.bigint();
-  const child = spawnTracked(process.execPath, args, { stdio: ['ignore', logFd, logFd], cwd: ROOT });
+  // Kubernetes mode (bench/kube.mjs): in-cluster config against the test API server.
+  const run = kube ? kube.launch(process.execPath, args) : { command: process.execPath, args };
+  const child = spawnTracked(run.command, run.args, { stdio: ['ignore', logFd, logFd], cwd: ROOT, env: { ...process.env, ...kube?.env } });
   closeSync(logFd);
   const t0 = Date.now();
   for (;;) {
@@ -591,6 +600,10 @@ async function main() {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const modes = ['baseline', ...(withDaemon ? ['kubepulse'] : []), ...(withPeer ? ['bpftrace'] : [])];
   const dns = scenarioNames.some((s) => SCENARIOS[s].kind === 'dns') ? await startDnsServer(1200) : null;
+  if (withDaemon && !opt['no-kube']) {
+    kube = await startKube({ pods: 20, localPods: 20, services: 5, nodes: 1 });
+    log(`Kubernetes mode: daemons run in-cluster against the test API server (${kube.server.url}, 20 pods on this node)`);
+  }
   let progNames = null;
   const names = () => (progNames ??= bpfProgramNames());
 
@@ -604,7 +617,7 @@ async function main() {
       memMiB: Math.round(Number(readFileSync('/proc/meminfo', 'utf8').match(/MemTotal:\s+(\d+)/)[1]) / 1024),
     },
     loadavgBefore: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
-    config: { reps: REPS, durationS: DURATION, settleS: SETTLE, modes, dnsServer: dns?.server ?? null, daemonArgs: opt['daemon-args'] },
+    config: { reps: REPS, durationS: DURATION, settleS: SETTLE, modes, dnsServer: dns?.server ?? null, daemonArgs: opt['daemon-args'], kube: kube ? 'in-cluster' : null },
     scenarios: [],
     runs: [],
   };
@@ -668,6 +681,15 @@ async function main() {
       results.scrape = { error: err.message };
     }
   }
+  if (withDaemon && !opt['no-large-cluster']) {
+    const [pods, services, nodes] = opt['large-cluster'].split(',').map(Number);
+    log(`large cluster: daemon RSS and sync time with ${pods} pods, ${services} Services, ${nodes} nodes`);
+    try {
+      results.largeCluster = await measureLargeCluster({ pods, services, nodes, daemon: DAEMON });
+    } catch (err) {
+      results.largeCluster = { error: err.message };
+    }
+  }
   if (withDaemon) {
     log('user-space cost per event (collector micro-benchmark)');
     results.micro = [];
@@ -688,6 +710,7 @@ async function main() {
     }
   }
   if (dns) await stop(dns.child, 'SIGTERM', 5000);
+  await kube?.stop();
   results.loadavgAfter = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   results.elapsedS = Math.round((Date.now() - started) / 1000);
 
