@@ -9,6 +9,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Endpoint } from './endpoint.js';
+import { ListItemSplitter } from './list-items.js';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -49,11 +50,9 @@ export class KubeClient {
     let resourceVersion = '';
     let next: string | undefined;
     do {
-      const page = (await this.getJson(path, { ...query, limit: LIST_PAGE_SIZE, continue: next }, signal)) as {
-        items?: unknown[] | null;
+      const page = (await this.getPage(path, { ...query, limit: LIST_PAGE_SIZE, continue: next }, (obj) => items.push(each(obj)), signal)) as {
         metadata?: { resourceVersion?: string; continue?: string };
       };
-      for (const obj of page.items ?? []) items.push(each(obj));
       // Every page carries the version of the snapshot the first one began.
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
       next = page.metadata?.continue || undefined;
@@ -110,15 +109,41 @@ export class KubeClient {
     });
   }
 
-  private async getJson(path: string, query: Query, signal?: AbortSignal): Promise<unknown> {
+  /** One list page: each item parsed and handed over as it arrives (list-items.ts); resolves with the rest (metadata). */
+  private async getPage(path: string, query: Query, onItem: (obj: unknown) => void, signal?: AbortSignal): Promise<unknown> {
     const res = await this.send(path, query, signal);
     if (res === undefined) throw new Error(`request to ${path} aborted`);
-    const body = await readBody(res);
-    try {
-      return JSON.parse(body);
-    } catch {
-      throw new Error(`malformed JSON from ${path}: ${body.slice(0, 80)}`);
-    }
+    return new Promise((resolve, reject) => {
+      let failed = false;
+      const fail = (err: Error) => {
+        if (failed) return;
+        failed = true;
+        res.destroy();
+        reject(err);
+      };
+      const splitter = new ListItemSplitter((json) => onItem(JSON.parse(json)));
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (failed) return;
+        try {
+          splitter.push(chunk);
+        } catch (err) {
+          fail(new Error(`malformed list from ${path}: ${(err as Error).message}`));
+        }
+      });
+      res.on('end', () => {
+        if (failed) return;
+        try {
+          resolve(splitter.end());
+        } catch (err) {
+          fail(new Error(`malformed list from ${path}: ${(err as Error).message}`));
+        }
+      });
+      res.on('error', fail);
+      res.on('close', () => {
+        if (!res.complete) fail(new Error(`list of ${path} closed by the server mid-way`));
+      });
+    });
   }
 
   /** A 200 response, or a KubeApiError; undefined when aborted before an answer. */

@@ -31,8 +31,12 @@ async function setup(t: { teardown(fn: () => unknown): void }, options: { startS
   const pods = new PodIndex();
   const registry = new Registry();
   const log = recordingLogger();
+  const client = clientFor(kubeconfig);
+  // Loads @kubernetes/client-node for the kubeconfig, as metadata.start() does
+  // (seconds under tap's loader on a busy machine), before anything is timed.
+  await client.endpoint.ready();
   const watch = watchNodePods({
-    client: clientFor(kubeconfig),
+    client,
     nodeName: 'node-a',
     pods,
     log,
