@@ -10,10 +10,13 @@
 // verify; the library refuses it unless insecure-skip-tls-verify is set,
 // kubectl does not. The cluster is marked skip-verify for the library,
 // which then makes a plain HTTP agent: nothing is skipped that existed.
+// A file that is missing or does not parse is the user's to fix: UserError,
+// one line, no stack.
 import { readFileSync } from 'node:fs';
 import type { Agent } from 'node:http';
 import type { RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { UserError } from '../errors.js';
 import type { Endpoint, RequestAuth } from './endpoint.js';
 
 export class KubeconfigEndpoint implements Endpoint {
@@ -26,7 +29,7 @@ export class KubeconfigEndpoint implements Endpoint {
     try {
       readFileSync(path);
     } catch (err) {
-      throw new Error(`cannot load kubeconfig ${path}: ${(err as Error).message}`);
+      throw new UserError(`cannot load kubeconfig ${path}: ${(err as Error).message}`);
     }
     this.serverUrl = '';
   }
@@ -63,11 +66,11 @@ export class KubeconfigEndpoint implements Endpoint {
     try {
       config.loadFromFile(this.path);
     } catch (err) {
-      throw new Error(`cannot load kubeconfig ${this.path}: ${(err as Error).message.split('\n')[0]}`);
+      throw new UserError(`cannot load kubeconfig ${this.path}: ${(err as Error).message.split('\n')[0]}`);
     }
     const cluster = config.getCurrentCluster();
-    if (cluster === null) throw new Error(`kubeconfig ${this.path} has no current context with a cluster`);
-    if (!/^https?:\/\//.test(cluster.server)) throw new Error(`kubeconfig ${this.path}: server "${cluster.server}" is not an http:// or https:// URL`);
+    if (cluster === null) throw new UserError(`kubeconfig ${this.path} has no current context with a cluster`);
+    if (!/^https?:\/\//.test(cluster.server)) throw new UserError(`kubeconfig ${this.path}: server "${cluster.server}" is not an http:// or https:// URL`);
     if (cluster.server.startsWith('http://') && !cluster.skipTLSVerify) {
       config.loadFromOptions({
         clusters: config.clusters.map((c) => (c === cluster ? { ...c, skipTLSVerify: true } : c)),

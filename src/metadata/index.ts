@@ -113,6 +113,10 @@ export function createMetadata(options: MetadataOptions): Metadata {
   }
 
   const where = choice.source === 'kubeconfig' ? { kubeconfig: choice.kubeconfig } : { server: choice.server };
+  // Begun now, so that loading a kubeconfig's library overlaps the daemon's
+  // own start-up instead of stalling its event loop once it serves.
+  const endpointReady = choice.client.endpoint.ready();
+  endpointReady.catch(() => {}); // awaited, and reported, by start()
   log.info('pod metadata from the Kubernetes API', { source: choice.source, ...where, node: options.nodeName });
   const cgroups = new CgroupIndex({
     procfs: options.procfs,
@@ -142,7 +146,7 @@ export function createMetadata(options: MetadataOptions): Metadata {
     waitForSync: (timeoutMs) => watch.waitForSync(timeoutMs),
     start: async () => {
       // A kubeconfig that does not parse is a start-up error, not a retry.
-      await choice.client.endpoint.ready();
+      await endpointReady;
       // Learn the containers that exist already, so events of processes
       // that exit before their first lookup still resolve.
       cgroups.rescan();

@@ -16,6 +16,7 @@
 // pays for it (see src/kube/kubeconfig.ts).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { UserError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
 import { InClusterEndpoint, SERVICE_ACCOUNT_DIR } from '../kube/in-cluster.js';
 import { KubeconfigEndpoint } from '../kube/kubeconfig.js';
@@ -54,7 +55,7 @@ export function chooseKubeConfig(options: KubeConfigOptions): KubeConfigChoice {
   if (options.inCluster === false) return { source: 'none', reason: 'in-cluster config disabled and no kubeconfig given' };
   if (missing.length > 0) {
     const reason = `not running in a cluster (missing ${missing.join(', ')}) and no kubeconfig given`;
-    if (options.inCluster === true) throw new Error(`in-cluster config requested but ${reason}`);
+    if (options.inCluster === true) throw new UserError(`in-cluster config requested but ${reason}`);
     return { source: 'none', reason };
   }
   const endpoint = new InClusterEndpoint({ host, port, serviceAccountDir: dir });

@@ -10,6 +10,8 @@ import { KubeconfigEndpoint } from '../../src/kube/kubeconfig.js';
 import { clientCertificate, TestKubeApiServer, type KubeApiServerOptions } from '../support/kube-api-server.js';
 import { writeKubeconfig, type KubeconfigOptions } from '../support/kubeconfig.js';
 import { makePod } from '../metadata/fixtures/pods.js';
+import { runCli } from '../support/daemon.js';
+import { needsBpf } from '../support/privileges.js';
 
 async function serve(t: { teardown(fn: () => unknown): void }, options: KubeApiServerOptions = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'kubepulse-kubeconfig-'));
@@ -87,4 +89,17 @@ t.test('a kubeconfig that does not parse, or has no cluster, fails ready() with 
   writeFileSync(empty, 'apiVersion: v1\nkind: Config\n');
   await t.rejects(new KubeconfigEndpoint(empty).ready(), /has no current context with a cluster/);
   t.throws(() => new KubeconfigEndpoint(join(dir, 'missing')), /cannot load kubeconfig .*missing: ENOENT/);
+});
+
+t.test('the daemon: a kubeconfig that does not parse is one line and exit 1, after nothing was left attached', needsBpf(), async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kubepulse-kubeconfig-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const broken = join(dir, 'broken');
+  writeFileSync(broken, 'clusters: [unclosed\n');
+  for (const [file, reason] of [[broken, /unexpected end/], [join(dir, 'missing'), /ENOENT/]] as const) {
+    const { code, stderr } = await runCli(['--kubeconfig', file, '--probes', 'tcp', '--port', '0', '--listen-address', '127.0.0.1', '--log-level', 'error']);
+    t.equal(code, 1);
+    t.match(stderr, new RegExp(`^kubepulse: cannot load kubeconfig ${file}: .*${reason.source}.*\\n$`));
+    t.equal(stderr.split('\n').length, 2, `one line: ${stderr.trim()}`);
+  }
 });
