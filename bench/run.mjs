@@ -42,6 +42,7 @@ const { values: opt } = parseArgs({
     scenarios: { type: 'string', default: Object.keys(SCENARIOS).join(',') },
     'dns-port': { type: 'string', default: '15353' },
     'daemon-args': { type: 'string', default: '' },
+    'node-args': { type: 'string', default: '' },
     'no-peer': { type: 'boolean', default: false },
     'no-daemon': { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
@@ -212,7 +213,7 @@ async function startDaemon(extraNodeArgs = [], tag = 'daemon') {
   const port = await freeTcpPort();
   const logPath = join(TMP, `${tag}.log`);
   const logFd = openSync(logPath, 'w');
-  const args = [...extraNodeArgs, DAEMON, '--port', String(port), '--dns-ports', String(DNS_PORT), '--log-level', 'warn',
+  const args = [...opt['node-args'].split(' ').filter(Boolean), ...extraNodeArgs, DAEMON, '--port', String(port), '--dns-ports', String(DNS_PORT), '--log-level', 'warn',
     ...opt['daemon-args'].split(' ').filter(Boolean)];
   const spawnedAt = process.hrtime.bigint();
   // Kubernetes mode (bench/kube.mjs): in-cluster config against the test API server.
@@ -617,7 +618,7 @@ async function main() {
       memMiB: Math.round(Number(readFileSync('/proc/meminfo', 'utf8').match(/MemTotal:\s+(\d+)/)[1]) / 1024),
     },
     loadavgBefore: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
-    config: { reps: REPS, durationS: DURATION, settleS: SETTLE, modes, dnsServer: dns?.server ?? null, daemonArgs: opt['daemon-args'], kube: kube ? 'in-cluster' : null },
+    config: { reps: REPS, durationS: DURATION, settleS: SETTLE, modes, dnsServer: dns?.server ?? null, daemonArgs: opt['daemon-args'], nodeArgs: opt['node-args'], kube: kube ? 'in-cluster' : null },
     scenarios: [],
     runs: [],
   };
@@ -685,7 +686,7 @@ async function main() {
     const [pods, services, nodes] = opt['large-cluster'].split(',').map(Number);
     log(`large cluster: daemon RSS and sync time with ${pods} pods, ${services} Services, ${nodes} nodes`);
     try {
-      results.largeCluster = await measureLargeCluster({ pods, services, nodes, daemon: DAEMON });
+      results.largeCluster = await measureLargeCluster({ pods, services, nodes, daemon: DAEMON, nodeArgs: opt['node-args'].split(' ').filter(Boolean) });
     } catch (err) {
       results.largeCluster = { error: err.message };
     }

@@ -2,7 +2,8 @@
 //
 // No API server exists on the machines that run these tests, so this serves
 // the pods resource over the real list+watch protocol, closely enough for
-// @kubernetes/client-node's informer (and so for the daemon):
+// client-go's reflector, @kubernetes/client-node's informer and the daemon's
+// own client (src/kube/):
 // - GET /api/v1/pods: a PodList with metadata.resourceVersion;
 // - GET /api/v1/pods?watch=true&resourceVersion=N: a chunked stream of
 //   newline-delimited JSON watch events (ADDED, MODIFIED, DELETED, BOOKMARK
