@@ -4,7 +4,8 @@
 // against ca.crt. The kubelet rotates the token while it runs and the API
 // server stops accepting the old one: the daemon must carry on with the new.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon } from '../support/daemon.js';
@@ -15,6 +16,24 @@ import { until } from '../support/until.js';
 import { makePod } from '../metadata/fixtures/pods.js';
 
 const skip = needsBpf(); // prints its own reason (not root, no BTF); unshare -m needs root too
+
+/** A module hook that records every @kubernetes/client-node module a process loads, into $KUBEPULSE_TEST_LOADED. */
+function loadRecorder(dir: string): string {
+  writeFileSync(
+    join(dir, 'hooks.mjs'),
+    [
+      "import { appendFileSync } from 'node:fs';",
+      'export async function resolve(specifier, context, next) {',
+      '  const resolved = await next(specifier, context);',
+      "  if (resolved.url.includes('/@kubernetes/client-node/')) appendFileSync(process.env.KUBEPULSE_TEST_LOADED, resolved.url + '\\n');",
+      '  return resolved;',
+      '}',
+    ].join('\n'),
+  );
+  const register = join(dir, 'register.mjs');
+  writeFileSync(register, "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+  return register;
+}
 
 const value = (samples: Array<{ name: string; labels: Record<string, string>; value: number }>, name: string, labels: Record<string, string> = {}) =>
   samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
@@ -29,11 +48,21 @@ t.test('in-cluster: the daemon syncs over TLS with the mounted token, and keeps 
   const root = mkdtempSync(join(tmpdir(), 'kubepulse-sa-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const sa = serviceAccountDir(root, 'bound-token-1', api.certificate!);
+  const hooks = mkdtempSync(join(tmpdir(), 'kubepulse-hooks-'));
+  t.teardown(() => rmSync(hooks, { recursive: true, force: true }));
+  const register = loadRecorder(hooks);
+  const loaded = join(hooks, 'loaded');
+  // The recorder sees the library when something does load it.
+  execFileSync(process.execPath, ['--import', register, '-e', "await import('@kubernetes/client-node')", '--input-type=module'], {
+    env: { ...process.env, NODE_OPTIONS: '', KUBEPULSE_TEST_LOADED: loaded },
+  });
+  t.ok(existsSync(loaded), 'the recorder works');
+  rmSync(loaded);
 
   const daemon = await startDaemon(
     ['--node-name', node, '--probes', 'tcp', '--log-level', 'info'],
-    inClusterEnv(api.url),
-    (command, args) => inClusterLaunch(sa.dir, command, args),
+    { ...inClusterEnv(api.url), KUBEPULSE_TEST_LOADED: loaded },
+    (command, args) => inClusterLaunch(sa.dir, command, ['--import', register, ...args]),
   );
   t.teardown(() => daemon.stop());
   await daemon.waitReady(60_000);
@@ -56,6 +85,7 @@ t.test('in-cluster: the daemon syncs over TLS with the mounted token, and keeps 
   t.equal(value(samples, 'kubepulse_kube_watch_errors_total'), 0, 'no pod watch request was refused');
   for (const resource of ['pods', 'services', 'nodes']) t.equal(value(samples, 'kubepulse_cluster_peers_watch_errors_total', { resource }), 0, `no ${resource} request was refused`);
   t.equal((await daemon.get('/readyz')).status, 200);
+  t.notOk(existsSync(loaded), `the in-cluster daemon never loaded @kubernetes/client-node${existsSync(loaded) ? `: ${readFileSync(loaded, 'utf8').split('\n')[0]}` : ''}`);
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${daemon.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
   t.comment(`daemon RSS in-cluster, idle: ${rss.toFixed(1)} MiB`);
 });
