@@ -72,6 +72,10 @@ t.test('in-cluster: the daemon syncs over TLS with the mounted token, and keeps 
   await until('cluster peers synced', async () => value(await daemon.scrape(), 'kubepulse_cluster_peers_synced', { resource: 'nodes' }) === 1, 30_000);
   t.ok(api.requests.every((r) => r.authorization === 'Bearer bound-token-1'), 'every request carried the mounted token');
 
+  // Nothing in flight: a request that read the token before the rotation
+  // and arrived after it would be refused by this strict server (a real
+  // one accepts the old token until it expires).
+  await until('every watch open', () => api.openWatchCount === 4, 30_000);
   sa.rotate('bound-token-2');
   api.token = 'bound-token-2';
   const before = api.requests.length;
