@@ -239,7 +239,7 @@ export async function measureLargeCluster({ daemon = join(ROOT, 'dist/cmd/kubepu
     const kube = await startKube(shape);
     try {
       const port = await freePort();
-      const { child, syncMs } = await syncedDaemon(kube, { daemon, port, args, nodeArgs });
+      const { child, syncMs, logPath } = await syncedDaemon(kube, { daemon, port, args, nodeArgs });
       const atSync = status(child.pid);
       await sleep(settleS * 1000);
       const settled = status(child.pid);
@@ -249,6 +249,7 @@ export async function measureLargeCluster({ daemon = join(ROOT, 'dist/cmd/kubepu
       );
       out[name] = { objects: kube.objects, syncMs: Math.round(syncMs), rssAtSyncMiB: atSync.rssMiB, ...settled, addresses };
       await stop(child, 'SIGTERM', 10000);
+      rmSync(logPath, { force: true });
     } finally {
       await kube.stop();
     }
