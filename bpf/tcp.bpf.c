@@ -3,14 +3,24 @@
  * TCP probe: connect latency (SYN sent -> outcome), connection duration
  * (connect -> close) and the result of each outgoing connection.
  *
- * One pair of handlers does the work; thin wrappers attach it three ways,
+ * One pair of handlers does the work; thin wrappers attach it four ways,
  * and user space loads only the set the running kernel supports:
- *   kprobe      kprobe/tcp_connect (start) + kprobe/tcp_set_state (outcome, close)
- *   tp_btf      tp_btf/inet_sock_set_state (BTF-typed tracepoint)
- *   tracepoint  tracepoint/sock/inet_sock_set_state (classic tracepoint)
+ *   kprobe       kprobe/tcp_connect (start) + kprobe/tcp_set_state (outcome, close)
+ *   tp_btf + sk  tp_btf/inet_sock_set_state, the connection in socket-local
+ *                storage (BPF_MAP_TYPE_SK_STORAGE; tracing programs may use
+ *                it from 5.11)
+ *   tp_btf       the same hook, the connection in a hash keyed by socket
+ *   tracepoint   tracepoint/sock/inet_sock_set_state (classic tracepoint)
  * tcp_close alone (the design's first idea) misses connections the kernel
  * ends by itself (refused, timed out, reset), so the kprobe set follows
  * tcp_set_state, the function the tracepoint itself fires from.
+ *
+ * Cost: the state hook fires ~7 times per connection, on both ends, for
+ * every TCP socket of the node. Only three transitions matter (-> SYN_SENT,
+ * SYN_SENT -> ESTABLISHED, -> CLOSE), so the state numbers, which the hook
+ * hands over as arguments, are tested first, before anything is read from
+ * the socket; in tp_btf the socket's fields are read directly (BTF-typed
+ * pointer) rather than through bpf_probe_read_kernel.
  */
 #include "ringbuf.bpf.h"
 #include "tcp.h"
@@ -22,16 +32,17 @@
 char LICENSE[] SEC("license") = "GPL";
 
 struct conn_start {
-	__u64 start_ns;
+	__u64 start_ns; /* 0: no connect of ours in flight or open on this socket */
 	__u64 cgroup_id;
 	__u32 tgid;
 	__u32 pid;
 	__u8 established;
-	char comm[KP_TASK_COMM_LEN];
 };
 
-/* Outgoing connections in flight or open, by socket address. LRU so a
- * socket whose close we never see cannot leak an entry forever. */
+/* Outgoing connections in flight or open, by socket address (kprobe,
+ * tracepoint and the 5.10 tp_btf plan). LRU so a socket whose close we
+ * never see cannot leak an entry forever. Shrunk to one entry when the
+ * sk_storage plan is loaded (src/probes/tcp/probe.ts). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
@@ -39,22 +50,68 @@ struct {
 	__type(value, struct conn_start);
 } tcp_conns SEC(".maps");
 
-/* Called in the context of the task calling connect(). */
-static __always_inline void on_connect_start(const struct sock *sk)
+/* The same, stored in the socket itself: no hashing, and freed with it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct conn_start);
+} tcp_socks SEC(".maps");
+
+/*
+ * How a handler reads the socket and keeps its state; a compile-time
+ * constant in each wrapper, so every branch not taken is dropped.
+ */
+enum access {
+	PROBE_READ_HASH,  /* kprobe, classic tracepoint: untyped pointer */
+	DIRECT_HASH,      /* tp_btf on 5.10: typed pointer, no sk_storage */
+	DIRECT_SK_STORE,  /* tp_btf from 5.11 */
+};
+
+#define SK_FIELD(how, sk, field) ((how) == PROBE_READ_HASH ? BPF_CORE_READ(sk, field) : (sk)->field)
+
+static __always_inline struct conn_start *find(enum access how, const struct sock *sk)
 {
-	struct conn_start c = {};
+	__u64 key = (__u64)sk;
+
+	if (how == DIRECT_SK_STORE)
+		return bpf_sk_storage_get(&tcp_socks, (struct sock *)sk, NULL, 0);
+	return bpf_map_lookup_elem(&tcp_conns, &key);
+}
+
+static __always_inline void forget(enum access how, const struct sock *sk, struct conn_start *c)
+{
+	__u64 key = (__u64)sk;
+
+	if (how == DIRECT_SK_STORE)
+		c->start_ns = 0; /* the storage itself goes with the socket */
+	else
+		bpf_map_delete_elem(&tcp_conns, &key);
+}
+
+/* Called in the context of the task calling connect(). */
+static __always_inline void on_connect_start(enum access how, const struct sock *sk)
+{
+	struct conn_start fresh = {}, *c;
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 key = (__u64)sk;
 
-	c.start_ns = bpf_ktime_get_ns();
-	c.cgroup_id = bpf_get_current_cgroup_id();
-	c.tgid = id >> 32;
-	c.pid = (__u32)id;
-	bpf_get_current_comm(&c.comm, sizeof(c.comm));
-	bpf_map_update_elem(&tcp_conns, &key, &c, BPF_ANY);
+	fresh.start_ns = bpf_ktime_get_ns();
+	fresh.cgroup_id = bpf_get_current_cgroup_id();
+	fresh.tgid = id >> 32;
+	fresh.pid = (__u32)id;
+	if (how != DIRECT_SK_STORE) {
+		bpf_map_update_elem(&tcp_conns, &key, &fresh, BPF_ANY);
+		return;
+	}
+	/* Creates the storage with these contents, or returns the socket's
+	 * own from an earlier connect (a reconnect), updated here. */
+	c = bpf_sk_storage_get(&tcp_socks, (struct sock *)sk, &fresh, BPF_SK_STORAGE_GET_F_CREATE);
+	if (c)
+		*c = fresh;
 }
 
-static __always_inline void emit(const struct conn_start *c, const struct sock *sk,
+static __always_inline void emit(enum access how, const struct conn_start *c, const struct sock *sk,
 				 __u32 result, __u64 now)
 {
 	struct kp_tcp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -71,16 +128,17 @@ static __always_inline void emit(const struct conn_start *c, const struct sock *
 	e->tgid = c->tgid;
 	e->pid = c->pid;
 	e->result = result;
-	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));
+	e->family = SK_FIELD(how, sk, __sk_common.skc_family);
+	e->dport = bpf_ntohs(SK_FIELD(how, sk, __sk_common.skc_dport));
 	bpf_ringbuf_submit(e, 0);
 }
 
-static __always_inline __u32 failed_connect_result(const struct sock *sk)
+static __always_inline __u32 close_result(enum access how, const struct sock *sk, bool established)
 {
-	int err = BPF_CORE_READ(sk, sk_err);
+	int err = SK_FIELD(how, sk, sk_err);
 
+	if (established)
+		return err == ECONNRESET ? KP_TCP_RESET : KP_TCP_CLOSED;
 	if (err == ECONNREFUSED)
 		return KP_TCP_REFUSED;
 	if (err == ETIMEDOUT)
@@ -88,53 +146,51 @@ static __always_inline __u32 failed_connect_result(const struct sock *sk)
 	return KP_TCP_ERROR;
 }
 
-/*
- * Runs on every TCP state change. track_start is false when a kprobe on
- * tcp_connect already recorded the start (the SYN_SENT transition is then
- * ignored here).
- */
-static __always_inline void on_state_change(const struct sock *sk, int oldstate,
-					    int newstate, bool track_start)
+/* The only transitions the probe acts on; everything else returns here. */
+static __always_inline bool wanted(int oldstate, int newstate, bool track_start)
 {
-	__u64 key = (__u64)sk;
+	if (newstate == TCP_CLOSE)
+		return true;
+	if (newstate == TCP_ESTABLISHED)
+		return oldstate == TCP_SYN_SENT;
+	return track_start && newstate == TCP_SYN_SENT;
+}
+
+static __always_inline bool is_tcp_inet(enum access how, const struct sock *sk)
+{
+	__u16 family = SK_FIELD(how, sk, __sk_common.skc_family);
+
+	return SK_FIELD(how, sk, sk_protocol) == IPPROTO_TCP && (family == AF_INET || family == AF_INET6);
+}
+
+/*
+ * Runs on a wanted() transition of a TCP socket. track_start is false when
+ * a kprobe on tcp_connect already recorded the start.
+ */
+static __always_inline void on_state_change(enum access how, const struct sock *sk, int newstate,
+					    bool track_start)
+{
 	struct conn_start *c;
 	__u64 now;
 
 	if (newstate == TCP_SYN_SENT) {
 		if (track_start)
-			on_connect_start(sk);
+			on_connect_start(how, sk);
 		return;
 	}
-	if (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
-		return;
-
-	c = bpf_map_lookup_elem(&tcp_conns, &key);
-	if (!c)
+	c = find(how, sk);
+	if (!c || c->start_ns == 0)
 		return; /* not an outgoing connection we saw start */
 
 	now = bpf_ktime_get_ns();
 	if (newstate == TCP_ESTABLISHED) {
-		if (oldstate != TCP_SYN_SENT)
-			return;
-		emit(c, sk, KP_TCP_ESTABLISHED, now);
+		emit(how, c, sk, KP_TCP_ESTABLISHED, now);
 		c->established = 1;
 		return;
 	}
-
 	/* newstate == TCP_CLOSE */
-	if (c->established)
-		emit(c, sk, BPF_CORE_READ(sk, sk_err) == ECONNRESET ? KP_TCP_RESET : KP_TCP_CLOSED, now);
-	else
-		emit(c, sk, failed_connect_result(sk), now);
-	bpf_map_delete_elem(&tcp_conns, &key);
-}
-
-static __always_inline bool is_tcp_inet(const struct sock *sk)
-{
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-
-	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP &&
-	       (family == AF_INET || family == AF_INET6);
+	emit(how, c, sk, close_result(how, sk, c->established), now);
+	forget(how, sk, c);
 }
 
 /* --- kprobe set ---------------------------------------------------------- */
@@ -142,26 +198,39 @@ static __always_inline bool is_tcp_inet(const struct sock *sk)
 SEC("kprobe/tcp_connect")
 int BPF_KPROBE(kp_tcp_connect, struct sock *sk)
 {
-	if (is_tcp_inet(sk))
-		on_connect_start(sk);
+	if (is_tcp_inet(PROBE_READ_HASH, sk))
+		on_connect_start(PROBE_READ_HASH, sk);
 	return 0;
 }
 
 SEC("kprobe/tcp_set_state")
 int BPF_KPROBE(kp_tcp_set_state, struct sock *sk, int state)
 {
-	if (is_tcp_inet(sk))
-		on_state_change(sk, BPF_CORE_READ(sk, __sk_common.skc_state), state, false);
+	if (state != TCP_CLOSE && state != TCP_ESTABLISHED)
+		return 0;
+	if (!wanted(BPF_CORE_READ(sk, __sk_common.skc_state), state, false) || !is_tcp_inet(PROBE_READ_HASH, sk))
+		return 0;
+	on_state_change(PROBE_READ_HASH, sk, state, false);
 	return 0;
 }
 
 /* --- BTF tracepoint ------------------------------------------------------ */
 
 SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(kp_tcp_state_sk, const struct sock *sk, int oldstate, int newstate)
+{
+	if (!wanted(oldstate, newstate, true) || !is_tcp_inet(DIRECT_SK_STORE, sk))
+		return 0;
+	on_state_change(DIRECT_SK_STORE, sk, newstate, true);
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(kp_tcp_state_btf, const struct sock *sk, int oldstate, int newstate)
 {
-	if (is_tcp_inet(sk))
-		on_state_change(sk, oldstate, newstate, true);
+	if (!wanted(oldstate, newstate, true) || !is_tcp_inet(DIRECT_HASH, sk))
+		return 0;
+	on_state_change(DIRECT_HASH, sk, newstate, true);
 	return 0;
 }
 
@@ -170,11 +239,9 @@ int BPF_PROG(kp_tcp_state_btf, const struct sock *sk, int oldstate, int newstate
 SEC("tracepoint/sock/inet_sock_set_state")
 int kp_tcp_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
-	const struct sock *sk = ctx->skaddr;
-
-	if (ctx->protocol != IPPROTO_TCP ||
+	if (!wanted(ctx->oldstate, ctx->newstate, true) || ctx->protocol != IPPROTO_TCP ||
 	    (ctx->family != AF_INET && ctx->family != AF_INET6))
 		return 0;
-	on_state_change(sk, ctx->oldstate, ctx->newstate, true);
+	on_state_change(PROBE_READ_HASH, ctx->skaddr, ctx->newstate, true);
 	return 0;
 }

@@ -11,8 +11,6 @@
 
 #include "events.h"
 
-#define KP_TASK_COMM_LEN 16
-
 enum kp_tcp_result {
 	KP_TCP_ESTABLISHED = 1, /* handshake completed */
 	KP_TCP_REFUSED = 2,     /* RST in answer to the SYN (ECONNREFUSED) */
@@ -32,7 +30,6 @@ struct kp_tcp_event {
 	__u32 result;      /* enum kp_tcp_result */
 	__u16 family;      /* AF_INET or AF_INET6 */
 	__u16 dport;       /* host byte order */
-	char comm[KP_TASK_COMM_LEN];
 };
 
 #endif

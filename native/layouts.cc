@@ -27,7 +27,6 @@ Napi::Object TcpEvent(Napi::Env env) {
   FIELD(offsets, kp_tcp_event, result);
   FIELD(offsets, kp_tcp_event, family);
   FIELD(offsets, kp_tcp_event, dport);
-  FIELD(offsets, kp_tcp_event, comm);
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("size", static_cast<double>(sizeof(kp_tcp_event)));
   layout.Set("offsets", offsets);

@@ -23,7 +23,6 @@ export interface TcpEventFields {
   result: number;
   family?: number;
   dport?: number;
-  comm?: string;
 }
 
 export function tcpRecord(f: TcpEventFields): Buffer {
@@ -39,6 +38,5 @@ export function tcpRecord(f: TcpEventFields): Buffer {
   b.writeUInt32LE(f.result, o.result);
   b.writeUInt16LE(f.family ?? 2, o.family);
   b.writeUInt16LE(f.dport ?? 80, o.dport);
-  b.write(f.comm ?? 'curl', o.comm, 'latin1');
   return b;
 }

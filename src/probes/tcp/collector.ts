@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import type { Resolver } from '../../metadata/resolver.js';
 import { CounterFamily, HistogramFamily, type CounterCell, type HistogramCell } from '../../metrics/cells.js';
 import { POD_LABEL_NAMES, PodCells, type PodLabels } from '../../metrics/pod-cells.js';
-import { RESULT_CLOSED, RESULT_ESTABLISHED, RESULT_RESET, TCP_RESULTS, tcpEvent } from './event.js';
+import { RESULT_CLOSED, RESULT_ESTABLISHED, RESULT_RESET, TCP_EVENT_LAYOUT, TCP_RESULTS, tcpEvent } from './event.js';
 
 /** The design's network-tuned buckets: 100 µs (LAN) to 1 s (WAN). */
 export const LATENCY_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
@@ -58,7 +58,7 @@ export class TcpCollector {
   }
 
   handle(view: DataView, at: number, length: number): boolean {
-    if (length < 64) return false;
+    if (length < TCP_EVENT_LAYOUT.size) return false;
     const result = tcpEvent.result(view, at);
     if (result < 1 || result >= TCP_RESULTS.length) return false;
     const id = this.resolver.resolve(tcpEvent.tgid(view, at), tcpEvent.cgroupId(view, at));

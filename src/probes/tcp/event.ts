@@ -6,7 +6,7 @@ import { readU64 } from '../../bytes.js';
 export const TCP_EVENT_TYPE = 1;
 
 export const TCP_EVENT_LAYOUT = {
-  size: 64,
+  size: 48,
   offsets: {
     hdr: 0,
     ts_ns: 8,
@@ -17,7 +17,6 @@ export const TCP_EVENT_LAYOUT = {
     result: 40,
     family: 44,
     dport: 46,
-    comm: 48,
   },
 } as const;
 
@@ -39,10 +38,4 @@ export const tcpEvent = {
   result: (v: DataView, at: number): number => v.getUint32(at + O.result, true),
   family: (v: DataView, at: number): number => v.getUint16(at + O.family, true),
   dport: (v: DataView, at: number): number => v.getUint16(at + O.dport, true),
-  /** Only for logs and tests: allocates a string. */
-  comm(v: DataView, at: number): string {
-    const bytes = new Uint8Array(v.buffer, v.byteOffset + at + O.comm, 16);
-    const end = bytes.indexOf(0);
-    return Buffer.from(bytes.subarray(0, end < 0 ? 16 : end)).toString('latin1');
-  },
 };
