@@ -15,10 +15,10 @@
  *
  * Only pods' sockets are counted (cgroups strictly below a pod root, as the
  * syscalls probe decides: pod_roots.bpf.h), so host traffic cannot fill the
- * map and push pod flows out. The verdict is cached per cgroup: a host
- * packet costs one cgroup id and one LRU lookup, before any parsing. The
- * socket's cgroup, not current's: in cgroup_skb the current task (softirq,
- * another process) is not the socket's owner.
+ * map and push pod flows out. A host packet costs an inlined array read and
+ * one ancestor-id compare per pod root, before any parsing. The socket's
+ * cgroup, not current's: in cgroup_skb the current task (softirq, another
+ * process) is not the socket's owner.
  */
 #include "common.bpf.h"
 #include "flows.h"
@@ -91,10 +91,11 @@ static __always_inline void count_flow(__u64 cgid, const struct kp_packet *p,
 static __always_inline void observe(struct __sk_buff *skb, bool egress)
 {
 	struct kp_packet p = {};
-	__u64 cgid = bpf_skb_cgroup_id(skb);
+	__u64 cgid;
 
-	if (!pod_socket(skb, cgid))
+	if (!pod_socket(skb))
 		return;
+	cgid = bpf_skb_cgroup_id(skb);
 	if (!kp_parse_packet(skb, &p))
 		return;
 

@@ -4,10 +4,12 @@
  * cgroup, for seccomp profiles.
  *
  * Only cgroups below a "pod root" (the kubepods cgroup, registered by user
- * space in watched_roots) are recorded, decided in the kernel so host
- * processes pay one hash lookup per syscall: the verdict for each cgroup is
- * computed once (walking its ancestors) and cached in cgroup_verdicts
- * (pod_roots.bpf.h, shared with the flows probe).
+ * space in pod_roots) are recorded, decided in the kernel first, so a host
+ * process's syscall costs an inlined array read and one ancestor-id compare
+ * per root (pod_roots.bpf.h, shared with the flows probe). What that leaves
+ * is the tracepoint itself: attaching to sys_enter puts every task of the
+ * node on the syscall slow path, a cost no program can avoid
+ * (bench/syscall-loop.c measures it).
  * Because the test is by ancestry, a container's cgroup is recorded from its
  * very first syscall -- including the runtime's own (runc init) between
  * joining the cgroup and exec'ing the workload.
@@ -26,7 +28,7 @@ struct {
 } syscall_bits SEC(".maps");
 
 /* In a tracepoint the current task is the one making the syscall. */
-KP_DEFINE_POD_VERDICT(verdict_for, void *unused, bpf_get_current_ancestor_cgroup_id(level))
+KP_DEFINE_POD_VERDICT(in_pod, void *unused, bpf_get_current_ancestor_cgroup_id(level))
 
 /* struct cgroup before 6.0 kept its ancestors' ids in an array. */
 struct cgroup___ids {
@@ -56,7 +58,7 @@ static __always_inline __u64 current_ancestor_cgroup_id(int level)
 	return ancestor ? BPF_CORE_READ(ancestor, kn, id) : 0;
 }
 
-KP_DEFINE_POD_VERDICT(portable_verdict_for, void *unused, current_ancestor_cgroup_id(level))
+KP_DEFINE_POD_VERDICT(portable_in_pod, void *unused, current_ancestor_cgroup_id(level))
 
 /*
  * portable: what the fallback program does so that 5.10 loads it -- the pod
@@ -68,13 +70,14 @@ KP_DEFINE_POD_VERDICT(portable_verdict_for, void *unused, current_ancestor_cgrou
  */
 static __always_inline void record(long id, bool portable)
 {
-	__u64 cgid = bpf_get_current_cgroup_id();
 	struct kp_syscall_bits *bits, empty = {};
+	__u64 cgid;
 
+	if (!(portable ? portable_in_pod(NULL) : in_pod(NULL)))
+		return;
 	if (id < 0 || id >= KP_SYSCALL_WORDS * 64)
 		return;
-	if (!(portable ? portable_verdict_for(NULL, cgid) : verdict_for(NULL, cgid)))
-		return;
+	cgid = bpf_get_current_cgroup_id();
 	bits = bpf_map_lookup_elem(&syscall_bits, &cgid);
 	if (!bits) {
 		bpf_map_update_elem(&syscall_bits, &cgid, &empty, BPF_NOEXIST);

@@ -15,11 +15,4 @@ struct kp_syscall_bits {
 	__u64 words[KP_SYSCALL_WORDS];
 };
 
-/* Key of watched_roots: a cgroup that contains pods (kubepods) and its depth. */
-struct kp_cgroup_root {
-	__u64 cgroup_id;
-	__u32 level;
-	__u32 pad;
-};
-
 #endif

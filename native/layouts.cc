@@ -86,6 +86,17 @@ Napi::Object SyscallMap(Napi::Env env) {
   return layout;
 }
 
+Napi::Object PodRoots(Napi::Env env) {
+  Napi::Object offsets = Napi::Object::New(env);
+  FIELD(offsets, kp_pod_roots, id);
+  FIELD(offsets, kp_pod_roots, level);
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("size", static_cast<double>(sizeof(kp_pod_roots)));
+  layout.Set("offsets", offsets);
+  layout.Set("maxRoots", static_cast<double>(KP_MAX_WATCHED_ROOTS));
+  return layout;
+}
+
 }  // namespace
 
 Napi::Value Layouts(const Napi::CallbackInfo& info) {
@@ -94,6 +105,7 @@ Napi::Value Layouts(const Napi::CallbackInfo& info) {
   out.Set("dns", DnsEvent(info.Env()));
   out.Set("flows", FlowMap(info.Env()));
   out.Set("syscalls", SyscallMap(info.Env()));
+  out.Set("podRoots", PodRoots(info.Env()));
   return out;
 }
 

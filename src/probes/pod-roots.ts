@@ -2,17 +2,16 @@
 // only (flows, syscalls: bpf/pod_roots.bpf.h). The kubepods roots are found
 // as the pod resolver finds them (../cgroup/kubepods.ts).
 //
-// PodRoots finds them and keeps every registered BPF object's watched_roots
-// map in step: at once when an object is added, on a timer (every 10 s), and
-// shortly after a cgroup appears or goes at the top of the tree (inotify on
-// the cgroup v2 mount, where kubelet puts kubepods on a standard node).
-// Roots that disappear are removed, so stale ones never use up the map.
-// Registering a root deletes the kernel's cached "not a pod" answers, so a
-// cgroup seen before its root was known is looked at again.
+// PodRoots finds them and keeps every registered BPF object's pod_roots map
+// (one array value: the roots' ids and levels) in step: at once when an
+// object is added, on a timer (every 10 s), and shortly after a cgroup
+// appears or goes at the top of the tree (inotify on the cgroup v2 mount,
+// where kubelet puts kubepods on a standard node). Roots that disappear are
+// removed, so stale ones never use up the slots. The kernel caches no
+// answer, so a root applies from the next packet or syscall on.
 
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { u64Key } from '../bytes.js';
 import { findKubepodsRoots } from '../cgroup/kubepods.js';
 import type { BpfObjectHandle } from '../bpf/addon.js';
 import type { Logger } from '../log.js';
@@ -25,10 +24,12 @@ export interface PodRoot {
   cgroupId: number;
 }
 
-/** How deep below the cgroup v2 root pod roots are looked for (at most KP_ROOT_LEVEL_LIMIT, 6). */
+/** How deep below the cgroup v2 root pod roots are looked for. */
 export const MAX_POD_ROOT_LEVEL = 4;
-/** Entries of the kernel's watched_roots map (KP_MAX_WATCHED_ROOTS in bpf/pod_roots.h). */
+/** Slots of struct kp_pod_roots (KP_MAX_WATCHED_ROOTS in bpf/pod_roots.h). */
 export const MAX_WATCHED_ROOTS = 8;
+/** struct kp_pod_roots: u64 id[8], then u32 level[8] (test/probes/pod-roots.test.ts checks it against the C). */
+export const POD_ROOTS_LAYOUT = { size: 96, offsets: { id: 0, level: 64 } } as const;
 export const DEFAULT_RESCAN_MS = 10_000;
 
 /** Breadth-first to maxLevel, absolute paths; does not descend into a root once found. */
@@ -36,15 +37,8 @@ export function findPodRoots(cgroupfs: string, maxLevel: number): PodRoot[] {
   return findKubepodsRoots(cgroupfs, maxLevel).map((r) => ({ ...r, path: join(cgroupfs, r.path) }));
 }
 
-/** For a probe's configure(): the level limit the kernel walks to (the object's max_root_level). */
-export function configureRootLevel(object: Pick<BpfObjectHandle, 'setConst'>, maxLevel = MAX_POD_ROOT_LEVEL): void {
-  const level = Buffer.alloc(4);
-  level.writeUInt32LE(maxLevel);
-  object.setConst('max_root_level', level);
-}
-
-/** What PodRoots needs of an object: its watched_roots and cgroup_verdicts maps (bpf/pod_roots.bpf.h). */
-export type PodRootsTarget = Pick<BpfObjectHandle, 'mapUpdate' | 'mapDelete' | 'mapEntries'>;
+/** What PodRoots needs of an object: its pod_roots map (bpf/pod_roots.bpf.h). */
+export type PodRootsTarget = Pick<BpfObjectHandle, 'mapUpdate'>;
 
 export interface PodRootsOptions {
   /** The cgroup v2 mount; without one there are no roots. */
@@ -57,6 +51,21 @@ export interface PodRootsOptions {
   maxLevel?: number;
 }
 
+/** The value of the pod_roots map for these roots (at most MAX_WATCHED_ROOTS). */
+export function podRootsValue(roots: Iterable<PodRoot>): Buffer {
+  const value = Buffer.alloc(POD_ROOTS_LAYOUT.size);
+  let slot = 0;
+  for (const root of roots) {
+    if (slot === MAX_WATCHED_ROOTS) break;
+    value.writeBigUInt64LE(BigInt(root.cgroupId), POD_ROOTS_LAYOUT.offsets.id + 8 * slot);
+    value.writeUInt32LE(root.level, POD_ROOTS_LAYOUT.offsets.level + 4 * slot);
+    slot++;
+  }
+  return value;
+}
+
+const ZERO_KEY = Buffer.alloc(4);
+
 export class PodRoots {
   private readonly roots = new Map<number, PodRoot>();
   /** object → the probe's name (for logs) */
@@ -65,8 +74,6 @@ export class PodRoots {
   private timer: NodeJS.Timeout | undefined;
   private watcher: FSWatcher | undefined;
   private soon: NodeJS.Timeout | undefined;
-  /** Cached "no" verdicts may predate the last root added: delete them again next time. */
-  private verdictsSuspect = false;
 
   constructor(private readonly options: PodRootsOptions) {}
 
@@ -79,14 +86,11 @@ export class PodRoots {
     return [...this.roots.values()];
   }
 
-  /** Keeps the object's watched_roots current from now on (until remove or stop). */
+  /** Keeps the object's pod_roots current from now on (until remove or stop). */
   add(name: string, object: PodRootsTarget): void {
     this.targets.set(object, name);
-    for (const root of this.roots.values()) this.write(object, name, root);
-    // Programs run from their attach on: they may have cached answers already.
-    forgetNegativeVerdicts(object);
+    this.write(object, name);
     this.refresh();
-    this.verdictsSuspect = true;
     this.start();
   }
 
@@ -102,26 +106,21 @@ export class PodRoots {
     this.timer = this.soon = this.watcher = undefined;
   }
 
-  /** Scans the tree and brings every object's watched_roots in line with it. */
+  /** Scans the tree and brings every object's pod_roots in line with it. */
   refresh(): void {
     const { cgroupfs, log } = this.options;
     if (cgroupfs === undefined || this.targets.size === 0) return;
     const found = findPodRoots(cgroupfs, this.options.maxLevel ?? MAX_POD_ROOT_LEVEL);
     const present = new Set(found.map((r) => r.cgroupId));
+    let changed = false;
     for (const [id, root] of this.roots) {
       if (present.has(id)) continue;
-      for (const object of this.targets.keys()) {
-        try {
-          object.mapDelete('watched_roots', u64Key(id));
-        } catch {
-          /* not there */
-        }
-      }
       this.roots.delete(id);
+      changed = true;
       log.info('pod root gone', { path: root.path });
     }
     for (const path of this.ignored) if (!found.some((r) => r.path === path)) this.ignored.delete(path);
-    let added = false;
+    const added: PodRoot[] = [];
     for (const root of found) {
       if (this.roots.has(root.cgroupId)) continue;
       if (this.roots.size >= MAX_WATCHED_ROOTS) {
@@ -129,30 +128,21 @@ export class PodRoots {
         this.ignored.add(root.path);
         continue;
       }
-      let ok = true;
-      for (const [object, name] of this.targets) ok = this.write(object, name, root) && ok;
-      if (!ok) continue;
       this.roots.set(root.cgroupId, root);
-      added = true;
-      log.info('pod root found', { path: root.path, depth: root.level, probes: [...this.targets.values()] });
+      added.push(root);
+      changed = true;
     }
-    if (added || this.verdictsSuspect) {
-      // A verdict computed while the root was being registered can land
-      // after this sweep: sweep once more at the next refresh.
-      this.verdictsSuspect = added;
-      for (const object of this.targets.keys()) forgetNegativeVerdicts(object);
-    }
+    if (!changed) return;
+    for (const [object, name] of this.targets) this.write(object, name);
+    for (const root of added) log.info('pod root found', { path: root.path, depth: root.level, probes: [...this.targets.values()] });
   }
 
-  private write(object: PodRootsTarget, name: string, root: PodRoot): boolean {
-    const level = Buffer.alloc(4);
-    level.writeUInt32LE(root.level);
+  /** The whole list in one update (a packet or syscall racing it may see the list half-written, once). */
+  private write(object: PodRootsTarget, name: string): void {
     try {
-      object.mapUpdate('watched_roots', u64Key(root.cgroupId), level);
-      return true;
+      object.mapUpdate('pod_roots', ZERO_KEY, podRootsValue(this.roots.values()));
     } catch (err) {
-      this.options.log.warn('cannot register pod root', { probe: name, path: root.path, error: (err as Error).message });
-      return false;
+      this.options.log.warn('cannot register pod roots', { probe: name, error: (err as Error).message });
     }
   }
 
@@ -181,23 +171,5 @@ export class PodRoots {
       this.refresh();
     }, 100);
     this.soon.unref();
-  }
-}
-
-/** Deletes the cached "not a pod" verdicts (value 0): recomputed on the next packet or syscall. */
-function forgetNegativeVerdicts(object: PodRootsTarget): void {
-  let entries: Array<[Buffer, Buffer]>;
-  try {
-    entries = object.mapEntries('cgroup_verdicts');
-  } catch {
-    return;
-  }
-  for (const [key, value] of entries) {
-    if (value[0] !== 0) continue;
-    try {
-      object.mapDelete('cgroup_verdicts', key);
-    } catch {
-      /* evicted meanwhile */
-    }
   }
 }

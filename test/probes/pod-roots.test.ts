@@ -2,7 +2,9 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findPodRoots, PodRoots } from '../../src/probes/pod-roots.js';
+import { existsSync } from 'node:fs';
+import { findPodRoots, MAX_WATCHED_ROOTS, POD_ROOTS_LAYOUT, PodRoots } from '../../src/probes/pod-roots.js';
+import { ROOT } from '../support/daemon.js';
 
 t.test('finds kubepods cgroups at any depth up to the limit, systemd and cgroupfs drivers', async (t) => {
   const fs = mkdtempSync(join(tmpdir(), 'kp-roots-'));
@@ -27,26 +29,27 @@ t.test('finds kubepods cgroups at any depth up to the limit, systemd and cgroupf
   t.same(findPodRoots(join(fs, 'missing'), 4), [], 'a missing tree is no roots, not an error');
 });
 
-/** A BPF object's watched_roots and cgroup_verdicts maps, in memory. */
-function fakeTarget(verdicts: Array<[number, number]> = []) {
-  const maps: Record<string, Map<string, Buffer>> = { watched_roots: new Map(), cgroup_verdicts: new Map() };
-  for (const [id, v] of verdicts) maps.cgroup_verdicts!.set(u64(id).toString('hex'), Buffer.from([v]));
+/** A BPF object's pod_roots map, in memory, decoded as the kernel reads it: slots up to the first id 0. */
+function fakeTarget() {
+  let value: Buffer | undefined;
+  let writes = 0;
   return {
-    maps,
-    roots: () => [...maps.watched_roots!].map(([k, v]) => [Number(Buffer.from(k, 'hex').readBigUInt64LE()), v.readUInt32LE()] as const).sort((a, b) => a[0] - b[0]),
-    verdicts: () => [...maps.cgroup_verdicts!].map(([k, v]) => [Number(Buffer.from(k, 'hex').readBigUInt64LE()), v[0]!] as const),
-    mapUpdate: (map: string, key: Buffer, value: Buffer) => void maps[map]!.set(key.toString('hex'), Buffer.from(value)),
-    mapDelete: (map: string, key: Buffer) => {
-      if (!maps[map]!.delete(key.toString('hex'))) throw new Error('ENOENT');
+    writes: () => writes,
+    roots: () => {
+      const out: Array<[number, number]> = [];
+      for (let i = 0; value && i < MAX_WATCHED_ROOTS; i++) {
+        const id = Number(value.readBigUInt64LE(POD_ROOTS_LAYOUT.offsets.id + 8 * i));
+        if (id === 0) break;
+        out.push([id, value.readUInt32LE(POD_ROOTS_LAYOUT.offsets.level + 4 * i)]);
+      }
+      return out.sort((a, b) => a[0] - b[0]);
     },
-    mapEntries: (map: string) => [...maps[map]!].map(([k, v]) => [Buffer.from(k, 'hex'), v] as [Buffer, Buffer]),
+    mapUpdate: (map: string, key: Buffer, v: Buffer) => {
+      if (map !== 'pod_roots' || key.length !== 4 || key.readUInt32LE() !== 0 || v.length !== POD_ROOTS_LAYOUT.size) throw new Error(`bad update of ${map}`);
+      value = Buffer.from(v);
+      writes++;
+    },
   };
-}
-
-function u64(id: number): Buffer {
-  const k = Buffer.alloc(8);
-  k.writeBigUInt64LE(BigInt(id));
-  return k;
 }
 
 function logger() {
@@ -67,25 +70,24 @@ t.test('PodRoots fills every object it is given, and keeps them in step with the
   const roots = new PodRoots({ cgroupfs: fs, log, rescanMs: 60_000, watch: false });
   t.teardown(() => roots.stop());
 
-  const flows = fakeTarget([[111, 0], [222, 1]]);
+  const flows = fakeTarget();
   roots.add('flows', flows);
   t.same(flows.roots(), [[ino('kubepods.slice'), 1], [ino('test-a/kubepods.slice'), 2]].sort((a, b) => a[0]! - b[0]!), 'roots with their levels');
-  t.same(flows.verdicts(), [[222, 1]], 'cached "not a pod" answers are forgotten, "a pod" kept');
   t.equal(roots.size, 2);
 
-  const syscalls = fakeTarget([[333, 0]]);
+  const syscalls = fakeTarget();
   roots.add('syscalls', syscalls);
   t.same(syscalls.roots(), flows.roots(), 'an object added later gets the roots already known');
-  t.same(syscalls.verdicts(), []);
+  const writes = flows.writes();
+  roots.refresh();
+  t.equal(flows.writes(), writes, 'nothing changed, nothing written');
 
   rmSync(join(fs, 'test-a'), { recursive: true });
   mkdirSync(join(fs, 'test-b', 'x', 'kubepods'), { recursive: true });
-  flows.maps.cgroup_verdicts!.set(u64(444).toString('hex'), Buffer.from([0]));
   roots.refresh();
   const now = [[ino('kubepods.slice'), 1], [ino('test-b/x/kubepods'), 3]].sort((a, b) => a[0]! - b[0]!);
   t.same(flows.roots(), now, 'a root that went is removed, a new one added');
   t.same(syscalls.roots(), now);
-  t.same(flows.verdicts(), [[222, 1]], 'a new root forgets the "no" answers again');
   t.match(lines.map((l) => l.msg), ['pod root found', 'pod root found', 'pod root gone', 'pod root found']);
 
   for (let i = 0; i < 8; i++) mkdirSync(join(fs, `more-${i}`, 'kubepods'), { recursive: true });
@@ -97,6 +99,14 @@ t.test('PodRoots fills every object it is given, and keeps them in step with the
   roots.remove(flows);
   roots.remove(syscalls);
   roots.stop();
+});
+
+t.test('POD_ROOTS_LAYOUT follows struct kp_pod_roots from bpf/pod_roots.h', { skip: existsSync(join(ROOT, 'build', 'Release', 'kubepulse.node')) ? false : 'addon not built (make build)' }, async (t) => {
+  const { loadAddon } = await import('../../src/bpf/addon.js');
+  const c = loadAddon().layouts().podRoots as unknown as typeof POD_ROOTS_LAYOUT & { maxRoots: number };
+  t.equal(c.size, POD_ROOTS_LAYOUT.size, 'sizeof');
+  t.same(c.offsets, POD_ROOTS_LAYOUT.offsets, 'offsetof every field');
+  t.equal(c.maxRoots, MAX_WATCHED_ROOTS, 'KP_MAX_WATCHED_ROOTS');
 });
 
 t.test('PodRoots rescans soon after a cgroup appears at the top of the tree', async (t) => {

@@ -3,7 +3,6 @@
 // come from PodRoots (../pod-roots.ts), the level limit from configure.
 
 import type { ProbeSpec } from '../../bpf/probe.js';
-import { configureRootLevel } from '../pod-roots.js';
 
 export const flowsProbe: ProbeSpec = {
   name: 'flows',
@@ -23,5 +22,4 @@ export const flowsProbe: ProbeSpec = {
       },
     },
   ],
-  configure: (object) => configureRootLevel(object),
 };

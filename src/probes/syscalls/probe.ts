@@ -3,7 +3,6 @@
 // every syscall already passes this tracepoint.
 
 import type { ProbeSpec } from '../../bpf/probe.js';
-import { configureRootLevel } from '../pod-roots.js';
 
 export function syscallsProbe(): ProbeSpec {
   return {
@@ -23,6 +22,5 @@ export function syscallsProbe(): ProbeSpec {
         unavailable: () => undefined,
       },
     ],
-    configure: (object) => configureRootLevel(object),
   };
 }
