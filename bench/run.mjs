@@ -19,6 +19,7 @@ import { ensureTracefs, installCleanup, setSysctl, spawnTracked, stop, waitExit 
 import { summarizeProfile } from './lib/cpuprofile.mjs';
 import { renderMarkdown } from './lib/report.mjs';
 import { measureLargeCluster, startKube } from './kube.mjs';
+import { measureSyscalls } from './lib/syscall-bench.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH, '..');
@@ -43,6 +44,9 @@ const { values: opt } = parseArgs({
     'dns-port': { type: 'string', default: '15353' },
     'daemon-args': { type: 'string', default: '' },
     'node-args': { type: 'string', default: '' },
+    'before-objects': { type: 'string' },
+    'no-syscalls': { type: 'boolean', default: false },
+    'syscall-calls': { type: 'string', default: '1000000' },
     'no-peer': { type: 'boolean', default: false },
     'no-daemon': { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
@@ -78,6 +82,10 @@ const DNS_PORT = Number(opt['dns-port']);
 const OUT = resolve(opt.out);
 const BIN = join(OUT, 'bin');
 const TMP = join(OUT, 'tmp');
+// A second KubePulse column: the same daemon with the BPF objects of an earlier build
+// (e.g. main's build/bpf), so kernel-side changes are measured side by side in one run.
+const BEFORE = opt['before-objects'] ? resolve(opt['before-objects']) : null;
+if (BEFORE && !existsSync(join(BEFORE, 'tcp.bpf.o'))) die(`--before-objects ${BEFORE}: no tcp.bpf.o there`);
 const scenarioNames = opt.scenarios.split(',').filter(Boolean);
 for (const s of scenarioNames) if (!SCENARIOS[s]) die(`unknown scenario ${s} (known: ${Object.keys(SCENARIOS).join(', ')})`);
 if (!(REPS >= 1 && REPS <= 50) || !(DURATION > 0 && DURATION <= 60)) die('--reps must be 1..50 and --duration 0..60 s');
@@ -110,6 +118,7 @@ function buildGenerators() {
   for (const [name, flags] of [
     ['tcp-storm', ['-pthread']],
     ['dns-load', []],
+    ['syscall-loop', []],
   ]) {
     const src = join(BENCH, `${name}.c`);
     const bin = join(BIN, name);
@@ -209,12 +218,12 @@ async function startDnsServer(totalBudgetS) {
 /** The test API server the daemons run against (in-cluster), unless --no-kube. */
 let kube = null;
 
-async function startDaemon(extraNodeArgs = [], tag = 'daemon') {
+async function startDaemon(extraNodeArgs = [], tag = 'daemon', daemonArgs = []) {
   const port = await freeTcpPort();
   const logPath = join(TMP, `${tag}.log`);
   const logFd = openSync(logPath, 'w');
   const args = [...opt['node-args'].split(' ').filter(Boolean), ...extraNodeArgs, DAEMON, '--port', String(port), '--dns-ports', String(DNS_PORT), '--log-level', 'warn',
-    ...opt['daemon-args'].split(' ').filter(Boolean)];
+    ...opt['daemon-args'].split(' ').filter(Boolean), ...daemonArgs];
   const spawnedAt = process.hrtime.bigint();
   // Kubernetes mode (bench/kube.mjs): in-cluster config against the test API server.
   const run = kube ? kube.launch(process.execPath, args) : { command: process.execPath, args };
@@ -298,6 +307,7 @@ async function runOnce(name, mode, rep, names) {
   const scenario = SCENARIOS[name];
   let tool = null;
   if (mode === 'kubepulse') tool = await startDaemon([], `daemon-${name}-${rep}`);
+  if (mode === 'before') tool = await startDaemon([], `before-${name}-${rep}`, ['--bpf-object-dir', BEFORE]);
   if (mode === 'bpftrace') tool = await startPeer();
   const before = tool ? await snapshotBefore(tool) : null;
   // Another KubePulse on the machine (a test suite's daemon) would run its probes in this
@@ -312,6 +322,8 @@ async function runOnce(name, mode, rep, names) {
     items: workItems(scenario, workload),
     throughput: throughput(scenario, workload),
     cpuPerItemUs: cpuPerItemUs(scenario, workload),
+    // tcp-storm's connect() latency (TCP_CRR-like: connect, accept, close per connection)
+    connectP99Us: workload.connect_us?.p99 ?? null,
     foreignKpPrograms: foreign,
     workload,
   };
@@ -371,8 +383,9 @@ function summarize(name, runs) {
   out.baseline = {
     throughput: median(base.map((r) => r.throughput)),
     cpuPerItemUs: median(base.map((r) => r.cpuPerItemUs)),
+    connectP99Us: median(base.map((r) => r.connectP99Us)),
   };
-  for (const mode of ['kubepulse', 'bpftrace']) {
+  for (const mode of ['kubepulse', 'before', 'bpftrace']) {
     const rs = by(mode);
     if (!rs.length) continue;
     // pair by repetition: each run against the baseline run just before it
@@ -383,6 +396,7 @@ function summarize(name, runs) {
       });
     const ratios = pair((r) => r.throughput);
     const cpuRatios = pair((r) => r.cpuPerItemUs);
+    const p99Ratios = pair((r) => r.connectP99Us);
     const progs = {};
     for (const r of rs)
       for (const p of r.tool.bpf) (progs[p.name] ??= []).push(p);
@@ -393,6 +407,8 @@ function summarize(name, runs) {
       throughputRatios: ratios.map((x) => (x === null ? null : +x.toFixed(4))),
       workloadCpuPerItemRatio: median(cpuRatios),
       workloadCpuPerItemRatios: cpuRatios.map((x) => (x === null ? null : +x.toFixed(4))),
+      connectP99Us: median(rs.map((r) => r.connectP99Us)),
+      connectP99Ratio: median(p99Ratios),
       cpuPctCore: median(rs.map((r) => r.tool.cpuPctCore)),
       cpuPctCoreRange: minMax(rs.map((r) => r.tool.cpuPctCore)),
       mainThreadPctCore: median(rs.map((r) => r.tool.mainThreadPctCore)),
@@ -413,7 +429,7 @@ function summarize(name, runs) {
       })),
       exits: rs.map((r) => r.tool.exit),
     };
-    if (mode === 'kubepulse') {
+    if (mode !== 'bpftrace') {
       const produced = rs.reduce((a, r) => a + (r.tool.produced ?? 0), 0);
       const dropped = rs.reduce((a, r) => a + (r.tool.dropped ?? 0), 0);
       m.dropped = dropped;
@@ -599,7 +615,7 @@ async function main() {
 
   const started = Date.now();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-  const modes = ['baseline', ...(withDaemon ? ['kubepulse'] : []), ...(withPeer ? ['bpftrace'] : [])];
+  const modes = ['baseline', ...(withDaemon ? ['kubepulse'] : []), ...(withDaemon && BEFORE ? ['before'] : []), ...(withPeer ? ['bpftrace'] : [])];
   const dns = scenarioNames.some((s) => SCENARIOS[s].kind === 'dns') ? await startDnsServer(1200) : null;
   if (withDaemon && !opt['no-kube']) {
     kube = await startKube({ pods: 20, localPods: 20, services: 5, nodes: 1 });
@@ -618,7 +634,7 @@ async function main() {
       memMiB: Math.round(Number(readFileSync('/proc/meminfo', 'utf8').match(/MemTotal:\s+(\d+)/)[1]) / 1024),
     },
     loadavgBefore: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
-    config: { reps: REPS, durationS: DURATION, settleS: SETTLE, modes, dnsServer: dns?.server ?? null, daemonArgs: opt['daemon-args'], nodeArgs: opt['node-args'], kube: kube ? 'in-cluster' : null },
+    config: { reps: REPS, durationS: DURATION, settleS: SETTLE, modes, dnsServer: dns?.server ?? null, daemonArgs: opt['daemon-args'], nodeArgs: opt['node-args'], kube: kube ? 'in-cluster' : null, beforeObjects: BEFORE },
     scenarios: [],
     runs: [],
   };
@@ -665,6 +681,28 @@ async function main() {
     results.scenarios.push(summarize(name, runs.filter((r) => !r.error)));
     const failed = runs.filter((r) => r.error).length;
     if (failed) log(`  ${name}: ${failed} runs failed`);
+  }
+
+  if (withDaemon && !opt['no-syscalls']) {
+    log('syscall microbenchmark: getppid() outside any pod and inside a pod cgroup');
+    try {
+      results.syscalls = await measureSyscalls({
+        conditions: ['without', 'kubepulse', ...(BEFORE ? ['before'] : [])],
+        startTool: async (condition) => {
+          if (condition === 'without') return null;
+          const d = await startDaemon([], `syscalls-${condition}`, condition === 'before' ? ['--bpf-object-dir', BEFORE] : []);
+          await sleep(300); // the pod root registered and the programs attached
+          return { stop: () => stop(d.child, 'SIGTERM', 10000) };
+        },
+        runJson,
+        loopBin: join(BIN, 'syscall-loop'),
+        reps: REPS,
+        calls: opt.quick ? 300000 : Number(opt['syscall-calls']),
+        log,
+      });
+    } catch (err) {
+      results.syscalls = { error: err.message };
+    }
   }
 
   if (withDaemon && !opt['no-scrape']) {

@@ -20,6 +20,7 @@ function verdict(ok) {
 function targets(r) {
   const at = (name) => r.scenarios.find((s) => s.scenario === name)?.modes?.kubepulse;
   const k10 = at('tcp-10k');
+  const base10 = r.scenarios.find((s) => s.scenario === 'tcp-10k')?.baseline ?? {};
   const kmax = at('tcp-max');
   const rows = [];
   const add = (figure, target, measured, ok) => rows.push(`| ${figure} | ${target} | ${measured} | ${verdict(ok)} |`);
@@ -34,6 +35,8 @@ function targets(r) {
       `throughput ${fmt.slow(k10.throughputRatio)}; workload CPU per connection ${cpuSlow === null ? '–' : `${(cpuSlow * 100).toFixed(1)} %`}; BPF time per connection ${fmt.pct(k10.bpfShareOfWorkload, 1)} of the workload's own`,
       k10.throughputRatio === null ? null : 1 - k10.throughputRatio <= 0.02 && (cpuSlow === null || cpuSlow <= 0.02),
     );
+    add('BPF time per loopback connection, all default probes, both ends (10k conn/s)', '≤ 800 ns', `${fmt.n(k10.bpfNsPerItem)} ns`, k10.bpfNsPerItem === null ? null : k10.bpfNsPerItem <= 800);
+    add('p99 connect() latency at 10k conn/s (connect+accept+close per connection), with ÷ without', '–', `${fmt.ratio(k10.connectP99Ratio)} (${fmt.n(base10.connectP99Us, 1)} → ${fmt.n(k10.connectP99Us, 1)} µs)`, null);
     add('Drops at 10k conn/s', '0', `${fmt.n(k10.dropped)} of ${fmt.n(k10.produced)}`, k10.dropped === 0 && k10.produced > 0);
     const mode = r.config?.kube === 'in-cluster' ? 'Kubernetes mode, in-cluster' : 'no Kubernetes';
     add(`Daemon RSS at 10k conn/s (${mode})`, '≤ 80 MiB steady', `peak ${fmt.mib(k10.rssPeakMax)}, steady ${fmt.mib(k10.rssSteady)}`, k10.rssSteady <= 80 * MiB);
@@ -46,6 +49,17 @@ function targets(r) {
       kmax.dropRatio === null ? null : kmax.dropRatio < 0.001,
     );
   }
+  const sc = r.syscalls?.conditions;
+  if (sc?.kubepulse) {
+    const o = sc.kubepulse.outside;
+    const pod = sc.kubepulse.pod;
+    add(
+      'Added ns per syscall, getppid() loop outside any pod (inside a pod cgroup)',
+      '≤ +10 ns',
+      `+${fmt.n(o.addedNs, 1)} ns, ×${fmt.ratio(o.ratio)} of ${fmt.n(sc.without.outside.nsPerCall, 1)} ns (pod: +${fmt.n(pod.addedNs, 1)} ns, ×${fmt.ratio(pod.ratio)})`,
+      o.addedNs === null ? null : o.addedNs <= 10,
+    );
+  } else if (r.syscalls?.error) add('Added ns per syscall (getppid loop)', '≤ +10 ns', r.syscalls.error, null);
   for (const s of [r.scrape20k, r.scrape].filter(Boolean)) {
     if (!s.skipped && !s.error)
       add(`/metrics with ${fmt.n(s.series)} series (${s.pods} pods × ${s.domains} domains, synthetic)`, '≤ 100 ms (20k series)', `${fmt.ms(s.medianMs)} median, ${fmt.ms(s.p90Ms)} p90, ${fmt.n(s.bytes / 1024)} KiB`, s.series >= 19000 ? s.medianMs <= 100 : null);
@@ -112,6 +126,52 @@ function levelTable(r) {
       );
     lines.push(`| ${row.join(' | ')} |`);
   }
+  return lines.join('\n');
+}
+
+// The same daemon with an earlier build's BPF objects (--before-objects), run by run beside it.
+function beforeAfterTable(r) {
+  if (!r.config.modes.includes('before')) return '';
+  const lines = [
+    `## Kernel side, before → after (before: the BPF objects in ${r.config.beforeObjects}, same daemon)`,
+    '',
+    '| Load | BPF ns per item | workload CPU/item ratio | throughput ratio | p99 connect ratio | programs before: ns per hit × hits | programs after |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const s of r.scenarios) {
+    const b = s.modes.before;
+    const a = s.modes.kubepulse;
+    if (!a || !b) continue;
+    const arrow = (x, y, f) => `${f(x)} → ${f(y)}`;
+    lines.push(
+      `| ${s.kind.toUpperCase()} ${s.rate ? `${fmt.n(s.rate)}/s` : 'max'} | ${arrow(b.bpfNsPerItem, a.bpfNsPerItem, (x) => fmt.n(x))} | ${arrow(b.workloadCpuPerItemRatio, a.workloadCpuPerItemRatio, fmt.ratio)} | ${arrow(b.throughputRatio, a.throughputRatio, fmt.ratio)} | ${arrow(b.connectP99Ratio, a.connectP99Ratio, fmt.ratio)} | ${programs(b)} | ${programs(a)} |`,
+    );
+  }
+  const sc = r.syscalls?.conditions;
+  if (sc?.before && sc?.kubepulse) {
+    lines.push('', '| getppid() loop | without | before | after |', '|---|---|---|---|');
+    for (const where of ['outside', 'pod'])
+      lines.push(`| ${where === 'pod' ? 'in a pod cgroup' : 'outside any pod'} | ${fmt.n(sc.without[where].nsPerCall, 1)} ns | ${fmt.n(sc.before[where].nsPerCall, 1)} ns (×${fmt.ratio(sc.before[where].ratio)}) | ${fmt.n(sc.kubepulse[where].nsPerCall, 1)} ns (×${fmt.ratio(sc.kubepulse[where].ratio)}) |`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+function syscallSection(r) {
+  const sc = r.syscalls;
+  if (!sc) return '';
+  if (sc.error) return `## Syscall microbenchmark\n\n${sc.error}\n`;
+  const lines = [
+    '## Syscall microbenchmark (bench/syscall-loop.c)',
+    '',
+    `${fmt.n(sc.calls)} getppid() per round, 5 rounds per run (the least disturbed round counts), ${sc.reps} runs per condition, alternating; ratios with ÷ without in the same repetition.`,
+    '',
+    '| Condition | outside any pod: ns per call | ratio | added | in a pod cgroup: ns per call | ratio | added |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const [name, c] of Object.entries(sc.conditions))
+    lines.push(`| ${name} | ${fmt.n(c.outside.nsPerCall, 1)} | ${fmt.ratio(c.outside.ratio)} | ${fmt.n(c.outside.addedNs, 1)} | ${fmt.n(c.pod.nsPerCall, 1)} | ${fmt.ratio(c.pod.ratio)} | ${fmt.n(c.pod.addedNs, 1)} |`);
+  lines.push('');
   return lines.join('\n');
 }
 
@@ -197,6 +257,8 @@ export function renderMarkdown(r) {
     'Throughput ratio: achieved connections/s (TCP) or answered queries/s (DNS) with the tool ÷ without, median of the pairs; at fixed rates it stays near 1 while the machine keeps up, so the workload CPU/item ratio (the load generator\'s own user+sys time per connection or query, in which the kernel hooks run) is the overhead figure there. ' +
       'Daemon CPU: user+sys from /proc/<pid>/stat over the load window, % of one core. BPF ns per item: run_time_ns of the tool\'s programs (kernel.bpf_stats_enabled) per connection or query; hooks that fire for every process on the node count other processes\' hits too, so at low rates on a busy machine it over-states (ns per hit below is exact).',
     '',
+    beforeAfterTable(r),
+    syscallSection(r),
     '## Pair by pair (with ÷ without, in run order)',
     '',
     pairTable(r),
