@@ -4,6 +4,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -58,6 +59,7 @@ Napi::Function BpfObject::Define(Napi::Env env) {
                          InstanceMethod("mapDelete", &BpfObject::MapDelete),
                          InstanceMethod("mapEntries", &BpfObject::MapEntries),
                          InstanceMethod("programIds", &BpfObject::ProgramIds),
+                         InstanceMethod("ringUsage", &BpfObject::RingUsage),
                          InstanceMethod("close", &BpfObject::Close),
                      });
 }
@@ -303,5 +305,36 @@ void BpfObject::CloseAll() {
 }
 
 void BpfObject::Close(const Napi::CallbackInfo&) { CloseAll(); }
+
+// { used, size } of a ring buffer map: bytes written by the kernel and not
+// yet consumed, and the ring's size. libbpf 1.1 (Debian 12) has no
+// ring__avail_data_size, so the two positions are read from the map's own
+// pages: the consumer page (offset 0) and the producer page (offset one
+// page), both mapped read-only for the moment of the read.
+Napi::Value BpfObject::RingUsage(const Napi::CallbackInfo& info) {
+  bpf_map* map = FindMap(info, 0);
+  Napi::Env env = info.Env();
+  if (bpf_map__type(map) != BPF_MAP_TYPE_RINGBUF)
+    throw Napi::TypeError::New(env, std::string("map ") + bpf_map__name(map) + " is not a ring buffer");
+  int fd = bpf_map__fd(map);
+  if (fd < 0) throw Napi::Error::New(env, std::string("ring buffer ") + bpf_map__name(map) + " is not loaded");
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* consumer = mmap(nullptr, page, PROT_READ, MAP_SHARED, fd, 0);
+  if (consumer == MAP_FAILED) throw ErrnoError(env, "cannot map the ring buffer's consumer page", -errno);
+  void* producer = mmap(nullptr, page, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(page));
+  if (producer == MAP_FAILED) {
+    int err = errno;
+    munmap(consumer, page);
+    throw ErrnoError(env, "cannot map the ring buffer's producer page", -err);
+  }
+  uint64_t cons = __atomic_load_n(static_cast<uint64_t*>(consumer), __ATOMIC_ACQUIRE);
+  uint64_t prod = __atomic_load_n(static_cast<uint64_t*>(producer), __ATOMIC_ACQUIRE);
+  munmap(producer, page);
+  munmap(consumer, page);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("used", static_cast<double>(prod - cons));
+  out.Set("size", static_cast<double>(bpf_map__max_entries(map)));
+  return out;
+}
 
 }  // namespace kubepulse

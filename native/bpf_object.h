@@ -36,6 +36,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   void MapDelete(const Napi::CallbackInfo& info);
   Napi::Value MapEntries(const Napi::CallbackInfo& info);
   Napi::Value ProgramIds(const Napi::CallbackInfo& info);
+  Napi::Value RingUsage(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
 
   void CloseAll();

@@ -35,6 +35,8 @@ export interface BpfObjectHandle {
   mapDelete(map: string, key: Buffer): void;
   mapEntries(map: string): Array<[Buffer, Buffer]>;
   programIds(): Record<string, number>;
+  /** A ring buffer map's unconsumed bytes and its size. */
+  ringUsage(map: string): { used: number; size: number };
   close(): void;
 }
 

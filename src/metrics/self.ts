@@ -86,6 +86,27 @@ export function registerSelfMetrics(registry: Registry, src: SelfMetricsSources)
     },
   });
 
+  // Read at scrape time from the ring's own positions: a ring that stays
+  // well filled between scrapes is one burst away from dropping.
+  new Gauge({
+    name: 'kubepulse_ring_buffer_utilization',
+    help: 'Fill level of the probe\'s ring buffer at scrape time, 0 to 1 (bytes written by the kernel and not yet read, over its size); events drop at 1.',
+    labelNames: ['probe'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of src.probes()) {
+        if (!p.streams) continue;
+        try {
+          const { used, size } = p.object.ringUsage('events');
+          this.set({ probe: p.name }, size > 0 ? Math.min(1, used / size) : 0);
+        } catch {
+          /* closed meanwhile */
+        }
+      }
+    },
+  });
+
   new Gauge({
     name: 'kubepulse_ready',
     help: '1 when the daemon is ready (probes attached, pod metadata synced), as /readyz answers.',
