@@ -687,10 +687,12 @@ async function main() {
     log('syscall microbenchmark: getppid() outside any pod and inside a pod cgroup');
     try {
       results.syscalls = await measureSyscalls({
-        conditions: ['without', 'kubepulse', ...(BEFORE ? ['before'] : [])],
+        // on-demand: the daemon with --syscalls-recording=on-demand while nothing records
+        conditions: ['without', 'kubepulse', 'on-demand', ...(BEFORE ? ['before'] : [])],
         startTool: async (condition) => {
           if (condition === 'without') return null;
-          const d = await startDaemon([], `syscalls-${condition}`, condition === 'before' ? ['--bpf-object-dir', BEFORE] : []);
+          const args = { before: ['--bpf-object-dir', BEFORE], 'on-demand': ['--syscalls-recording', 'on-demand'] }[condition] ?? [];
+          const d = await startDaemon([], `syscalls-${condition}`, args);
           await sleep(300); // the pod root registered and the programs attached
           return { stop: () => stop(d.child, 'SIGTERM', 10000) };
         },

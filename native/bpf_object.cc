@@ -60,6 +60,7 @@ Napi::Function BpfObject::Define(Napi::Env env) {
                          InstanceMethod("mapEntries", &BpfObject::MapEntries),
                          InstanceMethod("programIds", &BpfObject::ProgramIds),
                          InstanceMethod("ringUsage", &BpfObject::RingUsage),
+                         InstanceMethod("detachAll", &BpfObject::DetachAll),
                          InstanceMethod("close", &BpfObject::Close),
                      });
 }
@@ -230,6 +231,9 @@ void BpfObject::DestroyLinks() {
   for (int fd : cgroup_fds_) close(fd);
   cgroup_fds_.clear();
 }
+
+// Detaches every program, keeping them loaded (on-demand syscall recording).
+void BpfObject::DetachAll(const Napi::CallbackInfo&) { DestroyLinks(); }
 
 Napi::Value BpfObject::MapLookup(const Napi::CallbackInfo& info) {
   bpf_map* map = FindMap(info, 0);

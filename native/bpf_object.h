@@ -37,6 +37,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value MapEntries(const Napi::CallbackInfo& info);
   Napi::Value ProgramIds(const Napi::CallbackInfo& info);
   Napi::Value RingUsage(const Napi::CallbackInfo& info);
+  void DetachAll(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
 
   void CloseAll();

@@ -10,6 +10,10 @@ import { ATTACH_MODES, type AttachMode } from './bpf/probe.js';
 import { PROBE_NAMES, type ProbeName } from './probes/names.js';
 
 
+/** always: the sys_enter hook attached from start; on-demand: only while recording is switched on through the API. */
+export const SYSCALLS_RECORDING_MODES = ['always', 'on-demand'] as const;
+export type SyscallsRecording = (typeof SYSCALLS_RECORDING_MODES)[number];
+
 export interface Config {
   port: number;
   listenAddress: string;
@@ -31,6 +35,7 @@ export interface Config {
   seriesGraceMs: number;
   probes: ProbeName[];
   flowsPerPod: number;
+  syscallsRecording: SyscallsRecording;
 }
 
 interface FlagSpec {
@@ -59,6 +64,11 @@ export const FLAGS: FlagSpec[] = [
   { name: 'metadata-cache-ttl', default: '60s', help: 'how long a process-to-pod resolution is trusted' },
   { name: 'series-grace', default: '5m', help: 'how long series of a deleted pod stay before they are removed' },
   { name: 'probes', default: PROBE_NAMES.join(','), help: 'comma-separated probes to load' },
+  {
+    name: 'syscalls-recording',
+    default: 'always',
+    help: `${SYSCALLS_RECORDING_MODES.join(' or ')}: on-demand attaches the syscalls probe only while POST /api/v1/syscalls/recording?on=true is in force (every syscall of the node pays while it is attached)`,
+  },
   { name: 'flows-per-pod', default: '256', help: 'distinct flows kept per pod (and per workload in metrics); beyond, counted as overflow' },
 ];
 
@@ -173,6 +183,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     seriesGraceMs: parseDuration(required('series-grace'), 'series-grace'),
     probes: [...new Set(probes)],
     flowsPerPod: parseInteger(required('flows-per-pod'), 'flows-per-pod', 1, 100_000),
+    syscallsRecording: oneOf(required('syscalls-recording'), 'syscalls-recording', SYSCALLS_RECORDING_MODES),
   };
   return { command, config };
 }

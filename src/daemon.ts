@@ -123,6 +123,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
       routeOwners.set(path, module.name);
       server.route(path, answer);
     }
+    for (const [path, change] of Object.entries(collectors.postRoutes ?? {})) server.postRoute(path, change);
   }
   const port = await server.listen(config.port, config.listenAddress);
   log.info('serving', { address: config.listenAddress, port });

@@ -59,6 +59,9 @@ function targets(r) {
       `+${fmt.n(o.addedNs, 1)} ns, ×${fmt.ratio(o.ratio)} of ${fmt.n(sc.without.outside.nsPerCall, 1)} ns (pod: +${fmt.n(pod.addedNs, 1)} ns, ×${fmt.ratio(pod.ratio)})`,
       o.addedNs === null ? null : o.addedNs <= 10,
     );
+    const d = sc['on-demand']?.outside;
+    if (d)
+      add('… with --syscalls-recording=on-demand while nothing records', '0', `+${fmt.n(d.addedNs, 1)} ns, ×${fmt.ratio(d.ratio)}`, null);
   } else if (r.syscalls?.error) add('Added ns per syscall (getppid loop)', '≤ +10 ns', r.syscalls.error, null);
   for (const s of [r.scrape20k, r.scrape].filter(Boolean)) {
     if (!s.skipped && !s.error)

@@ -37,6 +37,8 @@ export interface BpfObjectHandle {
   programIds(): Record<string, number>;
   /** A ring buffer map's unconsumed bytes and its size. */
   ringUsage(map: string): { used: number; size: number };
+  /** Detaches every program; they stay loaded and can be attached again. */
+  detachAll(): void;
   close(): void;
 }
 

@@ -20,6 +20,7 @@ export interface HttpServerOptions {
 export class HttpServer {
   private readonly server: Server;
   private readonly routes = new Map<string, JsonRoute>();
+  private readonly postRoutes = new Map<string, JsonRoute>();
 
   constructor(private readonly options: HttpServerOptions) {
     this.server = createServer((req, res) => {
@@ -35,6 +36,11 @@ export class HttpServer {
 
   route(path: string, handler: JsonRoute): void {
     this.routes.set(path, handler);
+  }
+
+  /** A JSON route that changes something: answers POST only. */
+  postRoute(path: string, handler: JsonRoute): void {
+    this.postRoutes.set(path, handler);
   }
 
   listen(port: number, host: string): Promise<number> {
@@ -63,6 +69,19 @@ export class HttpServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    const post = this.postRoutes.get(url.pathname);
+    if (post && req.method === 'POST') {
+      let body: string;
+      try {
+        body = JSON.stringify(await post(url));
+      } catch (err) {
+        if (!(err instanceof UserError)) throw err;
+        res.writeHead(400, { 'content-type': 'text/plain' }).end(`${err.message}\n`);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;

@@ -50,6 +50,8 @@ export interface ProbeCollectors {
   attached?(object: LoadedProbe): void;
   /** HTTP GET routes answered with JSON, e.g. '/api/v1/flows'. */
   routes?: Readonly<Record<string, () => unknown>>;
+  /** HTTP POST routes that change something; a UserError thrown is a 400 with its message. */
+  postRoutes?: Readonly<Record<string, (url: URL) => unknown>>;
   /** The pod was deleted: drop the kernel state kept for it, now. */
   podDeleted?(pod: GonePod): void;
   /**

@@ -6,6 +6,8 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { ContainerSyscalls, SyscallsSnapshot } from '../../api/v1.js';
 import type { BpfObjectHandle } from '../../bpf/addon.js';
+import type { SyscallsRecording } from '../../config.js';
+import { UserError } from '../../errors.js';
 import type { PodIndex } from '../../metadata/pod-index.js';
 import type { Resolver } from '../../metadata/resolver.js';
 import { x86_64SyscallName } from '../../policy/syscall-table.js';
@@ -31,15 +33,24 @@ export function syscallName(nr: number): string {
   return x86_64SyscallName(nr) ?? `syscall_${nr}`;
 }
 
+export interface SyscallsRecordingState {
+  mode: SyscallsRecording;
+  /** The sys_enter hook is attached now. */
+  recording: boolean;
+}
+
 export class SyscallsCollector {
   private object: BpfObjectHandle | undefined;
+  /** The programs of the hook plan that loaded, to attach again when recording starts. */
+  private programs: string[] = [];
+  private recording = false;
   private readonly cgroupsOfPod = new Map<string, Set<number>>();
 
   constructor(
     registry: Registry,
     private readonly resolver: Resolver,
     private readonly pods: PodIndex,
-    private readonly options: { node: string; podRoots?: PodRoots },
+    private readonly options: { node: string; podRoots?: PodRoots; recording?: SyscallsRecording },
   ) {
     const self = this;
     new Gauge({
@@ -55,6 +66,14 @@ export class SyscallsCollector {
       },
     });
     new Gauge({
+      name: 'kubepulse_syscalls_recording',
+      help: '1 while the syscalls probe\'s sys_enter hook is attached (recording), 0 while it is not (--syscalls-recording=on-demand).',
+      registers: [registry],
+      collect() {
+        this.set(self.recordingState().recording ? 1 : 0);
+      },
+    });
+    new Gauge({
       name: 'kubepulse_syscalls_pod_roots',
       help: 'cgroups under which syscalls are recorded (kubepods cgroups found).',
       registers: [registry],
@@ -64,10 +83,34 @@ export class SyscallsCollector {
     });
   }
 
-  /** Called once the programs are attached: the kernel learns the pod roots. */
+  /**
+   * Called once the programs are attached: the kernel learns the pod roots.
+   * On demand, the hook is detached again at once: attached, sys_enter puts
+   * every task of the node on the syscall slow path, pod or not.
+   */
   attach(object: BpfObjectHandle): void {
     this.object = object;
+    this.recording = true;
     this.options.podRoots?.add('syscalls', object);
+    if (this.options.recording === 'on-demand') this.setRecording(false);
+  }
+
+  /** Attaches or detaches the sys_enter hook; what was recorded stays. */
+  setRecording(on: boolean): SyscallsRecordingState {
+    if (!this.object) throw new UserError('the syscalls probe is not loaded');
+    if (on !== this.recording) {
+      if (on) for (const name of this.programs) this.object.attach(name);
+      else {
+        this.programs = Object.keys(this.object.programIds());
+        this.object.detachAll();
+      }
+      this.recording = on;
+    }
+    return this.recordingState();
+  }
+
+  recordingState(): SyscallsRecordingState {
+    return { mode: this.options.recording ?? 'always', recording: this.object !== undefined && this.recording };
   }
 
   stop(): void {
