@@ -41,6 +41,23 @@ static __always_inline bool is_dns_port(__u16 port)
 	return false;
 }
 
+/*
+ * Runs first, on every packet of the node: false when the socket is
+ * connected to a peer port that is not a DNS port, read from the socket
+ * (skb->remote_port) without touching the packet. Most traffic is on
+ * connected sockets (every TCP one), so it returns here; an unconnected UDP
+ * socket (remote port 0) is left to the packet's own ports.
+ * The field holds the port in network order, shifted to the upper half on
+ * little-endian kernels; either way one half is 0.
+ */
+static __always_inline bool may_be_dns(struct __sk_buff *skb)
+{
+	__u32 remote = skb->remote_port;
+	__u16 port = remote >> 16 ? remote >> 16 : remote;
+
+	return port == 0 || is_dns_port(bpf_ntohs(port));
+}
+
 static __always_inline void capture(struct __sk_buff *skb, __u8 direction)
 {
 	struct kp_packet l4 = {};
@@ -48,6 +65,8 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 direction)
 	__u32 zero = 0, wire_len;
 	__u64 len; /* 64-bit: a 32-bit copy would reach the helper unbounded */
 
+	if (!may_be_dns(skb))
+		return;
 	if (!kp_parse_packet(skb, &l4))
 		return;
 	if (!is_dns_port(direction == KP_DNS_QUERY ? l4.dport : l4.sport))
