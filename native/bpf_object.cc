@@ -54,6 +54,7 @@ Napi::Function BpfObject::Define(Napi::Env env) {
                          InstanceMethod("setConst", &BpfObject::SetConst),
                          InstanceMethod("load", &BpfObject::Load),
                          InstanceMethod("attach", &BpfObject::Attach),
+                         InstanceMethod("detachCgroup", &BpfObject::DetachCgroup),
                          InstanceMethod("mapLookup", &BpfObject::MapLookup),
                          InstanceMethod("mapUpdate", &BpfObject::MapUpdate),
                          InstanceMethod("mapDelete", &BpfObject::MapDelete),
@@ -205,6 +206,7 @@ void BpfObject::Attach(const Napi::CallbackInfo& info) {
   }
   ResetLibbpfLog();
   bpf_link* link;
+  int cgroup_fd = -1;
   if (!cgroup.empty()) {
     int fd = open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) throw ErrnoError(info.Env(), "cannot open cgroup " + cgroup, errno);
@@ -215,25 +217,42 @@ void BpfObject::Attach(const Napi::CallbackInfo& info) {
       throw ErrnoError(info.Env(), std::string("cannot attach ") + bpf_program__name(prog) +
                                        " to cgroup " + cgroup, err);
     }
-    cgroup_fds_.push_back(fd);
+    cgroup_fd = fd;
   } else {
     link = bpf_program__attach(prog);
     if (link == nullptr)
       throw ErrnoError(info.Env(), std::string("cannot attach ") + bpf_program__name(prog) +
                                        " (" + bpf_program__section_name(prog) + ")", errno);
   }
-  links_.push_back(link);
+  links_.push_back({link, cgroup_fd, cgroup});
 }
 
 void BpfObject::DestroyLinks() {
-  for (bpf_link* link : links_) bpf_link__destroy(link);
+  for (Link& l : links_) {
+    bpf_link__destroy(l.link);
+    if (l.cgroup_fd >= 0) close(l.cgroup_fd);
+  }
   links_.clear();
-  for (int fd : cgroup_fds_) close(fd);
-  cgroup_fds_.clear();
 }
 
 // Detaches every program, keeping them loaded (on-demand syscall recording).
 void BpfObject::DetachAll(const Napi::CallbackInfo&) { DestroyLinks(); }
+
+// Detaches every program attached to this cgroup path (as given to attach);
+// the others stay.
+void BpfObject::DetachCgroup(const Napi::CallbackInfo& info) {
+  std::string cgroup = StringArg(info, 0, "cgroup path");
+  std::vector<Link> kept;
+  for (Link& l : links_) {
+    if (l.cgroup_fd >= 0 && l.cgroup == cgroup) {
+      bpf_link__destroy(l.link);
+      close(l.cgroup_fd);
+    } else {
+      kept.push_back(l);
+    }
+  }
+  links_.swap(kept);
+}
 
 Napi::Value BpfObject::MapLookup(const Napi::CallbackInfo& info) {
   bpf_map* map = FindMap(info, 0);

@@ -31,6 +31,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   void SetConst(const Napi::CallbackInfo& info);
   void Load(const Napi::CallbackInfo& info);
   void Attach(const Napi::CallbackInfo& info);
+  void DetachCgroup(const Napi::CallbackInfo& info);
   Napi::Value MapLookup(const Napi::CallbackInfo& info);
   void MapUpdate(const Napi::CallbackInfo& info);
   void MapDelete(const Napi::CallbackInfo& info);
@@ -49,8 +50,12 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   std::string path_;
   bpf_object* object_ = nullptr;
   bool loaded_ = false;
-  std::vector<bpf_link*> links_;
-  std::vector<int> cgroup_fds_;
+  struct Link {
+    bpf_link* link;
+    int cgroup_fd;       // -1 unless attached to a cgroup
+    std::string cgroup;  // the cgroup's path, as given
+  };
+  std::vector<Link> links_;
 };
 
 }  // namespace kubepulse

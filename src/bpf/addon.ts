@@ -29,6 +29,8 @@ export interface BpfObjectHandle {
   setConst(name: string, value: Buffer): void;
   load(): void;
   attach(program: string, options?: { cgroup?: string }): void;
+  /** Detaches what was attached to this cgroup path; the rest stays. */
+  detachCgroup(path: string): void;
   /** Per-CPU maps return one 8-byte-aligned slot per possible CPU. */
   mapLookup(map: string, key: Buffer): Buffer | null;
   mapUpdate(map: string, key: Buffer, value: Buffer): void;

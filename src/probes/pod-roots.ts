@@ -40,6 +40,12 @@ export function findPodRoots(cgroupfs: string, maxLevel: number): PodRoot[] {
 /** What PodRoots needs of an object: its pod_roots map (bpf/pod_roots.bpf.h). */
 export type PodRootsTarget = Pick<BpfObjectHandle, 'mapUpdate'>;
 
+/** For a probe whose programs hang below the pod roots (flows): told as roots come and go. */
+export interface PodRootsListener {
+  rootAdded(root: PodRoot): void;
+  rootGone(root: PodRoot): void;
+}
+
 export interface PodRootsOptions {
   /** The cgroup v2 mount; without one there are no roots. */
   cgroupfs: string | undefined;
@@ -70,6 +76,7 @@ export class PodRoots {
   private readonly roots = new Map<number, PodRoot>();
   /** object → the probe's name (for logs) */
   private readonly targets = new Map<PodRootsTarget, string>();
+  private readonly listeners = new Map<PodRootsTarget, PodRootsListener>();
   private readonly ignored = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private watcher: FSWatcher | undefined;
@@ -87,15 +94,20 @@ export class PodRoots {
   }
 
   /** Keeps the object's pod_roots current from now on (until remove or stop). */
-  add(name: string, object: PodRootsTarget): void {
+  add(name: string, object: PodRootsTarget, listener?: PodRootsListener): void {
     this.targets.set(object, name);
     this.write(object, name);
+    if (listener) {
+      this.listeners.set(object, listener);
+      for (const root of this.roots.values()) this.tell(name, () => listener.rootAdded(root), root);
+    }
     this.refresh();
     this.start();
   }
 
   remove(object: PodRootsTarget): void {
     this.targets.delete(object);
+    this.listeners.delete(object);
     if (this.targets.size === 0) this.stop();
   }
 
@@ -113,9 +125,11 @@ export class PodRoots {
     const found = findPodRoots(cgroupfs, this.options.maxLevel ?? MAX_POD_ROOT_LEVEL);
     const present = new Set(found.map((r) => r.cgroupId));
     let changed = false;
+    const gone: PodRoot[] = [];
     for (const [id, root] of this.roots) {
       if (present.has(id)) continue;
       this.roots.delete(id);
+      gone.push(root);
       changed = true;
       log.info('pod root gone', { path: root.path });
     }
@@ -135,6 +149,20 @@ export class PodRoots {
     if (!changed) return;
     for (const [object, name] of this.targets) this.write(object, name);
     for (const root of added) log.info('pod root found', { path: root.path, depth: root.level, probes: [...this.targets.values()] });
+    for (const [object, listener] of this.listeners) {
+      const name = this.targets.get(object) ?? '';
+      for (const root of gone) this.tell(name, () => listener.rootGone(root), root);
+      for (const root of added) this.tell(name, () => listener.rootAdded(root), root);
+    }
+  }
+
+  /** A listener that fails (the cgroup went meanwhile) is logged; the next scan settles it. */
+  private tell(name: string, call: () => void, root: PodRoot): void {
+    try {
+      call();
+    } catch (err) {
+      this.options.log.warn('cannot follow pod root', { probe: name, path: root.path, error: (err as Error).message });
+    }
   }
 
   /** The whole list in one update (a packet or syscall racing it may see the list half-written, once). */

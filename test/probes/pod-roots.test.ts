@@ -101,6 +101,32 @@ t.test('PodRoots fills every object it is given, and keeps them in step with the
   roots.stop();
 });
 
+t.test('a listener is told of the roots known and of each root that comes or goes', async (t) => {
+  const fs = mkdtempSync(join(tmpdir(), 'kp-roots-'));
+  t.teardown(() => rmSync(fs, { recursive: true, force: true }));
+  mkdirSync(join(fs, 'kubepods.slice'), { recursive: true });
+  const { lines, log } = logger();
+  const roots = new PodRoots({ cgroupfs: fs, log, rescanMs: 60_000, watch: false });
+  t.teardown(() => roots.stop());
+  roots.add('syscalls', fakeTarget());
+  const told: string[] = [];
+  const target = fakeTarget();
+  roots.add('flows', target, {
+    rootAdded: (r) => void told.push(`+${r.path.slice(fs.length + 1)}`),
+    rootGone: (r) => {
+      told.push(`-${r.path.slice(fs.length + 1)}`);
+      throw new Error('cgroup already gone');
+    },
+  });
+  t.same(told, ['+kubepods.slice'], 'the roots already known, at once');
+  t.equal(target.roots().length, 1, 'the kernel map is written before the listener hears of it');
+  mkdirSync(join(fs, 'x', 'kubepods'), { recursive: true });
+  rmSync(join(fs, 'kubepods.slice'), { recursive: true });
+  roots.refresh();
+  t.same(told, ['+kubepods.slice', '-kubepods.slice', '+x/kubepods']);
+  t.ok(lines.some((l) => l.level === 'warn' && l.msg === 'cannot follow pod root'), 'a listener that throws is logged, not fatal');
+});
+
 t.test('POD_ROOTS_LAYOUT follows struct kp_pod_roots from bpf/pod_roots.h', { skip: existsSync(join(ROOT, 'build', 'Release', 'kubepulse.node')) ? false : 'addon not built (make build)' }, async (t) => {
   const { loadAddon } = await import('../../src/bpf/addon.js');
   const c = loadAddon().layouts().podRoots as unknown as typeof POD_ROOTS_LAYOUT & { maxRoots: number };

@@ -92,9 +92,24 @@ export class FlowsCollector {
     });
   }
 
+  /**
+   * Called once the programs are attached at the cgroup v2 root. With pod
+   * roots to follow, they move below each kubepods cgroup instead: host
+   * packets then never run them (the kernel's verdict still skips the
+   * kubepods cgroup itself, which is no container).
+   */
   attach(object: BpfObjectHandle): void {
     this.object = object;
-    this.options.podRoots?.add('flows', object);
+    const podRoots = this.options.podRoots;
+    if (!podRoots) return;
+    const programs = Object.keys(object.programIds());
+    object.detachAll();
+    podRoots.add('flows', object, {
+      rootAdded: (root) => {
+        for (const name of programs) object.attach(name, { cgroup: root.path });
+      },
+      rootGone: (root) => object.detachCgroup(root.path),
+    });
   }
 
   stop(): void {

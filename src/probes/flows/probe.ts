@@ -1,6 +1,7 @@
-// How the flows probe attaches: cgroup_skb on the cgroup v2 root, on every
-// kernel (see bpf/flows.bpf.c). It counts pods' sockets only: the pod roots
-// come from PodRoots (../pod-roots.ts), the level limit from configure.
+// How the flows probe attaches: cgroup_skb, on every kernel (see
+// bpf/flows.bpf.c). It counts pods' sockets only: loaded at the cgroup v2
+// root, its programs are then moved below each pod root PodRoots finds
+// (../pod-roots.ts, FlowsCollector.attach), so host packets never run them.
 
 import type { ProbeSpec } from '../../bpf/probe.js';
 

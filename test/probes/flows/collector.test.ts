@@ -42,11 +42,14 @@ function fakeObject(entries: Map<string, Buffer>): BpfObjectHandle {
     setConst: none,
     load: none,
     attach: none,
+    detachAll: none,
+    detachCgroup: none,
     mapLookup: () => null,
     mapUpdate: none,
     mapDelete: (_map, key) => void entries.delete(key.toString('hex')),
     mapEntries: () => [...entries].map(([k, v]) => [Buffer.from(k, 'hex'), v]),
     programIds: none,
+    ringUsage: none,
     close: none,
   };
 }

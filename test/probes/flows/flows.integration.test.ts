@@ -42,6 +42,12 @@ function mapId(daemon: RunningDaemon, name: string): number {
   throw new Error(`no map ${name} among ${prog.map_ids.join(', ')}`);
 }
 
+/** Ids of the BPF programs attached to this cgroup itself (not inherited). */
+function attachedTo(cgroup: string): number[] {
+  const out = execFileSync('bpftool', ['cgroup', 'show', cgroup, '-j'], { encoding: 'utf8' }).trim();
+  return out ? (JSON.parse(out) as Array<{ id: number }>).map((p) => p.id) : [];
+}
+
 function dump(id: number): Array<Buffer[]> {
   const entries = JSON.parse(execFileSync('bpftool', ['map', 'dump', 'id', String(id), '-j'], { encoding: 'utf8', maxBuffer: 64 << 20 })) as Array<{ key: string[]; value: string[] }>;
   const bytes = (hex: string[]) => Buffer.from(hex.map((h) => parseInt(h, 16)));
@@ -105,6 +111,11 @@ t.test('the kernel counts pods\' flows only; roots created after start are found
   const host = cgroups.mkdir('system.slice', 'host-daemon.service');
   const rootFound = (path: string) => () => daemon.logs.some((l) => l.msg === 'pod root found' && l.path === path);
   await until('the new pod root registered (the mount is watched)', rootFound(podRoot), poll(5000));
+  const attached = daemon.logs.find((l) => l.msg === 'probe attached' && l.probe === 'flows');
+  const progIds = Object.values((attached?.programs ?? {}) as Record<string, number>);
+  t.equal(progIds.length, 2, 'two flows programs');
+  t.same(attachedTo(podRoot).filter((id) => progIds.includes(id)).sort(), [...progIds].sort(), 'both hang below the pod root');
+  t.same(attachedTo(cgroups.mount).filter((id) => progIds.includes(id)), [], 'none on the cgroup v2 root: host packets never run them');
 
   await trafficFrom(cgroups, pod, podPort, udpPort);
   await trafficFrom(cgroups, host, hostPort, udpPort);
