@@ -25,7 +25,7 @@ export function cgroup2Mount() {
  * remove() takes the tree down bottom-up once its processes are gone.
  */
 export function podShapedCgroup(mount) {
-  const base = join(mount, `kubepulse-bench-${randomBytes(4).toString('hex')}`);
+  const base = join(mount, `kp-bench-syscalls-${randomBytes(4).toString('hex')}`);
   const uid = randomUUID().replaceAll('-', '_');
   const parts = ['kubepods.slice', 'kubepods-besteffort.slice', `kubepods-besteffort-pod${uid}.slice`, `cri-containerd-${randomBytes(32).toString('hex')}.scope`];
   const dirs = [base];
@@ -33,8 +33,12 @@ export function podShapedCgroup(mount) {
   for (const d of dirs) mkdirSync(d);
   return {
     dir: dirs[dirs.length - 1],
+    /** Makes the tree again if something on the shared machine removed it meanwhile. */
+    ensure() {
+      mkdirSync(dirs[dirs.length - 1], { recursive: true });
+    },
     remove() {
-      for (const d of dirs.reverse()) {
+      for (const d of [...dirs].reverse()) {
         try {
           rmdirSync(d);
         } catch {
@@ -61,7 +65,10 @@ export async function measureSyscalls({ conditions, startTool, runJson, loopBin,
         try {
           for (const where of ['outside', 'pod']) {
             const args = ['--calls', String(calls), '--rounds', '5', '--label', `${condition}/${where}`];
-            if (where === 'pod') args.push('--cgroup', pod.dir);
+            if (where === 'pod') {
+              pod.ensure();
+              args.push('--cgroup', pod.dir);
+            }
             const r = await runJson(loopBin, args, 120000);
             runs.push({ condition, where, rep, nsMin: r.ns_per_call_min, nsMedian: r.ns_per_call_median });
           }
