@@ -46,7 +46,7 @@ const { values: opt } = parseArgs({
     'node-args': { type: 'string', default: '' },
     'before-objects': { type: 'string' },
     'no-syscalls': { type: 'boolean', default: false },
-    'syscall-calls': { type: 'string', default: '1000000' },
+    'syscall-calls': { type: 'string', default: '20000' },
     'no-peer': { type: 'boolean', default: false },
     'no-daemon': { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
@@ -699,7 +699,7 @@ async function main() {
         runJson,
         loopBin: join(BIN, 'syscall-loop'),
         reps: REPS,
-        calls: opt.quick ? 300000 : Number(opt['syscall-calls']),
+        calls: Number(opt['syscall-calls']),
         log,
       });
     } catch (err) {

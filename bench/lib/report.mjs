@@ -167,7 +167,7 @@ function syscallSection(r) {
   const lines = [
     '## Syscall microbenchmark (bench/syscall-loop.c)',
     '',
-    `${fmt.n(sc.calls)} getppid() per round, 5 rounds per run (the least disturbed round counts), ${sc.reps} runs per condition, alternating; ratios with ÷ without in the same repetition.`,
+    `${fmt.n(sc.calls)} getppid() per round, 200 rounds per run (the least disturbed round counts), ${sc.reps} runs per condition, alternating; ratios with ÷ without in the same repetition.`,
     '',
     '| Condition | outside any pod: ns per call | ratio | added | in a pod cgroup: ns per call | ratio | added |',
     '|---|---|---|---|---|---|---|',

@@ -64,7 +64,9 @@ export async function measureSyscalls({ conditions, startTool, runJson, loopBin,
         const tool = await startTool(condition);
         try {
           for (const where of ['outside', 'pod']) {
-            const args = ['--calls', String(calls), '--rounds', '5', '--label', `${condition}/${where}`];
+            // many short rounds: on a shared machine the least disturbed of 200 rounds of a few
+            // ms is far closer to the truth than the least disturbed of a few long ones
+            const args = ['--calls', String(calls), '--rounds', '200', '--label', `${condition}/${where}`];
             if (where === 'pod') {
               pod.ensure();
               args.push('--cgroup', pod.dir);
