@@ -9,8 +9,10 @@
  * array's fixed key, so reading it is a few instructions, not a helper
  * call. A cgroup is a pod's when its ancestor at a root's level is that
  * root and it lies strictly below it (the kubepods cgroup itself is not a
- * container): one ancestor-id helper per root, no hashing, nothing cached,
- * so a root registered late applies from the next packet on.
+ * container): one ancestor-id helper per distinct root level (user space
+ * writes the roots sorted by level, and roots at the level just looked at
+ * reuse its answer), no hashing, nothing cached, so a root registered late
+ * applies from the next packet on.
  *
  * Each program includes this once; each object has its own map.
  */
@@ -39,6 +41,8 @@ struct {
 	{                                                                          \
 		__u32 zero = 0;                                                    \
 		const struct kp_pod_roots *roots = bpf_map_lookup_elem(&pod_roots, &zero); \
+		__u64 ancestor = 0;                                                \
+		int seen_level = -1;                                               \
                                                                                    \
 		if (!roots)                                                        \
 			return false;                                              \
@@ -49,7 +53,11 @@ struct {
                                                                                    \
 			if (root == 0)                                             \
 				return false;                                      \
-			if ((ancestor_at) == root) {                               \
+			if (level != seen_level) {                                 \
+				ancestor = (ancestor_at);                          \
+				seen_level = level;                                \
+			}                                                          \
+			if (ancestor == root) {                                    \
 				level++; /* strictly below: an ancestor one deeper */ \
 				return (ancestor_at) != 0;                         \
 			}                                                          \

@@ -57,11 +57,14 @@ export interface PodRootsOptions {
   maxLevel?: number;
 }
 
-/** The value of the pod_roots map for these roots (at most MAX_WATCHED_ROOTS). */
+/**
+ * The value of the pod_roots map for these roots (at most MAX_WATCHED_ROOTS),
+ * sorted by level: the kernel asks for a cgroup's ancestor once per level.
+ */
 export function podRootsValue(roots: Iterable<PodRoot>): Buffer {
   const value = Buffer.alloc(POD_ROOTS_LAYOUT.size);
   let slot = 0;
-  for (const root of roots) {
+  for (const root of [...roots].sort((a, b) => a.level - b.level)) {
     if (slot === MAX_WATCHED_ROOTS) break;
     value.writeBigUInt64LE(BigInt(root.cgroupId), POD_ROOTS_LAYOUT.offsets.id + 8 * slot);
     value.writeUInt32LE(root.level, POD_ROOTS_LAYOUT.offsets.level + 4 * slot);
