@@ -8,7 +8,8 @@ SHELL := /bin/bash
 # Debian packages the build, the tests and the benchmark need.
 BUILD_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3
 TEST_PACKAGES := dnsutils dnsmasq-base prometheus iproute2 qemu-system-x86 busybox-static \
-                 bpftrace libseccomp-dev strace linux-perf kmod cpio xz-utils zstd util-linux
+                 bpftrace libseccomp-dev strace linux-perf kmod cpio xz-utils zstd util-linux \
+                 linux-libc-dev-arm64-cross
 PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 
 BPF_SOURCES := $(wildcard bpf/*.bpf.c)

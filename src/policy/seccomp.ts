@@ -29,7 +29,7 @@
 // crun (C, no Go runtime) needs a subset. `baseline: []` drops it, for
 // callers that can prove they observed container start-up.
 import { compareStrings } from './labels.js';
-import { x86_64SyscallNumber } from './syscall-table.js';
+import { canonicalArch, syscallTable } from './syscall-table.js';
 import type { ContainerSyscalls, Labels, SyscallsReport } from './types.js';
 
 export const RUNC_BASELINE: readonly string[] = [
@@ -153,19 +153,25 @@ export interface SeccompGenerateResult {
  * pod of the workload was seen doing, on every agent's node.
  */
 export function generateSeccompProfiles(reports: readonly SyscallsReport[], opts: SeccompGenerateOptions = {}): SeccompGenerateResult {
-  const groups = new Map<string, { c: ContainerSyscalls; names: Set<string>; arches: Set<string> }>();
+  const groups = new Map<string, { c: ContainerSyscalls; names: Set<string>; arches: Set<string>; namesByArch: Map<string, Set<string>> }>();
   const warnings: string[] = [];
   for (const r of reports) {
     seccompArchitectures(r.arch);
+    const arch = canonicalArch(r.arch);
     for (const c of r.containers) {
       if (opts.namespace !== undefined && c.namespace !== opts.namespace) continue;
       if (opts.workload !== undefined && c.workload !== opts.workload) continue;
       if (opts.container !== undefined && c.container !== opts.container) continue;
       const key = `${c.namespace}/${c.workload}/${c.container}`;
       let g = groups.get(key);
-      if (g === undefined) groups.set(key, (g = { c, names: new Set(), arches: new Set() }));
-      for (const s of c.syscalls) g.names.add(s);
-      g.arches.add(r.arch);
+      if (g === undefined) groups.set(key, (g = { c, names: new Set(), arches: new Set(), namesByArch: new Map() }));
+      let ofArch = g.namesByArch.get(arch);
+      if (ofArch === undefined) g.namesByArch.set(arch, (ofArch = new Set()));
+      for (const s of c.syscalls) {
+        g.names.add(s);
+        ofArch.add(s);
+      }
+      g.arches.add(arch);
     }
   }
   const profiles: ContainerProfile[] = [];
@@ -189,10 +195,15 @@ export function generateSeccompProfiles(reports: readonly SyscallsReport[], opts
       );
       continue;
     }
-    const unknown = [...g.arches].some((a) => a === 'x86_64' || a === 'amd64')
-      ? [...g.names].filter((n) => x86_64SyscallNumber(n) === undefined).sort(compareStrings)
-      : [];
-    if (unknown.length > 0) warnings.push(`${key}: syscall name(s) not in the x86_64 table, kept as observed: ${unknown.join(', ')}`);
+    // Each node named its numbers with its own architecture's table; a name
+    // another table lacks is normal across architectures (arm64 has no open),
+    // but one unknown to the table of the node that reported it is not.
+    for (const arch of [...g.arches].sort(compareStrings)) {
+      const table = syscallTable(arch);
+      if (table === undefined) continue;
+      const unknown = [...(g.namesByArch.get(arch) ?? [])].filter((n) => !isUnnamedSyscall(n) && table.number(n) === undefined).sort(compareStrings);
+      if (unknown.length > 0) warnings.push(`${key}: syscall name(s) not in the ${arch} table, kept as observed: ${unknown.join(', ')}`);
+    }
     const seccompOpts: SeccompOptions = { arches: [...g.arches] };
     if (opts.baseline !== undefined) seccompOpts.baseline = opts.baseline;
     profiles.push({ namespace: g.c.namespace, workload: g.c.workload, container: g.c.container, profile: buildSeccompProfile(g.names, seccompOpts) });

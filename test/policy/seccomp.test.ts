@@ -9,19 +9,20 @@ import {
   type SeccompProfile,
 } from '../../src/policy/seccomp.js';
 import { toYaml } from '../../src/policy/network-policy.js';
-import { x86_64SyscallNumber } from '../../src/policy/syscall-table.js';
+import { syscallTable } from '../../src/policy/syscall-table.js';
 import { buildProbe, buildSeccompExec, LOADER_BASELINE, PROBE_SYSCALLS, runUnderProfile, straceSyscalls } from '../support/seccomp.js';
 import { syscallsReport } from './fixtures/load.js';
 
 /** Problems against the OCI runtime spec's LinuxSeccomp shape, as runc reads it. */
-function profileProblems(p: SeccompProfile): string[] {
+function profileProblems(p: SeccompProfile, arch = 'x86_64'): string[] {
+  const table = syscallTable(arch)!;
   const problems: string[] = [];
   if (p.defaultAction !== 'SCMP_ACT_ERRNO') problems.push(`defaultAction ${p.defaultAction}`);
   if (!p.architectures.every((a) => /^SCMP_ARCH_[A-Z0-9_]+$/.test(a))) problems.push('architectures');
   if (p.syscalls.length !== 1 || p.syscalls[0]!.action !== 'SCMP_ACT_ALLOW') problems.push('one allow rule');
   const names = p.syscalls[0]?.names ?? [];
   if (names.join() !== [...new Set(names)].sort().join()) problems.push('names sorted and unique');
-  for (const n of names) if (x86_64SyscallNumber(n) === undefined) problems.push(`unknown syscall ${n}`);
+  for (const n of names) if (table.number(n) === undefined) problems.push(`unknown ${arch} syscall ${n}`);
   return problems;
 }
 
@@ -41,9 +42,9 @@ t.test('a profile from a list: deny by default, sorted, deduplicated, baseline a
   t.equal(renderSeccompJson(p), `${JSON.stringify(p, null, 2)}\n`);
 });
 
-t.test('the runc baseline is small and every name is a real x86_64 syscall', async (t) => {
+t.test('the runc baseline is small and every name is a real x86_64 and arm64 syscall', async (t) => {
   t.ok(RUNC_BASELINE.length <= 40, `${RUNC_BASELINE.length} names`);
-  t.same(RUNC_BASELINE.filter((n) => x86_64SyscallNumber(n) === undefined), []);
+  for (const arch of ['x86_64', 'aarch64']) t.same(RUNC_BASELINE.filter((n) => syscallTable(arch)!.number(n) === undefined), [], arch);
   t.same([...RUNC_BASELINE], [...RUNC_BASELINE].sort(), 'kept sorted');
   t.ok(RUNC_BASELINE.includes('execve'));
 });
@@ -63,6 +64,34 @@ t.test('per container, merged across the pods of a workload', async (t) => {
   const none = generateSeccompProfiles([syscallsReport('syscalls-n1.json')], { workload: 'ghost' });
   t.same(none.profiles, []);
   t.match(none.warnings[0], /no containers with observed syscalls match ghost/);
+});
+
+// An arm64 agent's answer (fixtures/syscalls-arm64.json): its names come from
+// the arm64 table (epoll_pwait, never epoll_wait, which arm64 does not have).
+t.test('arm64: the profile names the arm64 ABI and is checked against the arm64 table', async (t) => {
+  const arm = syscallsReport('syscalls-arm64.json');
+  const { profiles, warnings } = generateSeccompProfiles([arm], { baseline: [] });
+  t.same(warnings, []);
+  t.same(profiles.map((p) => `${p.namespace}/${p.workload}/${p.container}`), ['shop/web/web']);
+  const web = profiles[0]!.profile;
+  t.same(web.architectures, ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM']);
+  t.same(web.syscalls[0]!.names, ['accept4', 'close', 'epoll_pwait', 'futex', 'newfstatat', 'read', 'write']);
+  t.same(profileProblems(web, 'aarch64'), []);
+  t.same(profileProblems(buildSeccompProfile(['read'], { arches: ['aarch64'] }), 'aarch64'), [], 'the baseline exists on arm64');
+
+  // A name the arm64 kernel cannot have made means the agent used the wrong table.
+  const wrong = { ...arm, containers: arm.containers.map((c) => ({ ...c, syscalls: [...c.syscalls, 'epoll_wait', 'open'] })) };
+  t.same(generateSeccompProfiles([wrong], { baseline: [] }).warnings, ['shop/web/web: syscall name(s) not in the aarch64 table, kept as observed: epoll_wait, open']);
+  const goSpelling = { ...arm, arch: 'arm64' };
+  t.same(generateSeccompProfiles([goSpelling], { baseline: [] }).profiles[0]!.profile, web, 'arm64 and aarch64 are one architecture');
+});
+
+t.test('a workload on x86_64 and arm64 nodes: one profile for both ABIs, each name checked on its own node', async (t) => {
+  const { profiles, warnings } = generateSeccompProfiles([syscallsReport('syscalls-n1.json'), syscallsReport('syscalls-arm64.json')], { baseline: [], workload: 'web', container: 'web' });
+  t.same(warnings, [], 'epoll_wait from the x86_64 node is no error though arm64 lacks it');
+  const web = profiles[0]!.profile;
+  t.same(web.architectures, ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+  t.same(web.syscalls[0]!.names, ['accept4', 'close', 'epoll_pwait', 'epoll_wait', 'futex', 'newfstatat', 'read', 'recvfrom', 'sendto', 'write']);
 });
 
 t.test('deterministic whatever the order of reports, containers and names', async (t) => {

@@ -10,7 +10,7 @@ import type { SyscallsRecording } from '../../config.js';
 import { UserError } from '../../errors.js';
 import type { PodIndex } from '../../metadata/pod-index.js';
 import type { Resolver } from '../../metadata/resolver.js';
-import { x86_64SyscallName } from '../../policy/syscall-table.js';
+import { nodeArch, syscallTable, type SyscallTable } from '../../policy/syscall-table.js';
 import type { PodRoots } from '../pod-roots.js';
 
 const WORDS = 8;
@@ -28,9 +28,9 @@ export function syscallNumbers(bits: Buffer): number[] {
   return out.sort((a, b) => a - b);
 }
 
-/** A name for every number: the table's, else syscall_<n> (newer than the table). */
-export function syscallName(nr: number): string {
-  return x86_64SyscallName(nr) ?? `syscall_${nr}`;
+/** A name for every number: the node architecture's table's, else syscall_<n> (newer than the table, or no table). */
+export function syscallName(nr: number, table: SyscallTable | undefined): string {
+  return table?.name(nr) ?? `syscall_${nr}`;
 }
 
 export interface SyscallsRecordingState {
@@ -45,13 +45,24 @@ export class SyscallsCollector {
   private programs: string[] = [];
   private recording = false;
   private readonly cgroupsOfPod = new Map<string, Set<number>>();
+  private readonly arch: string;
+  private readonly table: SyscallTable | undefined;
 
   constructor(
     registry: Registry,
     private readonly resolver: Resolver,
     private readonly pods: PodIndex,
-    private readonly options: { node: string; podRoots?: PodRoots; recording?: SyscallsRecording },
+    private readonly options: {
+      node: string;
+      podRoots?: PodRoots;
+      recording?: SyscallsRecording;
+      /** uname -m of the node; default this machine's */
+      arch?: string;
+    },
   ) {
+    // The numbers the kernel records are this node's architecture's.
+    this.arch = options.arch ?? nodeArch();
+    this.table = syscallTable(this.arch);
     const self = this;
     new Gauge({
       name: 'kubepulse_syscalls_observed',
@@ -137,7 +148,7 @@ export class SyscallsCollector {
         container: id.container,
         podLabels: { ...(pod?.labels ?? {}) },
         cgroupId,
-        syscalls: syscallNumbers(vb).map(syscallName),
+        syscalls: syscallNumbers(vb).map((nr) => syscallName(nr, this.table)),
       });
     }
     return out;
@@ -151,7 +162,7 @@ export class SyscallsCollector {
    */
   snapshot(): SyscallsSnapshot {
     const containers = this.read().filter((c) => c.namespace !== '' && c.pod !== '');
-    return { node: this.options.node, arch: process.arch === 'x64' ? 'x86_64' : process.arch, containers };
+    return { node: this.options.node, arch: this.arch, containers };
   }
 
   podGone(uid: string): void {

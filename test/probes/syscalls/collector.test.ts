@@ -15,11 +15,56 @@ t.test('bitmap words → syscall numbers', async (t) => {
 });
 
 t.test('names', async (t) => {
-  t.equal(syscallName(0), 'read');
-  t.equal(syscallName(1), 'write');
-  t.equal(syscallName(59), 'execve');
-  t.equal(syscallName(231), 'exit_group');
-  t.equal(syscallName(511), 'syscall_511', 'numbers newer than the table keep a name');
+  const { syscallTable } = await import('../../../src/policy/syscall-table.js');
+  const x86 = syscallTable('x86_64');
+  t.equal(syscallName(0, x86), 'read');
+  t.equal(syscallName(1, x86), 'write');
+  t.equal(syscallName(59, x86), 'execve');
+  t.equal(syscallName(231, x86), 'exit_group');
+  t.equal(syscallName(511, x86), 'syscall_511', 'numbers newer than the table keep a name');
+  t.equal(syscallName(59, undefined), 'syscall_59', 'an architecture without a table names numbers only');
+});
+
+const setBits = (numbers: number[]): Buffer => {
+  const bits = Buffer.alloc(64);
+  for (const nr of numbers) {
+    const at = Math.floor(nr / 64) * 8 + (nr % 64 >= 32 ? 4 : 0);
+    bits.writeUInt32LE((bits.readUInt32LE(at) | (1 << nr % 32)) >>> 0, at);
+  }
+  return bits;
+};
+
+// The same bitmap read on an arm64 node and on an x86_64 node: the numbers
+// are the kernel's of that node, so the names must come from its table.
+t.test('an arm64 node names its numbers with the arm64 table', async (t) => {
+  const { Registry } = await import('prom-client');
+  const { SyscallsCollector } = await import('../../../src/probes/syscalls/collector.js');
+  const { PodIndex } = await import('../../../src/metadata/pod-index.js');
+  const key = Buffer.alloc(8);
+  key.writeBigUInt64LE(7n);
+  const bits = setBits([56, 57, 63, 64, 93, 221]);
+  const resolver = { resolve: () => ({ namespace: 'shop', pod: 'web-1', workload: 'web', container: 'app', podUid: 'uid-1' }) };
+  const snapshotOn = (arch: string) => {
+    const collector = new SyscallsCollector(new Registry(), resolver, new PodIndex(), { node: 'n', arch });
+    collector.attach({ mapEntries: () => [[key, bits]] } as never);
+    return collector.snapshot();
+  };
+  const arm = snapshotOn('aarch64');
+  t.equal(arm.arch, 'aarch64', 'the API says which architecture the numbers are of');
+  t.same(arm.containers[0]?.syscalls, ['openat', 'close', 'read', 'write', 'exit', 'execve']);
+  const x86 = snapshotOn('x86_64');
+  t.equal(x86.arch, 'x86_64');
+  t.same(x86.containers[0]?.syscalls, ['clone', 'fork', 'uname', 'semget', 'fchown', 'fadvise64']);
+});
+
+t.test('the daemon reports its own architecture, spelled as uname -m does', async (t) => {
+  const { Registry } = await import('prom-client');
+  const { SyscallsCollector } = await import('../../../src/probes/syscalls/collector.js');
+  const { PodIndex } = await import('../../../src/metadata/pod-index.js');
+  const { HOST_IDENTITY } = await import('../../../src/metadata/resolver.js');
+  const { execFileSync } = await import('node:child_process');
+  const collector = new SyscallsCollector(new Registry(), { resolve: () => HOST_IDENTITY }, new PodIndex(), { node: 'n' });
+  t.equal(collector.snapshot().arch, execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim());
 });
 
 t.test('the API lists containers of known pods only', async (t) => {
