@@ -2,6 +2,9 @@
 
 #include <bpf/libbpf.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -27,10 +30,11 @@ Napi::Function EventPoller::Define(Napi::Env env) {
                      {
                          InstanceMethod("start", &EventPoller::Start),
                          InstanceMethod("stop", &EventPoller::Stop),
+                         InstanceMethod("breakPollFdForTest", &EventPoller::BreakPollFdForTest),
                      });
 }
 
-// new EventPoller(sources: Array<[BpfObject, mapName]>, onBatch(buffer), options?)
+// new EventPoller(sources: Array<[BpfObject, mapName]>, onBatch(buffer | null, error?), options?)
 EventPoller::EventPoller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EventPoller>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsFunction())
@@ -85,6 +89,19 @@ void EventPoller::Start(const Napi::CallbackInfo& info) {
 
 void EventPoller::Stop(const Napi::CallbackInfo&) { StopThread(); }
 
+// For tests of the failure path: points the fd the poll thread waits on
+// (the ring buffers' epoll instance) at /dev/null, so its next epoll_wait
+// really fails (EINVAL: not an epoll fd) and the thread takes the same path
+// any kernel error would. dup2 rather than close: the number stays taken,
+// so ring_buffer__free's close later cannot hit someone else's fd.
+void EventPoller::BreakPollFdForTest(const Napi::CallbackInfo& info) {
+  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd < 0) throw ErrnoError(info.Env(), "cannot open /dev/null", errno);
+  int err = dup3(null_fd, ring_buffer__epoll_fd(rings_), O_CLOEXEC) < 0 ? errno : 0;
+  close(null_fd);
+  if (err) throw ErrnoError(info.Env(), "cannot replace the poll fd", err);
+}
+
 // Abort first: the poll thread may be blocked handing a batch to a JS
 // thread that is now waiting here for it, and abort releases it.
 void EventPoller::StopThread() {
@@ -102,15 +119,27 @@ void EventPoller::Run() {
   constexpr int kDrainStepMs = 10;
   while (!stopping_.load()) {
     int n = ring_buffer__poll(rings_, poll_timeout_ms_);
-    if (n < 0 && n != -EINTR) break;
+    if (n < 0 && n != -EINTR) return Fail("ring buffer poll failed", n);
     if (batch_.empty()) continue;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(flush_interval_ms_);
     while (!stopping_.load() && batch_.size() < batch_bytes_ && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(kDrainStepMs));
-      ring_buffer__consume(rings_);
+      int consumed = ring_buffer__consume(rings_);
+      if (consumed < 0) return Fail("ring buffer read failed", consumed);
     }
     Flush();
   }
+}
+
+// Poll thread, on its way out: what was gathered still goes across, then
+// the error. When stopping, JavaScript asked for the end and needs no news.
+void EventPoller::Fail(const char* what, int error) {
+  Flush();
+  if (stopping_.load()) return;
+  auto* message = new Message();
+  message->error = error;
+  message->what = what;
+  if (typed_deliver_.BlockingCall(message) != napi_ok) delete message;
 }
 
 int EventPoller::OnRecord(void* ctx, void* data, size_t size) {
@@ -129,19 +158,25 @@ int EventPoller::OnRecord(void* ctx, void* data, size_t size) {
 
 void EventPoller::Flush() {
   if (batch_.empty()) return;
-  auto* out = new Batch();
-  out->reserve(batch_bytes_ + 4096);
-  out->swap(batch_);
+  auto* out = new Message();
+  out->batch.reserve(batch_bytes_ + 4096);
+  out->batch.swap(batch_);
   if (typed_deliver_.BlockingCall(out) != napi_ok) delete out;
 }
 
-void EventPoller::DeliverBatch(Napi::Env env, Napi::Function callback, std::nullptr_t*, Batch* batch) {
-  if (env == nullptr) {  // torn down with batches still queued
-    delete batch;
+void EventPoller::DeliverMessage(Napi::Env env, Napi::Function callback, std::nullptr_t*, Message* message) {
+  if (env == nullptr) {  // torn down with messages still queued
+    delete message;
+    return;
+  }
+  if (message->error != 0) {
+    Napi::Error error = ErrnoError(env, message->what, message->error);
+    delete message;
+    callback.Call({env.Null(), error.Value()});
     return;
   }
   Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::New(
-      env, batch->data(), batch->size(), [](Napi::Env, uint8_t*, Batch* owned) { delete owned; }, batch);
+      env, message->batch.data(), message->batch.size(), [](Napi::Env, uint8_t*, Message* owned) { delete owned; }, message);
   callback.Call({buffer});
 }
 

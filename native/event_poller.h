@@ -3,9 +3,15 @@
 // never one per event. A batch is a Buffer of records, each framed as
 // [u32 length][u32 reserved][record bytes][padding to 8].
 //
-// Threads: the constructor, Start and Stop run on the JS thread; Run and
-// OnRecord run on the poll thread; DeliverBatch runs on the JS thread via
-// the thread-safe function.
+// Threads: the constructor, Start, Stop and BreakPollFdForTest run on the
+// JS thread; Run, OnRecord and Fail run on the poll thread; Deliver runs on
+// the JS thread via the thread-safe function.
+//
+// A poll that fails (anything but EINTR) is not retried: the thread hands
+// what it gathered, then the error, to JavaScript — onBatch(null, error) —
+// and ends. Nothing the daemon counts arrives after that, so the daemon
+// must learn of it (it fails /healthz and the kubelet restarts it) rather
+// than serve flat counters from a dead thread.
 #pragma once
 #include <napi.h>
 
@@ -25,16 +31,25 @@ class EventPoller : public Napi::ObjectWrap<EventPoller> {
 
  private:
   using Batch = std::vector<uint8_t>;
+  // What crosses to JavaScript: a batch of records, or the poll thread's
+  // last word (error != 0, a negative errno, with what failed).
+  struct Message {
+    Batch batch;
+    int error = 0;
+    const char* what = nullptr;
+  };
   void Start(const Napi::CallbackInfo& info);
   void Stop(const Napi::CallbackInfo& info);
+  void BreakPollFdForTest(const Napi::CallbackInfo& info);
   void StopThread();
   void Run();
   void Flush();
+  void Fail(const char* what, int error);
   static int OnRecord(void* ctx, void* data, size_t size);
-  static void DeliverBatch(Napi::Env env, Napi::Function callback, std::nullptr_t*, Batch* batch);
+  static void DeliverMessage(Napi::Env env, Napi::Function callback, std::nullptr_t*, Message* message);
 
   ring_buffer* rings_ = nullptr;
-  using Deliver = Napi::TypedThreadSafeFunction<std::nullptr_t, Batch, &EventPoller::DeliverBatch>;
+  using Deliver = Napi::TypedThreadSafeFunction<std::nullptr_t, Message, &EventPoller::DeliverMessage>;
   Deliver typed_deliver_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};

@@ -91,13 +91,18 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
       for (const c of running.values()) c.podDeleted?.({ uid, namespace: gone?.namespace ?? '', name: gone?.name ?? '' });
     }
   });
-  const stream = new EventStream(handlers);
+  // A dead poll thread would leave counters flat behind a healthy-looking
+  // /healthz: say it, and fail /healthz so the kubelet restarts the pod.
+  const stream = new EventStream(handlers, (error) =>
+    log.error('event poller stopped: no more kernel events; /healthz fails until restart', { error: error.message }),
+  );
 
   const probes: LoadedProbe[] = [];
   const failed: string[] = [];
   const ready = (): { ready: boolean; reasons: string[] } => {
     const reasons: string[] = [];
     if (probes.length === 0) reasons.push('no probe attached');
+    if (stream.failure) reasons.push(`event poller stopped: ${stream.failure.message}`);
     if (!metadata.isReady()) {
       const h = metadata.health();
       reasons.push(`pod metadata not synced${h.lastError ? ` (${h.lastError})` : ''}`);
@@ -115,7 +120,12 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     numCpus,
   });
 
-  const server = new HttpServer({ registry, readiness: ready, log });
+  const server = new HttpServer({
+    registry,
+    readiness: ready,
+    log,
+    unhealthy: () => (stream.failure ? `event poller stopped: ${stream.failure.message}` : undefined),
+  });
   const routeOwners = new Map<string, string>();
   for (const [module, collectors] of running) {
     for (const [path, answer] of Object.entries(collectors.routes ?? {})) {

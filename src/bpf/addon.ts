@@ -47,7 +47,15 @@ export interface BpfObjectHandle {
 export interface EventPollerHandle {
   start(): void;
   stop(): void;
+  /** Tests only: makes the poll thread's next wait fail for real (see native/event_poller.cc). */
+  breakPollFdForTest(): void;
 }
+
+/**
+ * Called on the JS thread with each batch; once with (null, error) if the
+ * poll thread fails, after which it has ended and nothing more arrives.
+ */
+export type OnBatch = (batch: Buffer | null, error?: Error) => void;
 
 export interface EventPollerOptions {
   batchBytes?: number;
@@ -66,7 +74,7 @@ export interface Addon {
   BpfObject: new (path: string) => BpfObjectHandle;
   EventPoller: new (
     sources: Array<[BpfObjectHandle, string]>,
-    onBatch: (batch: Buffer) => void,
+    onBatch: OnBatch,
     options?: EventPollerOptions,
   ) => EventPollerHandle;
   libbpfVersion(): string;

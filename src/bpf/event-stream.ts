@@ -21,10 +21,15 @@ export interface EventStreamStats {
 
 export class EventStream {
   readonly stats: EventStreamStats = { received: new Map(), malformed: 0, batches: 0 };
+  /** Why the poll thread ended, if it did: no event arrives any more. */
+  failure: Error | undefined;
   private poller: EventPollerHandle | undefined;
   private readonly handlers: Array<EventHandler | undefined> = [];
 
-  constructor(handlers: Map<number, EventHandler>) {
+  constructor(
+    handlers: Map<number, EventHandler>,
+    private readonly onFailure: (error: Error) => void = () => {},
+  ) {
     for (const [type, handler] of handlers) this.handlers[type] = handler;
   }
 
@@ -33,10 +38,18 @@ export class EventStream {
     if (streaming.length === 0) return;
     this.poller = new addon.EventPoller(
       streaming.map((p) => [p.object, 'events']),
-      (batch) => this.dispatch(batch),
+      (batch, error) => {
+        if (batch !== null) this.dispatch(batch);
+        else this.fail(error ?? new Error('event poller ended without a reason'));
+      },
       options,
     );
     this.poller.start();
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    this.onFailure(error);
   }
 
   stop(): void {

@@ -41,3 +41,26 @@ t.test('unknown types and truncated frames are counted, not fatal', async (t) =>
   t.equal(handled, 3);
   t.equal(stream.stats.malformed, 2);
 });
+
+t.test("the poll thread's failure is kept and reported once; batches before it are dispatched", async (t) => {
+  let onBatch: ((batch: Buffer | null, error?: Error) => void) | undefined;
+  const addon = {
+    EventPoller: class {
+      constructor(_sources: unknown, cb: typeof onBatch) {
+        onBatch = cb;
+      }
+      start(): void {}
+      stop(): void {}
+    },
+  };
+  const failures: Error[] = [];
+  let handled = 0;
+  const stream = new EventStream(new Map([[1, () => void handled++]]), (e) => failures.push(e));
+  stream.start(addon as never, [{ streams: true, object: {} } as never]);
+  t.equal(stream.failure, undefined);
+  onBatch!(frame([record(1, 64, 0)]));
+  onBatch!(null, new Error('ring buffer poll failed: Invalid argument'));
+  t.equal(handled, 1);
+  t.equal(stream.failure?.message, 'ring buffer poll failed: Invalid argument');
+  t.same(failures.map((e) => e.message), ['ring buffer poll failed: Invalid argument']);
+});

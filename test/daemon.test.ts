@@ -1,0 +1,73 @@
+// src/daemon.ts: refusing to start where nothing could work, and — with the
+// real addon and a real probe, in this process so the test can reach the
+// native poller — what happens when the poll thread dies.
+import t from 'tap';
+import { join } from 'node:path';
+import { loadAddon, type Addon, type EventPollerHandle } from '../src/bpf/addon.js';
+import type { KernelFeatures } from '../src/bpf/kernel.js';
+import { parseConfig } from '../src/config.js';
+import { preflight, startDaemon } from '../src/daemon.js';
+import { createLogger } from '../src/log.js';
+import { ROOT } from './support/daemon.js';
+import { needsBpf } from './support/privileges.js';
+import { until } from './support/until.js';
+
+const kernel = (over: Partial<KernelFeatures>, caps: Partial<KernelFeatures['capabilities']> = {}): KernelFeatures => ({
+  release: '6.1.0',
+  btf: true,
+  kprobes: false,
+  tracefs: undefined,
+  cgroup2: '/sys/fs/cgroup',
+  capabilities: { bpf: true, perfmon: true, netAdmin: true, sysAdmin: false, ...caps },
+  ...over,
+});
+
+t.test('preflight names what is missing, one line', async (t) => {
+  t.doesNotThrow(() => preflight(kernel({})));
+  t.throws(() => preflight(kernel({}, { bpf: false })), { message: 'cannot load BPF: operation not permitted (needs CAP_BPF and CAP_PERFMON, or root)' });
+  t.throws(() => preflight(kernel({}, { perfmon: false })), { message: /needs CAP_BPF and CAP_PERFMON/ });
+  t.throws(() => preflight(kernel({ btf: false })), { message: /no BTF at \/sys\/kernel\/btf\/vmlinux \(needs CONFIG_DEBUG_INFO_BTF\)/ });
+});
+
+// The failure is real: the poll thread's next epoll_wait fails in the
+// kernel (its fd no longer names an epoll instance), and the thread takes
+// the path any poll error takes. Nothing in the daemon is told it is a test.
+t.test('a dead poll thread fails /healthz and /readyz and is logged', needsBpf(), async (t) => {
+  const real = loadAddon();
+  const pollers: EventPollerHandle[] = [];
+  const addon: Addon = {
+    ...real,
+    EventPoller: class extends real.EventPoller {
+      constructor(...args: ConstructorParameters<Addon['EventPoller']>) {
+        super(...args);
+        pollers.push(this);
+      }
+    },
+  };
+  const logs: Array<Record<string, unknown>> = [];
+  const log = createLogger('info', (line) => void logs.push(JSON.parse(line) as Record<string, unknown>));
+  const { config } = parseConfig(
+    ['--port', '0', '--listen-address', '127.0.0.1', '--probes', 'tcp', '--bpf-object-dir', join(ROOT, 'build', 'bpf')],
+    {},
+  );
+  const daemon = await startDaemon(config, log, addon);
+  t.teardown(() => daemon.stop());
+  const get = async (path: string): Promise<{ status: number; body: string }> => {
+    const res = await fetch(`http://127.0.0.1:${daemon.port}${path}`);
+    return { status: res.status, body: await res.text() };
+  };
+  t.same(await get('/healthz'), { status: 200, body: 'ok\n' }, 'healthy while the poller runs');
+  t.equal((await get('/readyz')).status, 200);
+  t.equal(pollers.length, 1, 'one poller for the streaming probe');
+
+  pollers[0]!.breakPollFdForTest();
+  const health = await until('/healthz to fail', async () => {
+    const h = await get('/healthz');
+    return h.status === 503 ? h : undefined;
+  }, { timeoutMs: 5000, everyMs: 50 });
+  t.equal(health.body, 'event poller stopped: ring buffer poll failed: Invalid argument\n', 'the kubelet sees why');
+  t.match((await get('/readyz')).body, /^not ready: event poller stopped: ring buffer poll failed: Invalid argument/);
+  const logged = logs.filter((l) => l.level === 'error' && String(l.msg).startsWith('event poller stopped'));
+  t.equal(logged.length, 1, 'logged once');
+  t.equal(logged[0]?.error, 'ring buffer poll failed: Invalid argument');
+});
