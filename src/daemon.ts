@@ -13,7 +13,7 @@ import type { Config } from './config.js';
 import { UserError } from './errors.js';
 import { HttpServer } from './http/server.js';
 import type { Logger } from './log.js';
-import { createClusterPeers } from './peers/cluster-peers.js';
+import { createClusterPeers, type ClusterPeersHealth, type ClusterResource } from './peers/cluster-peers.js';
 import { createMetadata } from './metadata/index.js';
 import { PodReaper } from './metrics/pod-reaper.js';
 import { createRegistry } from './metrics/registry.js';
@@ -31,6 +31,30 @@ export interface Daemon {
 
 export function version(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/**
+ * What the cluster-wide peer watches (pods, Services, nodes of the whole
+ * cluster, for flow peers) mean for /readyz.
+ *
+ * Until each has listed once, every flow peer it would name is called
+ * external: /api/v1/flows and kubepulse_flows_total would give wrong answers
+ * (a policy export would turn pods into ipBlocks), so that gates readiness.
+ * After a first list, a lost watch keeps the last known peers, which stay
+ * right for all but what changed since; it does not gate readiness (an API
+ * server outage would otherwise turn every agent unready at once, pull its
+ * correct TCP and DNS metrics from the Service and fire KubePulseNotReady
+ * on every node for one cause), but /readyz says so in its body and
+ * kubepulse_cluster_peers_synced{resource} shows it.
+ */
+export function clusterPeersReadiness(health: ClusterPeersHealth): { gate?: string; note?: string } {
+  const resources = Object.keys(health.synced) as ClusterResource[];
+  const error = health.lastError ? ` (${health.lastError})` : '';
+  const never = resources.filter((r) => !health.everSynced[r]);
+  if (never.length > 0) return { gate: `cluster peers not synced yet: ${never.join(', ')}${error}` };
+  const lost = resources.filter((r) => !health.synced[r]);
+  if (lost.length > 0) return { note: `cluster peers out of sync, last known kept: ${lost.join(', ')}${error}` };
+  return {};
 }
 
 export async function startDaemon(config: Config, log: Logger, addon: Addon = loadAddon()): Promise<Daemon> {
@@ -99,7 +123,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
 
   const probes: LoadedProbe[] = [];
   const failed: string[] = [];
-  const ready = (): { ready: boolean; reasons: string[] } => {
+  const ready = (): { ready: boolean; reasons: string[]; notes: string[] } => {
     const reasons: string[] = [];
     if (probes.length === 0) reasons.push('no probe attached');
     if (stream.failure) reasons.push(`event poller stopped: ${stream.failure.message}`);
@@ -107,7 +131,9 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
       const h = metadata.health();
       reasons.push(`pod metadata not synced${h.lastError ? ` (${h.lastError})` : ''}`);
     }
-    return { ready: reasons.length === 0, reasons };
+    const peers = clusterPeers ? clusterPeersReadiness(clusterPeers.health()) : {};
+    if (peers.gate) reasons.push(peers.gate);
+    return { ready: reasons.length === 0, reasons, notes: peers.note ? [peers.note] : [] };
   };
   registerSelfMetrics(registry, {
     version: version(),

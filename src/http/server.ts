@@ -6,7 +6,8 @@ import type { Registry } from 'prom-client';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 
-export type Readiness = () => { ready: boolean; reasons: string[] };
+/** reasons: why not ready; notes: what is degraded without gating readiness. */
+export type Readiness = () => { ready: boolean; reasons: string[]; notes?: string[] };
 export type JsonRoute = (url: URL) => unknown | Promise<unknown>;
 
 export interface HttpServerOptions {
@@ -98,10 +99,11 @@ export class HttpServer {
         return;
       }
       case '/readyz': {
-        const { ready, reasons } = this.options.readiness();
+        const { ready, reasons, notes = [] } = this.options.readiness();
+        const body = ready ? 'ready' : `not ready: ${reasons.join('; ')}`;
         res
           .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
-          .end(ready ? 'ready\n' : `not ready: ${reasons.join('; ')}\n`);
+          .end(notes.length > 0 ? `${body}; ${notes.join('; ')}\n` : `${body}\n`);
         return;
       }
       case '/':

@@ -64,6 +64,8 @@ export type ClusterResource = 'pods' | 'services' | 'nodes';
 
 export interface ClusterPeersHealth {
   readonly synced: Readonly<Record<ClusterResource, boolean>>;
+  /** Listed at least once since start (the last known objects are kept after). */
+  readonly everSynced: Readonly<Record<ClusterResource, boolean>>;
   /** Addresses known, by the kind they resolve to. */
   readonly addresses: Readonly<Record<'pod' | 'service' | 'node', number>>;
   readonly lastError: string;
@@ -247,6 +249,7 @@ export function createClusterPeers(options: ClusterPeersOptions): ClusterPeers {
     health() {
       return {
         synced: { pods: watches.pods.isSynced(), services: watches.services.isSynced(), nodes: watches.nodes.isSynced() },
+        everSynced: { pods: watches.pods.health().everSynced, services: watches.services.health().everSynced, nodes: watches.nodes.health().everSynced },
         addresses: { pod: index.addresses('pod'), service: index.addresses('service'), node: index.addresses('node') },
         lastError: all.map((w) => w.health().lastError).find((e) => e !== '') ?? '',
       };

@@ -127,6 +127,8 @@ export class TestKubeApiServer {
   readonly requests: RecordedRequest[] = [];
   /** When set, lists answer with this HTTP status (a Status body) instead of the pods. */
   listFailure: number | undefined;
+  /** The same for one collection only (wins over listFailure). */
+  readonly listFailureOf: Partial<Record<Collection, number>> = {};
 
   private server: Server | undefined;
   private readonly key: string | undefined;
@@ -371,8 +373,9 @@ export class TestKubeApiServer {
     const objects = this.objects[collection];
 
     if (!watch) {
-      if (this.listFailure !== undefined) {
-        reply(this.listFailure, status(this.listFailure, 'InternalError', 'injected list failure'));
+      const failure = this.listFailureOf[collection] ?? this.listFailure;
+      if (failure !== undefined) {
+        reply(failure, status(failure, 'InternalError', 'injected list failure'));
         return;
       }
       // A continued list pages through the snapshot its first page took.
