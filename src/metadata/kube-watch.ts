@@ -79,6 +79,9 @@ export interface ResourceWatchOptions<T extends KubernetesObject> extends WatchT
   logFields?: Record<string, unknown> | undefined;
 }
 
+/** The event types a Kubernetes watch sends. */
+export const WATCH_EVENT_TYPES = ['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR'] as const;
+
 export interface WatchHealth {
   readonly state: WatchState;
   readonly synced: boolean;
@@ -394,6 +397,8 @@ export function watchNodePods(options: NodePodWatchOptions): ResourceWatch<V1Pod
       labelNames: ['type'] as const,
       registers: [registry],
     });
+    // The watch protocol's event types, at 0 from the start (dashboards show 0, rate() works at once).
+    for (const type of WATCH_EVENT_TYPES) events.inc({ type }, 0);
     const errors = new Counter({
       name: 'kubepulse_kube_watch_errors_total',
       help: 'Failed pod lists and watches (API server unreachable, refused, timed out).',

@@ -57,6 +57,8 @@ t.test('list, then watch from the list version; only this node', async (t) => {
 
   t.notOk(watch.isSynced(), 'not synced before start');
   t.equal(await metric('kubepulse_kube_watch_synced'), 0);
+  for (const type of ['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR'])
+    t.equal(await metric('kubepulse_kube_watch_events_total', `type="${type}"`), 0, `${type} at 0 before the first event`);
   watch.start();
   t.ok(await watch.waitForSync(10_000), 'synced');
   t.equal(pods.size, 1, 'only pods of node-a');

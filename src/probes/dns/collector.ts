@@ -12,7 +12,11 @@ import { DomainFolder, DomainLimiter } from './domain.js';
 import { DIRECTION_QUERY, DIRECTION_RESPONSE, DNS_EVENT_LAYOUT, TRANSPORT_TCP, dnsEvent } from './event.js';
 import { DnsMatcher } from './matcher.js';
 import { RCODE_TIMEOUT, qtypeName, rcodeName } from './names.js';
-import { isDnsParseFailure, parseDnsMessage } from './wire.js';
+import { DNS_PARSE_ERRORS, isDnsParseFailure, parseDnsMessage, type DnsParseError } from './wire.js';
+
+/** kubepulse_dns_malformed_total's reasons: the parser's, and bad_event for a record the kernel framed wrong. */
+type MalformedReason = DnsParseError | 'bad_event';
+export const MALFORMED_REASONS: readonly MalformedReason[] = [...DNS_PARSE_ERRORS, 'bad_event'];
 
 export interface DnsCollectorOptions {
   node: string;
@@ -80,6 +84,9 @@ export class DnsCollector {
       labelNames: ['reason'],
       registers: [registry],
     });
+    // Every reason at 0 from the start: "0" on a dashboard, and rate() over
+    // the first malformed packet, rather than a series that appears with it.
+    for (const reason of MALFORMED_REASONS) this.countMalformed(reason, 0);
     this.unmatched = new Counter({
       name: 'kubepulse_dns_unmatched_responses_total',
       help: 'DNS responses with no pending query: late (after the timeout), duplicated, or for a query sent before start.',
@@ -174,9 +181,9 @@ export class DnsCollector {
     return this.lastBytes;
   }
 
-  private countMalformed(reason: string): void {
+  private countMalformed(reason: MalformedReason, by = 1): void {
     let child = this.malformedByReason.get(reason);
     if (child === undefined) this.malformedByReason.set(reason, (child = this.malformed.labels({ reason })));
-    child.inc();
+    child.inc(by);
   }
 }

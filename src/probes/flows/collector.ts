@@ -41,6 +41,9 @@ export interface FlowsCollectorOptions {
   podRoots?: PodRoots;
 }
 
+/** Why a flow was not kept (kubepulse_flows_overflow_total{reason}). */
+export const OVERFLOW_REASONS = ['node_map_full', 'pod_limit'] as const;
+
 export class FlowsCollector {
   private object: BpfObjectHandle | undefined;
   private readonly flowsTotal: Counter<string>;
@@ -82,6 +85,8 @@ export class FlowsCollector {
       labelNames: ['reason'],
       registers: [registry],
     });
+    // Both reasons at 0 from the start, so dashboards say 0 and rate() works from the first scrape.
+    for (const reason of OVERFLOW_REASONS) this.overflowTotal.inc({ reason }, 0);
     new Gauge({
       name: 'kubepulse_flows_tracked',
       help: 'Flows currently held in the kernel map.',
