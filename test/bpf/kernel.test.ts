@@ -1,5 +1,6 @@
 import t from 'tap';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detectKernel, parseCapabilities } from '../../src/bpf/kernel.js';
@@ -38,8 +39,11 @@ t.test('a fixture tree of /proc and /sys', async (t) => {
   t.equal(detectKernel({ procfs: proc, sysfs: sys, cgroupfs: '/elsewhere' }).cgroup2, '/elsewhere');
 });
 
-t.test('this machine', async (t) => {
+t.test('this machine: what uname, findmnt and the BTF file say', async (t) => {
   const k = detectKernel({ procfs: '/proc', sysfs: '/sys' });
-  t.ok(k.release.length > 0, `release ${k.release}`);
-  t.ok(k.cgroup2 === undefined || k.cgroup2.startsWith('/'), `cgroup2 ${k.cgroup2}`);
+  t.equal(k.release, execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim());
+  const cgroup2 = spawnSync('findmnt', ['-n', '-t', 'cgroup2', '-o', 'TARGET'], { encoding: 'utf8' });
+  t.equal(k.cgroup2, cgroup2.status === 0 ? cgroup2.stdout.split('\n')[0] : undefined, 'the first cgroup2 mount');
+  t.equal(k.btf, existsSync('/sys/kernel/btf/vmlinux'));
+  if (process.getuid?.() === 0) t.ok(k.capabilities.bpf && k.capabilities.perfmon, 'root has CAP_BPF and CAP_PERFMON');
 });
