@@ -19,6 +19,7 @@ VMLINUX_H := build/include/vmlinux.h
 ADDON := build/Release/kubepulse.node
 TS_SOURCES := $(shell find cmd src -name '*.ts' 2>/dev/null)
 TS_STAMP := dist/.built
+PROMETHEUS_RULE := deployments/07-prometheusrule.yaml
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 .PHONY: setup packages deps build run test lint check bench test-kernels clean
@@ -40,7 +41,12 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-build: setup $(BPF_OBJECTS) $(ADDON) $(TS_STAMP)
+build: setup $(BPF_OBJECTS) $(ADDON) $(TS_STAMP) $(PROMETHEUS_RULE)
+
+# The alert rules exist once, in rules/; the plain manifests take them from
+# there (the chart links to the same file: charts/kubepulse/files/).
+$(PROMETHEUS_RULE): rules/kubepulse-alerts.yaml rules/prometheusrule.mjs package.json
+	node rules/prometheusrule.mjs > $@.tmp && mv $@.tmp $@
 
 # The kernel's types, dumped from its BTF at build time (never committed).
 $(VMLINUX_H):

@@ -1,11 +1,11 @@
 // rules/kubepulse-alerts.yaml: promtool accepts it and its unit tests pass;
 // every alert has for/severity/summary/description/runbook, a unit test
 // where it fires and one where it stays silent; it only names metrics the
-// daemon exports; and the PrometheusRule copies (deployments/, chart) are
-// the same rules.
+// daemon exports; and deployments/ and the chart take them from this one
+// file (a manifest rendered by make build, a symbolic link).
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { accessSync, constants, readFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { parseYamlDocs, repoRoot } from './k8s.js'
@@ -82,14 +82,19 @@ t.test('each alert fires in a unit test and stays silent in one', async t => {
   }
 })
 
-t.test('the PrometheusRule copies hold the same rules', async t => {
+t.test('the chart and deployments/ take the rules from rules/, never a pasted copy', async t => {
   const rulesText = readFileSync(rulesFile, 'utf8')
-  t.equal(
-    readFileSync(join(repoRoot, 'charts', 'kubepulse', 'files', 'kubepulse-alerts.yaml'), 'utf8'),
-    rulesText,
-    'charts/kubepulse/files/kubepulse-alerts.yaml is a byte copy (cp rules/kubepulse-alerts.yaml charts/kubepulse/files/)',
-  )
+  const chartFile = join(repoRoot, 'charts', 'kubepulse', 'files', 'kubepulse-alerts.yaml')
+  t.ok(lstatSync(chartFile).isSymbolicLink(), 'the chart file is a link, not a copy')
+  t.equal(realpathSync(chartFile), realpathSync(rulesFile), 'to rules/kubepulse-alerts.yaml')
+  t.equal(spawnSync('git', ['check-ignore', '-q', 'deployments/07-prometheusrule.yaml'], { cwd: repoRoot }).status, 0, 'the manifest is a build output, never committed')
   const file = join(repoRoot, 'deployments', '07-prometheusrule.yaml')
+  if (!existsSync(file)) {
+    t.fail(`${file} is missing: make build writes it from rules/`)
+    return
+  }
+  const { renderPrometheusRule } = (await import(join(repoRoot, 'rules', 'prometheusrule.mjs'))) as { renderPrometheusRule(): string }
+  t.equal(readFileSync(file, 'utf8'), renderPrometheusRule(), 'deployments/07-prometheusrule.yaml is what make build renders now (run make build)')
   const [rule] = parseYamlDocs(readFileSync(file, 'utf8'), file) as unknown as { spec: unknown }[]
-  t.strictSame(rule?.spec, parse(rulesText), 'deployments/07-prometheusrule.yaml spec equals the rules file')
+  t.strictSame(rule?.spec, parse(rulesText), 'its spec is the rules file')
 })
