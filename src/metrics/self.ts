@@ -109,7 +109,7 @@ export function registerSelfMetrics(registry: Registry, src: SelfMetricsSources)
 
   new Gauge({
     name: 'kubepulse_ready',
-    help: '1 when the daemon is ready (probes attached, pod metadata synced), as /readyz answers.',
+    help: '1 when the daemon is ready (probes attached, pod metadata and cluster peers synced, event poller alive), as /readyz answers.',
     registers: [registry],
     collect() {
       this.set(src.ready() ? 1 : 0);
