@@ -1,4 +1,4 @@
-// src/daemon.ts: refusing to start where nothing could work, and — with the
+// src/daemon.ts: what /readyz makes of the cluster-wide watches, and — with the
 // real addon and a real probe, in this process so the test can reach the
 // native poller — what happens when the poll thread dies.
 import t from 'tap';
@@ -6,32 +6,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAddon, type Addon, type EventPollerHandle } from '../src/bpf/addon.js';
-import type { KernelFeatures } from '../src/bpf/kernel.js';
 import { parseConfig } from '../src/config.js';
-import { clusterPeersReadiness, preflight, startDaemon } from '../src/daemon.js';
+import { clusterPeersReadiness, startDaemon } from '../src/daemon.js';
 import { createLogger } from '../src/log.js';
 import { ROOT } from './support/daemon.js';
 import { TestKubeApiServer } from './support/kube-api-server.js';
 import { writeKubeconfig } from './support/kubeconfig.js';
 import { needsBpf } from './support/privileges.js';
 import { until } from './support/until.js';
-
-const kernel = (over: Partial<KernelFeatures>, caps: Partial<KernelFeatures['capabilities']> = {}): KernelFeatures => ({
-  release: '6.1.0',
-  btf: true,
-  kprobes: false,
-  tracefs: undefined,
-  cgroup2: '/sys/fs/cgroup',
-  capabilities: { bpf: true, perfmon: true, netAdmin: true, sysAdmin: false, ...caps },
-  ...over,
-});
-
-t.test('preflight names what is missing, one line', async (t) => {
-  t.doesNotThrow(() => preflight(kernel({})));
-  t.throws(() => preflight(kernel({}, { bpf: false })), { message: 'cannot load BPF: operation not permitted (needs CAP_BPF and CAP_PERFMON, or root)' });
-  t.throws(() => preflight(kernel({}, { perfmon: false })), { message: /needs CAP_BPF and CAP_PERFMON/ });
-  t.throws(() => preflight(kernel({ btf: false })), { message: /no BTF at \/sys\/kernel\/btf\/vmlinux \(needs CONFIG_DEBUG_INFO_BTF\)/ });
-});
 
 t.test('cluster peers gate readiness until each has listed once, then only show in the body', async (t) => {
   const health = (synced: [boolean, boolean, boolean], everSynced: [boolean, boolean, boolean], lastError = '') => ({

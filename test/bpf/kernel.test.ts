@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { detectKernel, parseCapabilities } from '../../src/bpf/kernel.js';
+import { detectKernel, parseCapabilities, preflight, type KernelFeatures } from '../../src/bpf/kernel.js';
 
 t.test('capabilities from CapEff', async (t) => {
   t.same(parseCapabilities('Name:\tx\nCapEff:\t000001ffffffffff\n'), { bpf: true, perfmon: true, netAdmin: true, sysAdmin: true });
@@ -46,4 +46,21 @@ t.test('this machine: what uname, findmnt and the BTF file say', async (t) => {
   t.equal(k.cgroup2, cgroup2.status === 0 ? cgroup2.stdout.split('\n')[0] : undefined, 'the first cgroup2 mount');
   t.equal(k.btf, existsSync('/sys/kernel/btf/vmlinux'));
   if (process.getuid?.() === 0) t.ok(k.capabilities.bpf && k.capabilities.perfmon, 'root has CAP_BPF and CAP_PERFMON');
+});
+
+const kernel = (over: Partial<KernelFeatures>, caps: Partial<KernelFeatures['capabilities']> = {}): KernelFeatures => ({
+  release: '6.1.0',
+  btf: true,
+  kprobes: false,
+  tracefs: undefined,
+  cgroup2: '/sys/fs/cgroup',
+  capabilities: { bpf: true, perfmon: true, netAdmin: true, sysAdmin: false, ...caps },
+  ...over,
+});
+
+t.test('preflight names what is missing, one line', async (t) => {
+  t.doesNotThrow(() => preflight(kernel({})));
+  t.throws(() => preflight(kernel({}, { bpf: false })), { message: 'cannot load BPF: operation not permitted (needs CAP_BPF and CAP_PERFMON, or root)' });
+  t.throws(() => preflight(kernel({}, { perfmon: false })), { message: /needs CAP_BPF and CAP_PERFMON/ });
+  t.throws(() => preflight(kernel({ btf: false })), { message: /no BTF at \/sys\/kernel\/btf\/vmlinux \(needs CONFIG_DEBUG_INFO_BTF\)/ });
 });

@@ -79,7 +79,7 @@ async function renderMetrics(): Promise<string> {
   const node = 'node-1';
   const tcp = new TcpCollector(registry, resolver, node);
   const dns = new DnsCollector(registry, resolver, { node, timeoutMs: 5000, maxDomains: 1000, clusterDomain: 'cluster.local' });
-  const flows = new FlowsCollector(registry, resolver, { resolve: (address) => (address === '10.0.0.20' ? { kind: 'pod', address, namespace: 'db', pod: 'pg-0', workload: 'pg' } : { kind: 'external', address }) }, new PodIndex(), { node, maxFlowsPerPod: 256, numCpus: 1 });
+  const flows = new FlowsCollector(registry, resolver, { peerOf: (address) => (address === '10.0.0.20' ? { kind: 'pod', address, namespace: 'db', pod: 'pg-0', workload: 'pg' } : { kind: 'external', address }) }, new PodIndex(), { node, maxFlowsPerPod: 256, numCpus: 1 });
   const syscalls = new SyscallsCollector(registry, resolver, new PodIndex(), { node, arch: 'x86_64' });
   const stream = new EventStream(
     new Map([

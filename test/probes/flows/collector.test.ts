@@ -92,7 +92,7 @@ t.test('only known pods are exported; a series follows its peer', async (t) => {
 
 t.test('both overflow reasons are exported at 0 before any flow, attached or not', async (t) => {
   const registry = new Registry();
-  const collector = new FlowsCollector(registry, { resolve: () => HOST_IDENTITY }, { resolve: (address) => ({ kind: 'external', address }) }, new PodIndex(), { node: 'n', maxFlowsPerPod: 16, numCpus: 1 });
+  const collector = new FlowsCollector(registry, { resolve: () => HOST_IDENTITY }, { peerOf: (address) => ({ kind: 'external', address }) }, new PodIndex(), { node: 'n', maxFlowsPerPod: 16, numCpus: 1 });
   const overflow = () => registry.metrics().then((text) => text.split('\n').filter((l) => l.startsWith('kubepulse_flows_overflow_total{')));
   t.same(await overflow(), ['kubepulse_flows_overflow_total{reason="node_map_full"} 0', 'kubepulse_flows_overflow_total{reason="pod_limit"} 0']);
   collector.attach(fakeObject(new Map()));
