@@ -14,10 +14,12 @@ import { UserError } from './errors.js';
 import { HttpServer } from './http/server.js';
 import type { Logger } from './log.js';
 import { createClusterPeers, type ClusterPeersHealth, type ClusterResource } from './peers/cluster-peers.js';
+import { cgroupBirthsSpec, KernelCgroupBirths } from './metadata/cgroup-births.js';
 import { createMetadata } from './metadata/index.js';
 import { PodReaper } from './metrics/pod-reaper.js';
 import { createRegistry } from './metrics/registry.js';
 import { registerSelfMetrics } from './metrics/self.js';
+import { registerHeldEvents, UnattributedEvents } from './metrics/unattributed.js';
 import { addressOnlyPeers } from './peers/resolver.js';
 import { kernelObjectUses, selectModules } from './probes/index.js';
 import type { ProbeCollectors, ProbeContext, ProbeModule } from './probes/module.js';
@@ -84,6 +86,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     pods: metadata.pods,
     peers: clusterPeers ?? addressOnlyPeers,
     podRoots,
+    unattributed: new UnattributedEvents(registry),
     numCpus,
     log,
   };
@@ -106,7 +109,15 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   const forget = [...running.values()].flatMap((c) => (c.forgetPodSeries ? [c.forgetPodSeries.bind(c)] : []));
   const reaper = new PodReaper(registry, config.seriesGraceMs, forget, log);
   const podNames = new Map<string, { namespace: string; name: string }>();
+  // A dead poll thread would leave counters flat behind a healthy-looking
+  // /healthz: say it, and fail /healthz so the kubelet restarts the pod.
+  const stream = new EventStream(handlers, {
+    onFailure: (error) => log.error('event poller stopped: no more kernel events; /healthz fails until restart', { error: error.message }),
+  });
+  registerHeldEvents(registry, stream.stats);
   metadata.pods.onChange((uid, record) => {
+    // Events held for a pod the watch had not delivered yet may go now.
+    if (record) setImmediate(() => stream.retryHeld());
     if (record) podNames.set(uid, { namespace: record.namespace, name: record.name });
     else {
       const gone = podNames.get(uid);
@@ -115,14 +126,10 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
       for (const c of running.values()) c.podDeleted?.({ uid, namespace: gone?.namespace ?? '', name: gone?.name ?? '' });
     }
   });
-  // A dead poll thread would leave counters flat behind a healthy-looking
-  // /healthz: say it, and fail /healthz so the kubelet restarts the pod.
-  const stream = new EventStream(handlers, (error) =>
-    log.error('event poller stopped: no more kernel events; /healthz fails until restart', { error: error.message }),
-  );
 
   const probes: LoadedProbe[] = [];
   const failed: string[] = [];
+  let births: LoadedProbe | undefined;
   const ready = (): { ready: boolean; reasons: string[]; notes: string[] } => {
     const reasons: string[] = [];
     if (probes.length === 0) reasons.push('no probe attached');
@@ -170,9 +177,22 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     podRoots.stop();
     stream.stop();
     for (const p of probes.splice(0)) p.object.close();
+    births?.object.close();
+    births = undefined;
   };
   try {
     const ctx = loadContext(config, kernel, addon, log);
+    if (metadata.mode === 'kubernetes') {
+      // Before the probes and the first rescan, so every container made from
+      // now on resolves exactly from its first event (cgroup-births.ts).
+      try {
+        births = loadProbe(cgroupBirthsSpec, ctx);
+        metadata.recordCgroupBirths(new KernelCgroupBirths(births.object));
+      } catch (err) {
+        if (!(err instanceof UserError)) throw err;
+        log.warn('new cgroups are learned from /proc and rescans only; short-lived pods may lose their first events', { error: err.message });
+      }
+    }
     for (const use of objectUses) {
       try {
         const probe = loadProbe(use.spec, ctx);

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { findKubepodsRoots } from '../cgroup/kubepods.js';
 import { cgroupIdOf, findCgroup2Mount } from '../cgroup/mounts.js';
+import type { CgroupPathSource } from './cgroup-births.js';
 import { parseCgroupPath, type CgroupInfo } from './cgroup-path.js';
 import type { Logger } from '../log.js';
 
@@ -57,6 +58,7 @@ export class CgroupIndex {
   private lastRootSearch = -Infinity;
   private lastRescan = -Infinity;
   private warnedTruncated = false;
+  private births: CgroupPathSource | undefined;
   /** Number of rescans done, for tests and debugging. */
   rescans = 0;
 
@@ -102,6 +104,32 @@ export class CgroupIndex {
   /** The cgroup with this ID: its pod/container, null if outside any pod, undefined if never seen. */
   lookup(cgroupId: number): CgroupEntry | undefined {
     return this.entries.get(cgroupId)?.entry;
+  }
+
+  /**
+   * Records of cgroup births from now on (attached before the first rescan,
+   * so no cgroup falls between the two). See learnBorn.
+   */
+  useBirths(births: CgroupPathSource): void {
+    this.births = births;
+  }
+
+  /** Whether cgroup births are recorded: then an ID neither they nor a rescan know predates the daemon and lies outside the pods. */
+  get recordsBirths(): boolean {
+    return this.births !== undefined;
+  }
+
+  /**
+   * Learns a cgroup from the kernel's record of its birth (its path, kept
+   * after the directory is gone). Returns its entry, or undefined when the
+   * record has no such cgroup (made before the daemon, or pushed out).
+   */
+  learnBorn(cgroupId: number): CgroupEntry | undefined {
+    const path = this.births?.pathOf(cgroupId);
+    if (path === undefined || path === null) return undefined; // null: cut short, a rescan may still name it
+    const entry = parseCgroupPath(path) ?? null;
+    this.entries.set(cgroupId, { entry });
+    return entry;
   }
 
   /**

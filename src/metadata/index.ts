@@ -2,6 +2,7 @@
 // pod index, the resolution cache and the Kubernetes watch together.
 //
 //   const metadata = createMetadata({ nodeName, procfs: '/host/proc', registry, log });
+//   metadata.recordCgroupBirths(src);  // the kernel's record of new cgroups (cgroup-births.ts), before start()
 //   await metadata.start();            // returns at once; never waits for the API server
 //   metadata.resolver.resolve(tgid, cgroupId);   // per event, hot path
 //   metadata.isReady();                // for /readyz
@@ -15,6 +16,7 @@
 //   inCluster     undefined: use the in-cluster config when present; true: require it; false: never
 //   cacheTtlMs    TTL of cached resolutions (default 60 s); cacheMax bounds their number (default 65536)
 //   negativeTtlMs TTL of "unknown" answers (default 5 s); rescanIntervalMs bounds cgroup rescans (default 1 s)
+//   podHoldMs     how long events of a pod the watch has not delivered yet may be held (default 1 s)
 //   resyncIntervalMs  full re-list period of the pod watch (default 10 min)
 //   registry      the daemon's prom-client Registry (never the global one)
 //   log           { debug, info, warn, error }(msg, fields?)
@@ -31,6 +33,7 @@
 //   again while the API server is unreachable. Meanwhile the last known pods
 //   keep resolving, so labels do not go blank.
 import type { Registry } from 'prom-client';
+import type { CgroupPathSource } from './cgroup-births.js';
 import { CgroupIndex } from './cgroup-index.js';
 import { IdentityCache } from './identity-cache.js';
 import { chooseKubeConfig } from './kube-config.js';
@@ -55,6 +58,7 @@ export interface MetadataOptions {
   cacheMax?: number;
   negativeTtlMs?: number;
   rescanIntervalMs?: number;
+  podHoldMs?: number;
   resyncIntervalMs?: number;
   /** Retry delays of the pod watch (defaults 500 ms doubling to 30 s). */
   backoffInitialMs?: number;
@@ -74,6 +78,8 @@ export interface Metadata {
   readonly resolver: Resolver;
   /** The node's pods (labels, workload kinds) for exporters; empty in mode 'none'. */
   readonly pods: PodIndex;
+  /** Resolve new cgroup ids from the kernel's record of cgroup births; call before start(). No-op in mode 'none'. */
+  recordCgroupBirths(births: CgroupPathSource): void;
   /** For /readyz: always true in mode 'none'; in mode 'kubernetes', while the pod watch is in sync. */
   isReady(): boolean;
   /** Details for /readyz bodies and logs. */
@@ -104,6 +110,7 @@ export function createMetadata(options: MetadataOptions): Metadata {
       mode: 'none',
       resolver: hostResolver,
       pods,
+      recordCgroupBirths: () => {},
       isReady: () => true,
       health: () => health,
       waitForSync: async () => true,
@@ -125,7 +132,15 @@ export function createMetadata(options: MetadataOptions): Metadata {
     log,
   });
   const cache = new IdentityCache({ max: options.cacheMax ?? 65_536, ttlMs: options.cacheTtlMs ?? 60_000, registry: options.registry });
-  const resolver = new PodResolver({ procfs: options.procfs, cgroups, pods, cache, negativeTtlMs: options.negativeTtlMs, log });
+  const resolver = new PodResolver({
+    procfs: options.procfs,
+    cgroups,
+    pods,
+    cache,
+    negativeTtlMs: options.negativeTtlMs,
+    holdMs: options.podHoldMs,
+    log,
+  });
   const watch = watchNodePods({
     client: choice.client,
     nodeName: options.nodeName,
@@ -141,6 +156,7 @@ export function createMetadata(options: MetadataOptions): Metadata {
     mode: 'kubernetes',
     resolver,
     pods,
+    recordCgroupBirths: (births) => cgroups.useBirths(births),
     isReady: () => watch.isSynced(),
     health: () => ({ mode: 'kubernetes', ...watch.health() }),
     waitForSync: (timeoutMs) => watch.waitForSync(timeoutMs),

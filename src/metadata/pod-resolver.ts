@@ -2,17 +2,33 @@
 //
 // Hot path: one cache lookup by cgroup ID (or, where the cgroup ID says
 // nothing, by PID). A miss walks, in order:
-//   1. the cgroup index (cgroup ID → container/pod), learning the process's
-//      own cgroup from /proc/<tgid>/cgroup if the ID is new, and as a last
-//      resort a rate-limited rescan of the kubepods subtrees;
-//   2. the pod index (container ID → pod, else pod UID → pod).
+//   1. the cgroup index (cgroup ID → container/pod), learning a new ID from
+//      the kernel's record of cgroup births (exact, also for a cgroup already
+//      removed), else from the process's /proc/<tgid>/cgroup, and as a last
+//      resort from a rate-limited rescan of the kubepods subtrees;
+//   2. the pod index (container ID → pod, else pod UID → pod: a container
+//      too new to be in its pod's status is attributed to its pod at once,
+//      its container label filled in when the status names it).
+//
+// A cgroup that names a pod the watch does not know yet (the kubelet made
+// the cgroup before our watch delivered the pod): inside an event dispatch
+// the resolver throws EventHold, so the stream holds that event and those
+// after it until the pod arrives, at most holdMs after the UID was first
+// seen (bounded, counted: kubepulse_events_held_total). Holding rather than
+// relabelling later, because a count once exposed under one label set cannot
+// move to another (host counters would go down), and because holding keeps
+// a DNS query ahead of its response. A UID still unknown after holdMs (a
+// pod of another kubelet, a watch that is down) resolves without waiting,
+// counted as unattributed{reason="pod_unknown"}.
+//
 // Every answer is cached, negative ones with a short TTL, so a flood of events
 // from unknown processes costs at most one /proc read per process per TTL and
 // one rescan per rescan interval.
 //
-// An unknown cgroup ID looked up while the rescan is rate-limited gets an
-// uninformed "host": nothing has looked for the cgroup yet. That happens to
-// every new container whose cgroup is first asked about without a live PID
+// Without the births record (its program could not attach), an unknown
+// cgroup ID looked up while the rescan is rate-limited gets an uninformed
+// answer (unattributed, cgroup_unknown): nothing has looked for the cgroup
+// yet. That happens to every new container whose cgroup is first asked about without a live PID
 // (DNS events carry none; flows and syscalls are read by cgroup ID at scrape
 // time; the process may have exited). Such an answer is cached only until the
 // next rescan may run, and the first later event of that cgroup that carries a
@@ -29,12 +45,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
+import { EventHold, holdable } from '../bpf/event-hold.js';
 import { parseProcCgroup, type CgroupInfo, type ProcCgroup } from './cgroup-path.js';
 import type { CgroupIndex } from './cgroup-index.js';
 import { type IdentityCache, pidKey } from './identity-cache.js';
 import type { Logger } from '../log.js';
 import type { PodIndex } from './pod-index.js';
-import { HOST_IDENTITY, type PodIdentity, type Resolver } from './resolver.js';
+import { HOST_IDENTITY, PROCESS_GONE, UNKNOWN_CGROUP, type PodIdentity, type Resolver } from './resolver.js';
 
 export interface PodResolverOptions {
   procfs: string;
@@ -43,8 +60,13 @@ export interface PodResolverOptions {
   cache: IdentityCache;
   /** TTL of answers that may change soon: unknown process, cgroup or pod. */
   negativeTtlMs?: number;
+  /** How long events of a pod UID the watch does not know yet may be held (0: never). */
+  holdMs?: number;
+  now?: () => number;
   log: Logger;
 }
+
+const HOLD_FOR_POD = new EventHold('pod not yet known');
 
 export class PodResolver implements Resolver {
   private readonly procfs: string;
@@ -52,7 +74,11 @@ export class PodResolver implements Resolver {
   private readonly pods: PodIndex;
   private readonly cache: IdentityCache;
   private readonly negativeTtlMs: number;
+  private readonly holdMs: number;
+  private readonly now: () => number;
   private readonly log: Logger;
+  /** Pod UIDs the watch did not know when first seen in a cgroup → when (for the hold bound). */
+  private readonly firstSeenUnknown = new LRUCache<string, number>({ max: 4096 });
   /** One shared identity per unknown pod UID, so consumers keying by identity object see few. */
   private readonly unknownPods = new LRUCache<string, PodIdentity>({ max: 4096 });
   /** True once the v2 cgroup ID is seen not to tell containers apart (hybrid, v1-only). */
@@ -66,12 +92,15 @@ export class PodResolver implements Resolver {
     this.pods = options.pods;
     this.cache = options.cache;
     this.negativeTtlMs = options.negativeTtlMs ?? 5000;
+    this.holdMs = options.holdMs ?? 1000;
+    this.now = options.now ?? (() => performance.now());
     this.log = options.log;
     this.v2Blind = options.cgroups.mount === undefined;
     // A pod that appears, changes or goes invalidates what was cached for it.
     this.pods.onChange((uid) => {
       this.cache.purgePod(uid);
       this.unknownPods.delete(uid);
+      this.firstSeenUnknown.delete(uid);
     });
   }
 
@@ -79,7 +108,7 @@ export class PodResolver implements Resolver {
     const hit = this.cache.get(this.usesCgroupId(cgroupId) ? cgroupId : pidKey(tgid));
     if (hit !== undefined) {
       // An uninformed "host" for a cgroup gets one second look when an event brings a PID.
-      if (!(tgid > 0 && this.unseen.size !== 0 && hit === HOST_IDENTITY && this.unseen.delete(cgroupId))) return hit;
+      if (!(tgid > 0 && this.unseen.size !== 0 && hit === UNKNOWN_CGROUP && this.unseen.delete(cgroupId))) return hit;
       this.cache.misses++;
       return this.resolveMiss(tgid, cgroupId, true);
     }
@@ -101,28 +130,36 @@ export class PodResolver implements Resolver {
     if (this.usesCgroupId(cgroupId)) {
       let entry = this.cgroups.lookup(cgroupId);
       let rescanned = false;
+      if (entry === undefined) entry = this.cgroups.learnBorn(cgroupId);
       if (entry === undefined) {
         const unified = readProc()?.unifiedPath;
         if (unified !== undefined) this.cgroups.learnPath(unified);
         entry = this.cgroups.lookup(cgroupId);
-        if (entry === undefined && (rescanned = this.cgroups.rescan())) entry = this.cgroups.lookup(cgroupId);
+        if (entry === undefined && !this.cgroups.recordsBirths && (rescanned = this.cgroups.rescan())) entry = this.cgroups.lookup(cgroupId);
+      }
+      if (entry === undefined && this.cgroups.recordsBirths) {
+        // Births are recorded and the kubepods subtrees were scanned at start:
+        // a cgroup neither knows was made before the daemon, outside the
+        // pods -- a host cgroup (a service whose process has exited).
+        this.cache.set(cgroupId, HOST_IDENTITY, '', this.negativeTtlMs);
+        return HOST_IDENTITY;
       }
       if (entry === undefined) {
         if (!rescanned) {
-          // Not looked for yet (the rescan is rate-limited): "host" until the
-          // next rescan may run, or until an event with a PID asks again.
-          this.cache.set(cgroupId, HOST_IDENTITY, '', Math.max(1, Math.min(this.negativeTtlMs, this.cgroups.msUntilRescan())));
+          // Not looked for yet (the rescan is rate-limited): unattributed
+          // until the next rescan may run, or until an event with a PID asks again.
+          this.cache.set(cgroupId, UNKNOWN_CGROUP, '', Math.max(1, Math.min(this.negativeTtlMs, this.cgroups.msUntilRescan())));
           if ((tgid <= 0 || proc === undefined) && !secondLook) {
             if (this.unseen.size >= 4096) this.unseen.clear();
             this.unseen.add(cgroupId);
           }
-          return HOST_IDENTITY;
+          return UNKNOWN_CGROUP;
         }
         // Gone before we saw it, or outside the kubepods subtrees (a host
         // process that exited). Ask again after a short while.
         this.unseen.delete(cgroupId);
-        this.cache.set(cgroupId, HOST_IDENTITY, '', this.negativeTtlMs);
-        return HOST_IDENTITY;
+        this.cache.set(cgroupId, UNKNOWN_CGROUP, '', this.negativeTtlMs);
+        return UNKNOWN_CGROUP;
       }
       this.unseen.delete(cgroupId);
       if (entry !== null) return this.cacheAnswer(cgroupId, entry);
@@ -144,8 +181,8 @@ export class PodResolver implements Resolver {
 
     const current = readProc();
     if (current === undefined) {
-      this.cache.set(pidKey(tgid), HOST_IDENTITY, '', this.negativeTtlMs);
-      return HOST_IDENTITY;
+      this.cache.set(pidKey(tgid), PROCESS_GONE, '', this.negativeTtlMs);
+      return PROCESS_GONE;
     }
     if (current.pod === undefined) {
       this.cache.set(pidKey(tgid), HOST_IDENTITY, '');
@@ -167,15 +204,28 @@ export class PodResolver implements Resolver {
       this.cache.set(key, record.identity, info.podUid);
       return record.identity;
     }
+    // Not cached while held: the retry must ask again.
+    if (this.holdMs > 0 && holdable() && this.mayHold(info.podUid)) throw HOLD_FOR_POD;
     const unknown = this.unknownPod(info.podUid);
     this.cache.set(key, unknown, info.podUid, this.negativeTtlMs);
     return unknown;
   }
 
+  /** True while a pod UID unknown to the watch is younger than holdMs (from its first sighting). */
+  private mayHold(podUid: string): boolean {
+    const now = this.now();
+    const first = this.firstSeenUnknown.get(podUid);
+    if (first === undefined) {
+      this.firstSeenUnknown.set(podUid, now);
+      return true;
+    }
+    return now - first < this.holdMs;
+  }
+
   private unknownPod(podUid: string): PodIdentity {
     let identity = this.unknownPods.get(podUid);
     if (identity === undefined) {
-      identity = Object.freeze({ ...HOST_IDENTITY, podUid });
+      identity = Object.freeze({ ...HOST_IDENTITY, podUid, unattributed: 'pod_unknown' as const });
       this.unknownPods.set(podUid, identity);
     }
     return identity;

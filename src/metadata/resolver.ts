@@ -14,6 +14,10 @@
 //   node's watch does not (yet, or any more) know;
 // - `pod` set, `container` '': the pod is known but not which of its
 //   containers (the sandbox, a container too new to be in the pod's status).
+//
+// An answer that carries `unattributed` is labelled like the host but is not
+// known to be the host: the event could not be attributed, and why
+// (kubepulse_unattributed_events_total{probe,reason} counts them).
 
 export interface PodIdentity {
   readonly namespace: string;
@@ -22,7 +26,17 @@ export interface PodIdentity {
   readonly workload: string;
   readonly container: string;
   readonly podUid: string;
+  /** Set when the event could not be attributed (see UnattributedReason); absent for pods and the host. */
+  readonly unattributed?: UnattributedReason;
 }
+
+/**
+ * Why an event could not be attributed to a pod:
+ * - cgroup_unknown: its cgroup was never seen (gone before any means found it);
+ * - pod_unknown: its cgroup names a pod UID the pod watch did not know in time;
+ * - process_gone: resolution needed the process (no usable cgroup id) and it had exited.
+ */
+export type UnattributedReason = 'cgroup_unknown' | 'pod_unknown' | 'process_gone';
 
 export interface Resolver {
   resolve(tgid: number, cgroupId: number): PodIdentity;
@@ -35,6 +49,12 @@ export const HOST_IDENTITY: PodIdentity = Object.freeze({
   container: '',
   podUid: '',
 });
+
+/** Labelled as the host, counted as unattributed: the cgroup was never seen. */
+export const UNKNOWN_CGROUP: PodIdentity = Object.freeze({ ...HOST_IDENTITY, unattributed: 'cgroup_unknown' });
+
+/** Labelled as the host, counted as unattributed: the process had exited and its cgroup id says nothing. */
+export const PROCESS_GONE: PodIdentity = Object.freeze({ ...HOST_IDENTITY, unattributed: 'process_gone' });
 
 /** The resolver of a daemon that runs without Kubernetes: everything is the host. */
 export const hostResolver: Resolver = {

@@ -2,7 +2,7 @@
 // namespace, workload, pod and node; this keeps each collector's cells
 // (metrics/cells.ts) per pod identity so the hot path does one Map lookup.
 
-import type { PodIdentity } from '../metadata/resolver.js';
+import type { PodIdentity, UnattributedReason } from '../metadata/resolver.js';
 
 export const POD_LABEL_NAMES = ['namespace', 'workload', 'pod', 'node'] as const;
 export type PodLabels = Record<(typeof POD_LABEL_NAMES)[number], string>;
@@ -18,9 +18,13 @@ export class PodCells<T> {
   constructor(
     private readonly node: string,
     private readonly make: (labels: PodLabels) => T,
+    /** Told of every event whose identity could not be attributed (kubepulse_unattributed_events_total). */
+    private readonly unattributed?: (reason: UnattributedReason) => void,
   ) {}
 
+  /** The cells of an event's identity; called once per event. */
   get(id: PodIdentity): T {
+    if (id.unattributed !== undefined) this.unattributed?.(id.unattributed);
     let cells = this.byIdentity.get(id);
     if (cells === undefined) {
       cells = this.make(podLabels(id, this.node));

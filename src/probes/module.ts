@@ -17,6 +17,7 @@ import type { Resolver } from '../metadata/resolver.js';
 import type { PeerResolver } from '../peers/resolver.js';
 import type { ProbeName } from './names.js';
 import type { PodRoots } from './pod-roots.js';
+import type { UnattributedEvents } from '../metrics/unattributed.js';
 
 /** What every module's collectors are built from; shared by all modules. */
 export interface ProbeContext {
@@ -31,6 +32,8 @@ export interface ProbeContext {
   peers: PeerResolver;
   /** The kubepods cgroups, kept current in every object handed to it. */
   podRoots: PodRoots;
+  /** Counts events a collector could not attribute to a pod (kubepulse_unattributed_events_total). */
+  unattributed: UnattributedEvents;
   numCpus: number;
   log: Logger;
 }

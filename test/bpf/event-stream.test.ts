@@ -55,7 +55,7 @@ t.test("the poll thread's failure is kept and reported once; batches before it a
   };
   const failures: Error[] = [];
   let handled = 0;
-  const stream = new EventStream(new Map([[1, () => void handled++]]), (e) => failures.push(e));
+  const stream = new EventStream(new Map([[1, () => void handled++]]), { onFailure: (e) => failures.push(e) });
   stream.start(addon as never, [{ streams: true, object: {} } as never]);
   t.equal(stream.failure, undefined);
   onBatch!(frame([record(1, 64, 0)]));

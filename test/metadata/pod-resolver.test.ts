@@ -12,7 +12,7 @@ import { CgroupIndex } from '../../src/metadata/cgroup-index.js';
 import { IdentityCache } from '../../src/metadata/identity-cache.js';
 import { PodIndex } from '../../src/metadata/pod-index.js';
 import { PodResolver } from '../../src/metadata/pod-resolver.js';
-import { HOST_IDENTITY } from '../../src/metadata/resolver.js';
+import { HOST_IDENTITY, PROCESS_GONE, UNKNOWN_CGROUP } from '../../src/metadata/resolver.js';
 import { SILENT_LOGGER } from '../../src/log.js';
 import { makePod, randomContainerId } from './fixtures/pods.js';
 
@@ -115,11 +115,11 @@ t.test('an exited process resolves through the rescan', async (t) => {
 t.test('unknown cgroup IDs are negative-cached and rescans rate-limited', async (t) => {
   const f = fixture(t);
   f.mkCgroup('/kubepods.slice');
-  t.equal(f.resolver.resolve(1, 999_999_999), HOST_IDENTITY);
-  t.equal(f.resolver.resolve(2, 999_999_998), HOST_IDENTITY);
-  t.equal(f.resolver.resolve(3, 999_999_997), HOST_IDENTITY);
+  t.equal(f.resolver.resolve(1, 999_999_999), UNKNOWN_CGROUP);
+  t.equal(f.resolver.resolve(2, 999_999_998), UNKNOWN_CGROUP);
+  t.equal(f.resolver.resolve(3, 999_999_997), UNKNOWN_CGROUP);
   t.equal(f.cgroups.rescans, 1, 'one rescan per interval, however many misses');
-  t.equal(f.resolver.resolve(1, 999_999_999), HOST_IDENTITY);
+  t.equal(f.resolver.resolve(1, 999_999_999), UNKNOWN_CGROUP);
   t.equal(f.cache.misses, 3, 'the negative answer is cached');
 
   // A container created later is found by the next allowed rescan.
@@ -127,7 +127,7 @@ t.test('unknown cgroup IDs are negative-cached and rescans rate-limited', async 
   const pod = makePod({ name: 'late', containers: { app: containerId } });
   f.pods.upsert(pod);
   const id = f.mkCgroup(podPath(pod.metadata!.uid!, containerId));
-  t.equal(f.resolver.resolve(5, id), HOST_IDENTITY, 'within the interval: not rescanned yet');
+  t.equal(f.resolver.resolve(5, id), UNKNOWN_CGROUP, 'within the interval: not rescanned yet');
   f.clock.now += 6000; // past the rescan interval and the negative TTL
   t.equal(f.resolver.resolve(5, id).pod, 'late', 'after the negative TTL, the next rescan finds it');
   t.equal(f.cgroups.rescans, 2);
@@ -136,7 +136,7 @@ t.test('unknown cgroup IDs are negative-cached and rescans rate-limited', async 
 t.test('a new cgroup first looked up without a PID still resolves for the next event with one', async (t) => {
   const f = fixture(t);
   f.mkCgroup('/kubepods.slice');
-  t.equal(f.resolver.resolve(1, 999_999_999), HOST_IDENTITY);
+  t.equal(f.resolver.resolve(1, 999_999_999), UNKNOWN_CGROUP);
   t.equal(f.cgroups.rescans, 1, 'the rescan interval starts');
 
   // A container starts; its cgroup is first asked about by cgroup ID alone
@@ -146,8 +146,8 @@ t.test('a new cgroup first looked up without a PID still resolves for the next e
   f.pods.upsert(pod);
   const path = podPath(pod.metadata!.uid!, containerId);
   const id = f.mkCgroup(path);
-  t.equal(f.resolver.resolve(0, id), HOST_IDENTITY, 'no PID, no rescan: not known yet');
-  t.equal(f.resolver.resolve(0, id), HOST_IDENTITY, 'cached');
+  t.equal(f.resolver.resolve(0, id), UNKNOWN_CGROUP, 'no PID, no rescan: not known yet');
+  t.equal(f.resolver.resolve(0, id), UNKNOWN_CGROUP, 'cached');
   f.proc(600, `0::${path}\n`);
   t.equal(f.resolver.resolve(600, id).container, 'app', 'the next event with a live PID learns the cgroup from /proc');
   t.equal(f.resolver.resolve(0, id).container, 'app', 'and the cgroup ID resolves from then on');
@@ -158,10 +158,10 @@ t.test('a new cgroup first looked up without a PID still resolves for the next e
   const other = makePod({ name: 'other', containers: { app: otherId } });
   f.pods.upsert(other);
   const id2 = f.mkCgroup(podPath(other.metadata!.uid!, otherId));
-  t.equal(f.resolver.resolve(0, id2), HOST_IDENTITY);
-  t.equal(f.resolver.resolve(601, id2), HOST_IDENTITY, 'an exited PID cannot tell');
+  t.equal(f.resolver.resolve(0, id2), UNKNOWN_CGROUP);
+  t.equal(f.resolver.resolve(601, id2), UNKNOWN_CGROUP, 'an exited PID cannot tell');
   const misses = f.cache.misses;
-  t.equal(f.resolver.resolve(602, id2), HOST_IDENTITY);
+  t.equal(f.resolver.resolve(602, id2), UNKNOWN_CGROUP);
   t.equal(f.cache.misses, misses, 'one second look per uninformed answer, not one per event');
   f.clock.now += 1001; // past the rescan interval, well below the negative TTL
   t.equal(f.resolver.resolve(0, id2).pod, 'other', 'the uninformed answer lasts only until the next rescan may run');
@@ -175,7 +175,7 @@ t.test('host processes', async (t) => {
   t.equal(f.resolver.resolve(7, id), HOST_IDENTITY);
   t.equal(f.resolver.resolve(8, id), HOST_IDENTITY);
   t.equal(f.cache.hits, 1, 'a host cgroup is cached by its ID');
-  t.equal(f.resolver.resolve(9, 0), HOST_IDENTITY, 'no cgroup ID and no process: host');
+  t.equal(f.resolver.resolve(9, 0), PROCESS_GONE, 'no cgroup ID and no process: host labels, counted as unattributed');
 });
 
 t.test('a pod unknown to the watch, then known, then deleted', async (t) => {
@@ -186,7 +186,7 @@ t.test('a pod unknown to the watch, then known, then deleted', async (t) => {
   f.proc(50, `0::${podPath(uid, containerId)}\n`);
 
   const unknown = f.resolver.resolve(50, id);
-  t.same(unknown, { ...HOST_IDENTITY, podUid: uid }, 'a pod cgroup without a pod: names empty, UID kept');
+  t.same(unknown, { ...HOST_IDENTITY, podUid: uid, unattributed: 'pod_unknown' }, 'a pod cgroup without a pod: names empty, UID kept');
 
   // The pod is listed but its status does not name the container yet.
   const pending = makePod({ name: 'api-0', uid, containers: {} });
@@ -198,7 +198,7 @@ t.test('a pod unknown to the watch, then known, then deleted', async (t) => {
   t.equal(f.resolver.resolve(50, id).container, 'server', 'status update purges');
 
   f.pods.remove(uid);
-  t.same(f.resolver.resolve(50, id), { ...HOST_IDENTITY, podUid: uid }, 'deletion purges at once');
+  t.same(f.resolver.resolve(50, id), { ...HOST_IDENTITY, podUid: uid, unattributed: 'pod_unknown' }, 'deletion purges at once');
 });
 
 t.test('container restart: the new cgroup resolves to the same pod', async (t) => {

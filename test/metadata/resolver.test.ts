@@ -103,7 +103,7 @@ t.test('resolution on real cgroup v2', { skip }, async (t) => {
   // Pod deletion reaches the resolver through the watch, not the TTL.
   server.deletePod('shop', 'web-6f7d9c8b5-abcde');
   await until('deleted pod no longer resolves', () => metadata.resolver.resolve(a.pid, a.cgroupId).pod === '');
-  t.same(metadata.resolver.resolve(a.pid, a.cgroupId), { ...HOST_IDENTITY, podUid: uidA }, 'deleted: no names, the UID from the cgroup path stays');
+  t.same(metadata.resolver.resolve(a.pid, a.cgroupId), { ...HOST_IDENTITY, podUid: uidA, unattributed: 'pod_unknown' }, 'deleted: no names, the UID from the cgroup path stays');
 
   // A container started while the API server is away still resolves to the
   // last known pods.

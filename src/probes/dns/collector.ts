@@ -7,6 +7,7 @@ import type { Resolver } from '../../metadata/resolver.js';
 import { counterFromTotal } from '../../metrics/total-counter.js';
 import { CounterFamily, HistogramFamily, type CounterCell, type HistogramCell } from '../../metrics/cells.js';
 import { POD_LABEL_NAMES, PodCells, type PodLabels } from '../../metrics/pod-cells.js';
+import type { UnattributedSink } from '../../metrics/unattributed.js';
 import { LATENCY_BUCKETS } from '../tcp/collector.js';
 import { DomainFolder, DomainLimiter } from './domain.js';
 import { DIRECTION_QUERY, DIRECTION_RESPONSE, DNS_EVENT_LAYOUT, TRANSPORT_TCP, dnsEvent } from './event.js';
@@ -23,6 +24,8 @@ export interface DnsCollectorOptions {
   timeoutMs: number;
   maxDomains: number;
   clusterDomain: string;
+  /** Counts queries that could not be attributed to a pod. */
+  unattributed?: UnattributedSink;
 }
 
 /** A pod's cells, each created on its first use. */
@@ -99,7 +102,7 @@ export class DnsCollector {
       registry,
       total: () => limiter.folded,
     });
-    this.cells = new PodCells(options.node, (labels) => ({ labels, latency: undefined, queries: new Map(), responses: new Map() }));
+    this.cells = new PodCells(options.node, (labels) => ({ labels, latency: undefined, queries: new Map(), responses: new Map() }), options.unattributed);
   }
 
   handle(view: DataView, at: number, length: number): boolean {

@@ -12,6 +12,7 @@ export const dnsModule: ProbeModule = {
   create(ctx) {
     const { config } = ctx;
     const dns = new DnsCollector(ctx.registry, ctx.resolver, {
+      unattributed: ctx.unattributed.forProbe('dns'),
       node: config.nodeName,
       timeoutMs: config.dnsTimeoutMs,
       maxDomains: config.dnsMaxDomains,

@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import type { Resolver } from '../../metadata/resolver.js';
 import { CounterFamily, HistogramFamily, type CounterCell, type HistogramCell } from '../../metrics/cells.js';
 import { POD_LABEL_NAMES, PodCells, type PodLabels } from '../../metrics/pod-cells.js';
+import type { UnattributedSink } from '../../metrics/unattributed.js';
 import { RESULT_CLOSED, RESULT_ESTABLISHED, RESULT_RESET, TCP_EVENT_LAYOUT, TCP_RESULTS, tcpEvent } from './event.js';
 
 /** The design's network-tuned buckets: 100 µs (LAN) to 1 s (WAN). */
@@ -31,6 +32,7 @@ export class TcpCollector {
     registry: Registry,
     private readonly resolver: Resolver,
     node: string,
+    unattributed?: UnattributedSink,
   ) {
     this.latency = new HistogramFamily({
       name: 'kubepulse_tcp_latency_seconds',
@@ -54,7 +56,7 @@ export class TcpCollector {
       labelNames: [...POD_LABEL_NAMES, 'result'],
       registry,
     });
-    this.cells = new PodCells(node, (labels) => ({ labels, latency: undefined, duration: undefined, results: [] }));
+    this.cells = new PodCells(node, (labels) => ({ labels, latency: undefined, duration: undefined, results: [] }), unattributed);
   }
 
   handle(view: DataView, at: number, length: number): boolean {

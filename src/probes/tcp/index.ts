@@ -10,7 +10,7 @@ export const tcpModule: ProbeModule = {
   name: 'tcp',
   kernelObjects: () => [tcpProbe],
   create(ctx) {
-    const tcp = new TcpCollector(ctx.registry, ctx.resolver, ctx.config.nodeName);
+    const tcp = new TcpCollector(ctx.registry, ctx.resolver, ctx.config.nodeName, ctx.unattributed.forProbe('tcp'));
     return {
       events: new Map([[TCP_EVENT_TYPE, (view, at, length) => void tcp.handle(view, at, length)]]),
       forgetPodSeries: (namespace, pod) => tcp.forgetPod(namespace, pod),
