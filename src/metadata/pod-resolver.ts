@@ -219,7 +219,9 @@ export class PodResolver implements Resolver {
       this.firstSeenUnknown.set(podUid, now);
       return true;
     }
-    return now - first < this.holdMs;
+    if (now - first < this.holdMs) return true;
+    this.log.debug('events of a pod the watch does not know: no longer held', { podUid, heldMs: Math.round(now - first) });
+    return false;
   }
 
   private unknownPod(podUid: string): PodIdentity {
