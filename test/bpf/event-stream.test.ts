@@ -64,3 +64,73 @@ t.test("the poll thread's failure is kept and reported once; batches before it a
   t.equal(stream.failure?.message, 'ring buffer poll failed: Invalid argument');
   t.same(failures.map((e) => e.message), ['ring buffer poll failed: Invalid argument']);
 });
+
+t.test('a held record waits, with every record after it, in order; the bound ends the wait', async (t) => {
+  const { EventHold, holdable } = await import('../../src/bpf/event-hold.js');
+  const clock = { now: 0 };
+  let waiting = true;
+  const seen: number[] = [];
+  const stream = new EventStream(
+    new Map([
+      [
+        1,
+        (v: DataView, at: number) => {
+          const tag = v.getUint8(at + 8);
+          // Tag 2 needs something not there yet (a pod the watch has not delivered).
+          if (tag === 2 && waiting && holdable()) throw new EventHold('test');
+          seen.push(tag);
+        },
+      ],
+    ]),
+    { retryMs: 5, maxHoldMs: 1000, now: () => clock.now },
+  );
+  stream.dispatch(frame([record(1, 16, 1), record(1, 16, 2), record(1, 16, 3)]));
+  stream.dispatch(frame([record(1, 16, 4)]));
+  t.same(seen, [1], 'the record that asked and everything after it wait');
+  t.equal(stream.heldBatches, 2);
+  t.equal(stream.stats.held, 1);
+  t.equal(holdable(), false, 'holding is allowed only inside a dispatch');
+  await new Promise((r) => setTimeout(r, 30));
+  t.same(seen, [1], 'retries keep holding while the handler asks');
+  waiting = false;
+  stream.retryHeld();
+  t.same(seen, [1, 2, 3, 4], 'once it can answer, all of it, in order');
+  t.equal(stream.heldBatches, 0);
+  t.equal(stream.stats.received.get(1), 4, 'each record counted once');
+  t.equal(stream.stats.batches, 2);
+
+  // A wait that outlasts the bound ends with holding off.
+  waiting = true;
+  stream.dispatch(frame([record(1, 16, 2), record(1, 16, 5)]));
+  t.same(seen, [1, 2, 3, 4]);
+  clock.now += 1000;
+  await new Promise((r) => setTimeout(r, 30));
+  t.same(seen, [1, 2, 3, 4, 2, 5], 'handed over without holding after maxHoldMs');
+  t.equal(stream.stats.holdsForced, 1);
+
+  // stop() hands over whatever is held.
+  stream.dispatch(frame([record(1, 16, 2), record(1, 16, 6)]));
+  stream.stop();
+  t.same(seen.slice(-2), [2, 6], 'nothing is lost at stop');
+});
+
+t.test('too many held batches end the hold', async (t) => {
+  const { EventHold, holdable } = await import('../../src/bpf/event-hold.js');
+  const seen: number[] = [];
+  const stream = new EventStream(
+    new Map([
+      [
+        1,
+        (v: DataView, at: number) => {
+          if (holdable()) throw new EventHold('test');
+          seen.push(v.getUint8(at + 8));
+        },
+      ],
+    ]),
+    { retryMs: 1000, maxHeldBatches: 3 },
+  );
+  for (let i = 1; i <= 4; i++) stream.dispatch(frame([record(1, 16, i)]));
+  t.same(seen, [1, 2, 3, 4], 'the fourth held batch releases all, in order');
+  t.equal(stream.heldBatches, 0);
+  stream.stop();
+});

@@ -6,8 +6,8 @@
 //  1. the pod object is in the API (no container status yet);
 //  2. its kubelet-shaped pod and container cgroups are made, and a process
 //     starts inside the container cgroup from its first instruction (bash:
-//     one TCP connect to a local listener, one DNS query with dig to the test
-//     DNS server), then exits -- all within ~100 ms;
+//     one DNS query with dig to the test DNS server, one TCP connect to a
+//     local listener), then exits -- all within ~100 ms;
 //  3. the container's cgroup is removed as soon as it has exited (the runtime
 //     cleaning up), usually before the daemon decodes the batch;
 //  4. 1 s later the pod's status names the container ID (the kubelet's report).
@@ -56,8 +56,11 @@ function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
 }
 
-// The container: one connect, one query, exit. $1 TCP port, $2 DNS port, $3 name.
-const JOB = 'exec 3<>"/dev/tcp/127.0.0.1/$1" && exec 3>&-; dig @127.0.0.1 -p "$2" +time=2 +tries=1 +short "$3" A >/dev/null';
+// The container: one DNS query, one connect, exit at once. $1 TCP port, $2
+// DNS port, $3 name. The query comes first because its event carries no
+// process ID, and the process is gone by the time the connect is decoded:
+// nothing but the cgroup id is left to resolve either by.
+const JOB = 'dig @127.0.0.1 -p "$2" +time=2 +tries=1 +short "$3" A >/dev/null; exec 3<>"/dev/tcp/127.0.0.1/$1"';
 
 // The kubelet and runtime: per stdin line `<container cgroup dir> <name>`, make
 // the cgroup, run JOB in it from its first instruction (sh moves itself in,
