@@ -260,3 +260,60 @@ t.test('hybrid: a shared non-root v2 cgroup is noticed', async (t) => {
   t.equal(f.resolver.resolve(501, shared).pod, 'hy2', 'the container in the same v2 cgroup is told apart by PID');
   t.equal(f.resolver.resolve(500, shared), HOST_IDENTITY, 'and containerd stays host');
 });
+
+t.test('births: a new cgroup resolves exactly at its first event, also once gone, without /proc or a rescan', async (t) => {
+  const f = fixture(t);
+  f.mkCgroup('/kubepods.slice');
+  f.cgroups.rescan(); // what start() does
+  const births = new Map<number, string | null>();
+  f.cgroups.useBirths({ pathOf: (id) => births.get(id) });
+  const rescans = f.cgroups.rescans;
+
+  const uid = randomUUID();
+  const containerId = randomContainerId();
+  f.pods.upsert(makePod({ name: 'job-1', uid, owner: { kind: 'Job', name: 'nightly' }, containers: {} }));
+  // The kernel saw the mkdir (id 4242, path); the directory and the process are gone.
+  births.set(4242, podPath(uid, containerId));
+  const first = f.resolver.resolve(0, 4242);
+  t.same(first, { namespace: 'default', pod: 'job-1', workload: 'nightly', container: '', podUid: uid }, 'attributed by the pod UID at once');
+  t.equal(f.cgroups.rescans, rescans, 'no rescan');
+
+  // The status names the container later: its label is filled in.
+  f.pods.upsert(makePod({ name: 'job-1', uid, owner: { kind: 'Job', name: 'nightly' }, containers: { main: containerId } }));
+  t.equal(f.resolver.resolve(0, 4242).container, 'main', 'container label once the status names it');
+
+  // Not in the births record and not in the index: made before the daemon, outside the pods.
+  t.equal(f.resolver.resolve(0, 777), HOST_IDENTITY, 'an unknown id that predates the daemon is the host, not unattributed');
+  t.equal(f.cgroups.rescans, rescans, 'still no rescan');
+
+  // A path the kernel had to cut falls through to the other means.
+  births.set(4343, null);
+  t.equal(f.resolver.resolve(0, 4343), HOST_IDENTITY);
+});
+
+t.test('a pod the watch has not delivered: held inside a dispatch for holdMs from its first sighting, then unattributed', async (t) => {
+  const { EventHold, withHolding } = await import('../../src/bpf/event-hold.js');
+  const f = fixture(t);
+  const clock = { now: 0 };
+  const resolver = new PodResolver({ procfs: f.procfs, cgroups: f.cgroups, pods: f.pods, cache: f.cache, holdMs: 1000, now: () => clock.now, log: SILENT_LOGGER });
+  const uid = randomUUID();
+  const id = f.mkCgroup(podPath(uid, randomContainerId()));
+  f.proc(70, `0::${podPath(uid, randomContainerId())}\n`);
+  const births = new Map<number, string>([[id, podPath(uid, randomContainerId())]]);
+  f.cgroups.useBirths({ pathOf: (i) => births.get(i) });
+
+  t.throws(() => withHolding(true, () => resolver.resolve(0, id)), EventHold, 'inside a dispatch: hold');
+  t.same(resolver.resolve(0, id), { ...HOST_IDENTITY, podUid: uid, unattributed: 'pod_unknown' }, 'outside one (a scrape): answers at once');
+  f.cache.clear();
+  clock.now += 999;
+  t.throws(() => withHolding(true, () => resolver.resolve(0, id)), EventHold, 'still within holdMs of the first sighting');
+  f.pods.upsert(makePod({ name: 'late-0', uid, containers: {} }));
+  t.equal(withHolding(true, () => resolver.resolve(0, id)).pod, 'late-0', 'the pod arrived: attributed');
+
+  const other = randomUUID();
+  const id2 = f.mkCgroup(podPath(other, randomContainerId()));
+  births.set(id2, podPath(other, randomContainerId()));
+  t.throws(() => withHolding(true, () => resolver.resolve(0, id2)), EventHold);
+  clock.now += 1000;
+  t.same(withHolding(true, () => resolver.resolve(0, id2)), { ...HOST_IDENTITY, podUid: other, unattributed: 'pod_unknown' }, 'after holdMs: no more waiting, counted as pod_unknown');
+});
