@@ -741,6 +741,12 @@ async function main() {
         results.micro.push({ pods, error: err.message });
       }
     }
+    log('first event of a new cgroup (bench/new-cgroup.mjs)');
+    try {
+      results.newCgroup = await runJson(process.execPath, [join(BENCH, 'new-cgroup.mjs')], 120000);
+    } catch (err) {
+      results.newCgroup = { error: err.message };
+    }
   }
   if (withDaemon && !opt['no-profile']) {
     log(`profile: node --cpu-prof under tcp-max for ${opt['profile-duration']} s`);

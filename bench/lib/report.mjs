@@ -297,6 +297,16 @@ export function renderMarkdown(r) {
     }
     out.push('');
   }
+  if (r.newCgroup) {
+    const n = r.newCgroup;
+    out.push('## First event of a new cgroup', '');
+    if (n.error) out.push(`Not measured: ${n.error.split('\n')[0]}`, '');
+    else
+      out.push(
+        `${n.cgroups} container cgroups made and removed before their first event (bench/new-cgroup.mjs, births by ${n.hook}): ${n.attributed} attributed; first event ${n.firstEventUs.median.toFixed(1)} µs median, ${n.firstEventUs.p90.toFixed(1)} µs p90 (the births lookup alone ${n.birthsLookupMedianUs.toFixed(1)} µs); a known cgroup ${fmt.n(n.knownCgroupNsPerEvent)} ns per event with ${n.birthsLookupsForKnown} births lookups. The old way, a rescan of the same tree: ${fmt.ms(n.oldWayRescanMs)}.`,
+        '',
+      );
+  }
   out.push(profileSection(r.profile));
   return out.join('\n');
 }
