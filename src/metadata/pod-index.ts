@@ -21,7 +21,15 @@ export interface PodRecord {
   readonly identity: PodIdentity;
   /** Container ID → identity, current and previous instances of every container. */
   readonly containers: ReadonlyMap<string, PodIdentity>;
+  /**
+   * For a static pod's mirror: the UID the kubelet gave the static pod (the
+   * config hash), which is what its cgroups are named after; '' otherwise.
+   */
+  readonly staticUid: string;
 }
+
+/** The annotation with which the kubelet names the static pod a mirror pod stands for. */
+export const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 
 export type PodChangeListener = (uid: string, record: PodRecord | undefined) => void;
 
@@ -124,12 +132,15 @@ export function recordOf(pod: V1Pod, previous?: PodRecord): PodRecord | undefine
     labels: Object.freeze({ ...(pod.metadata?.labels ?? {}) }),
     identity,
     containers,
+    staticUid: pod.metadata?.annotations?.[MIRROR_ANNOTATION] ?? '',
   };
 }
 
 export class PodIndex {
   private readonly pods = new Map<string, PodRecord>();
   private readonly containers = new Map<string, PodIdentity>();
+  /** A static pod's UID (its cgroups') → its mirror pod's UID. */
+  private readonly staticUids = new Map<string, string>();
   private readonly listeners: PodChangeListener[] = [];
 
   get size(): number {
@@ -145,8 +156,12 @@ export class PodIndex {
     return this.containers.get(containerId);
   }
 
+  /** By the pod's UID, or by a static pod's own UID (the one its cgroups name) for its mirror. */
   byUid(uid: string): PodRecord | undefined {
-    return this.pods.get(uid);
+    const record = this.pods.get(uid);
+    if (record !== undefined || this.staticUids.size === 0) return record;
+    const mirror = this.staticUids.get(uid);
+    return mirror === undefined ? undefined : this.pods.get(mirror);
   }
 
   byName(namespace: string, name: string): PodRecord | undefined {
@@ -168,9 +183,12 @@ export class PodIndex {
     if (known !== undefined && version !== '' && known.resourceVersion === version) return known;
     const record = recordOf(pod, known);
     if (record === undefined) return undefined;
-    this.dropContainers(this.pods.get(record.uid));
+    const previous = this.pods.get(record.uid);
+    this.dropContainers(previous);
+    if (previous !== undefined && previous.staticUid !== '' && previous.staticUid !== record.staticUid) this.staticUids.delete(previous.staticUid);
     this.pods.set(record.uid, record);
     for (const [id, identity] of record.containers) this.containers.set(id, identity);
+    if (record.staticUid !== '') this.staticUids.set(record.staticUid, record.uid);
     this.notify(record.uid, record);
     return record;
   }
@@ -182,6 +200,7 @@ export class PodIndex {
     const record = this.pods.get(uid);
     if (record === undefined) return false;
     this.dropContainers(record);
+    if (record.staticUid !== '' && this.staticUids.get(record.staticUid) === uid) this.staticUids.delete(record.staticUid);
     this.pods.delete(uid);
     this.notify(uid, undefined);
     return true;

@@ -97,10 +97,14 @@ export class PodResolver implements Resolver {
     this.log = options.log;
     this.v2Blind = options.cgroups.mount === undefined;
     // A pod that appears, changes or goes invalidates what was cached for it.
-    this.pods.onChange((uid) => {
-      this.cache.purgePod(uid);
-      this.unknownPods.delete(uid);
-      this.firstSeenUnknown.delete(uid);
+    this.pods.onChange((uid, record) => {
+      // A static pod's cgroups name its own UID, not its mirror's: what was
+      // answered for that UID before the mirror came goes too.
+      for (const u of record?.staticUid ? [uid, record.staticUid] : [uid]) {
+        this.cache.purgePod(u);
+        this.unknownPods.delete(u);
+        this.firstSeenUnknown.delete(u);
+      }
     });
   }
 
@@ -194,14 +198,15 @@ export class PodResolver implements Resolver {
   private cacheAnswer(key: number, info: CgroupInfo): PodIdentity {
     const byContainer = info.containerId === '' ? undefined : this.pods.byContainerId(info.containerId);
     if (byContainer !== undefined) {
-      this.cache.set(key, byContainer, info.podUid);
+      this.cache.set(key, byContainer, byContainer.podUid);
       return byContainer;
     }
     const record = this.pods.byUid(info.podUid);
     if (record !== undefined) {
       // The sandbox, or a container not yet in the pod's status; the pod's
-      // next change purges this entry.
-      this.cache.set(key, record.identity, info.podUid);
+      // next change purges this entry (indexed by the pod's own UID, which
+      // for a static pod is not the one in its cgroup path).
+      this.cache.set(key, record.identity, record.uid);
       return record.identity;
     }
     // Not cached while held: the retry must ask again.

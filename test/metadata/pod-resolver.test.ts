@@ -317,3 +317,25 @@ t.test('a pod the watch has not delivered: held inside a dispatch for holdMs fro
   clock.now += 1000;
   t.same(withHolding(true, () => resolver.resolve(0, id2)), { ...HOST_IDENTITY, podUid: other, unattributed: 'pod_unknown' }, 'after holdMs: no more waiting, counted as pod_unknown');
 });
+
+t.test("a static pod: its cgroups name the kubelet's UID (the config hash), the API its mirror pod", async (t) => {
+  const f = fixture(t);
+  const hash = 'f3a1c9e07d2b4c6a8e5f1b3d7c9a2e4f'; // 32 hex, no dashes, as the kubelet names static pods
+  const containerId = randomContainerId();
+  const path = `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${hash}.slice/cri-containerd-${containerId}.scope`;
+  const id = f.mkCgroup(path);
+  f.proc(90, `0::${path}\n`);
+  t.same(f.resolver.resolve(90, id), { ...HOST_IDENTITY, podUid: hash, unattributed: 'pod_unknown' }, 'before the mirror pod is known');
+
+  const mirror = makePod({ name: 'etcd-node-a', nodeName: 'node-a', owner: { kind: 'Node', name: 'node-a' }, containers: {} });
+  mirror.metadata!.annotations = { 'kubernetes.io/config.mirror': hash, 'kubernetes.io/config.hash': hash };
+  f.pods.upsert(mirror);
+  const known = f.resolver.resolve(90, id);
+  t.equal(known.pod, 'etcd-node-a', 'the mirror arriving purges the earlier answer; found by the static UID');
+  t.equal(known.workload, 'etcd');
+  t.equal(known.podUid, mirror.metadata!.uid, "the identity is the mirror pod's");
+
+  f.pods.remove(mirror.metadata!.uid!);
+  t.equal(f.resolver.resolve(90, id).pod, '', 'the mirror deleted: no longer its');
+  t.equal(f.pods.byUid(hash), undefined, 'and the static UID forgotten');
+});
