@@ -4,6 +4,10 @@
 // one after it, in order, and hands them to the handlers again a little
 // later. Order matters: a DNS response must follow its query.
 //
+// The contract for a handler: it may throw EventHold only before it has
+// changed anything (it is called again with the same record), which is why
+// collectors resolve the pod first and count afterwards.
+//
 // Holding is only possible inside EventStream.dispatch, which turns it on
 // for the duration; everywhere else (scrape-time readers of kernel maps,
 // tests, the bench) holdable() is false and the resolver answers at once.
