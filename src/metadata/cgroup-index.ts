@@ -126,7 +126,7 @@ export class CgroupIndex {
    */
   learnBorn(cgroupId: number): CgroupEntry | undefined {
     const path = this.births?.pathOf(cgroupId);
-    if (path === undefined || path === null) return undefined; // null: cut short, a rescan may still name it
+    if (path === undefined || path === null) return undefined; // null: cut short; a live process's /proc may still name it
     const entry = parseCgroupPath(path) ?? null;
     this.entries.set(cgroupId, { entry });
     return entry;
