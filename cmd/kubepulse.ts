@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 // kubepulse: the exporter daemon (`kubepulse [run]`), its pre-flight check
-// (`kubepulse check`) and the policy exporter (`kubepulse policy`).
+// (`kubepulse check`), the policy exporter (`kubepulse policy`) and the
+// operator's commands (`observe`, `flows`, `status`, `top`). Those run on a
+// laptop: only the daemon and `check` import the modules that load the
+// native addon (dynamic imports below), so the CLI works without it.
 
 import { join } from 'node:path';
 import { packageRoot } from '../src/bpf/addon.js';
-import { runCheck } from '../src/check.js';
 import { parseConfig, usage } from '../src/config.js';
-import { startDaemon } from '../src/daemon.js';
 import { UserError } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
+
+const OPERATOR_COMMANDS = new Set(['observe', 'flows', 'status', 'top']);
 
 function fail(err: unknown): never {
   if (err instanceof UserError) {
@@ -25,6 +28,11 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = await runPolicyCommand(argv.slice(1));
     return;
   }
+  if (argv[0] !== undefined && OPERATOR_COMMANDS.has(argv[0])) {
+    const { runOperatorCommand } = await import('../src/cli/operator.js');
+    process.exitCode = await runOperatorCommand(argv[0], argv.slice(1));
+    return;
+  }
   const { command, config } = parseConfig(argv, process.env, join(packageRoot(), 'build', 'bpf'));
   if (command === 'help') {
     process.stdout.write(usage() + '\n');
@@ -32,11 +40,13 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'check') {
     // The plan is the output; logs only for what goes wrong.
+    const { runCheck } = await import('../src/check.js');
     const quiet = createLogger(config.logLevel === 'debug' ? 'debug' : 'error');
     process.exitCode = runCheck(config, quiet, (line) => process.stdout.write(line + '\n'));
     return;
   }
   const log = createLogger(config.logLevel);
+  const { startDaemon } = await import('../src/daemon.js');
   const daemon = await startDaemon(config, log);
   let stopping = false;
   const shutdown = (signal: string): void => {

@@ -36,6 +36,8 @@ export interface Config {
   probes: ProbeName[];
   flowsPerPod: number;
   syscallsRecording: SyscallsRecording;
+  /** The live event stream (/api/v1/events). */
+  api: { maxStreams: number; history: number; streamQueue: number; heartbeatMs: number };
 }
 
 interface FlagSpec {
@@ -69,6 +71,10 @@ export const FLAGS: FlagSpec[] = [
     default: 'always',
     help: `${SYSCALLS_RECORDING_MODES.join(' or ')}: on-demand attaches the syscalls probe only while POST /api/v1/syscalls/recording?on=true is in force (every syscall of the node pays while it is attached)`,
   },
+  { name: 'api.max-streams', default: '16', help: 'concurrent /api/v1/events streams; beyond, 429' },
+  { name: 'api.history', default: '10000', help: 'events kept for /api/v1/events?last=N and since= (0: no history, and no cost per event without a subscriber)' },
+  { name: 'api.stream-queue', default: '1000', help: 'events queued per stream while its client is slow; beyond, dropped and counted' },
+  { name: 'api.heartbeat', default: '15s', help: 'an idle event stream gets a heartbeat this often' },
   { name: 'flows-per-pod', default: '256', help: 'distinct flows kept per pod (and per workload in metrics); beyond, counted as overflow' },
 ];
 
@@ -84,6 +90,8 @@ export function usage(): string {
   return [
     'Usage: kubepulse [run] [flags]     run the exporter daemon',
     '       kubepulse check [flags]     pre-flight: probe the kernel, load and attach every probe, print the plan, exit 0 or 1',
+    '       kubepulse observe ...       follow the agents\' live TCP, DNS and flow events (kubepulse observe --help)',
+    '       kubepulse flows|status|top  the agents\' flows, health, and busiest/failing workloads (each has --help)',
     '       kubepulse policy ...        export NetworkPolicies and seccomp profiles from what agents observed (kubepulse policy --help)',
     '',
     'Flags:',
@@ -184,6 +192,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     probes: [...new Set(probes)],
     flowsPerPod: parseInteger(required('flows-per-pod'), 'flows-per-pod', 1, 100_000),
     syscallsRecording: oneOf(required('syscalls-recording'), 'syscalls-recording', SYSCALLS_RECORDING_MODES),
+    api: {
+      maxStreams: parseInteger(required('api.max-streams'), 'api.max-streams', 0, 10_000),
+      history: parseInteger(required('api.history'), 'api.history', 0, 1_000_000),
+      streamQueue: parseInteger(required('api.stream-queue'), 'api.stream-queue', 1, 1_000_000),
+      heartbeatMs: parseDuration(required('api.heartbeat'), 'api.heartbeat'),
+    },
   };
   return { command, config };
 }

@@ -24,6 +24,8 @@ import { addressOnlyPeers } from './peers/resolver.js';
 import { kernelObjectUses, selectModules } from './probes/index.js';
 import type { ProbeCollectors, ProbeContext, ProbeModule } from './probes/module.js';
 import { PodRoots } from './probes/pod-roots.js';
+import { StatusReporter } from './http/status.js';
+import { createLiveStream } from './stream/index.js';
 
 export interface Daemon {
   port: number;
@@ -79,6 +81,8 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   const clusterPeers = metadata.mode === 'kubernetes' ? createClusterPeers({ kubeconfig: config.kubeconfig, registry, log }) : undefined;
   const numCpus = addon.numPossibleCpus();
   const podRoots = new PodRoots({ cgroupfs: kernel.cgroup2, log });
+  // Before the modules: their collectors publish into it.
+  const live = createLiveStream({ node: config.nodeName, registry, log, ...config.api });
   const context: ProbeContext = {
     config,
     registry,
@@ -89,6 +93,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     unattributed: new UnattributedEvents(registry),
     numCpus,
     log,
+    stream: live.hub,
   };
   const modules = selectModules(config.probes);
   // Before any collector exists: a bad flag (e.g. too many --dns-ports) fails here.
@@ -168,10 +173,15 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     }
     for (const [path, change] of Object.entries(collectors.postRoutes ?? {})) server.postRoute(path, change);
   }
+  live.serve(server);
+  const status = new StatusReporter({ node: config.nodeName, version: version(), registry, readiness: ready, podsKnown: () => metadata.pods.size });
+  server.route('/api/v1/status', () => status.status());
   const port = await server.listen(config.port, config.listenAddress);
   log.info('serving', { address: config.listenAddress, port });
 
   const closeProbes = (): void => {
+    live.stop();
+    status.stop();
     for (const c of running.values()) c.stop?.();
     reaper.stop();
     podRoots.stop();

@@ -9,6 +9,8 @@ import type { Logger } from '../log.js';
 /** reasons: why not ready; notes: what is degraded without gating readiness. */
 export type Readiness = () => { ready: boolean; reasons: string[]; notes?: string[] };
 export type JsonRoute = (url: URL) => unknown | Promise<unknown>;
+/** A route that writes its own response (a long-lived stream). */
+export type RawRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 
 export interface HttpServerOptions {
   registry: Registry;
@@ -22,6 +24,7 @@ export class HttpServer {
   private readonly server: Server;
   private readonly routes = new Map<string, JsonRoute>();
   private readonly postRoutes = new Map<string, JsonRoute>();
+  private readonly rawRoutes = new Map<string, RawRoute>();
 
   constructor(private readonly options: HttpServerOptions) {
     this.server = createServer((req, res) => {
@@ -42,6 +45,11 @@ export class HttpServer {
   /** A JSON route that changes something: answers POST only. */
   postRoute(path: string, handler: JsonRoute): void {
     this.postRoutes.set(path, handler);
+  }
+
+  /** A route that writes its own response (a long-lived stream). */
+  rawRoute(path: string, handler: RawRoute): void {
+    this.rawRoutes.set(path, handler);
   }
 
   listen(port: number, host: string): Promise<number> {
@@ -111,6 +119,11 @@ export class HttpServer {
           .writeHead(200, { 'content-type': 'text/html' })
           .end('<html><body><h1>KubePulse</h1><p><a href="/metrics">/metrics</a> <a href="/healthz">/healthz</a> <a href="/readyz">/readyz</a></p></body></html>\n');
         return;
+    }
+    const raw = this.rawRoutes.get(url.pathname);
+    if (raw) {
+      raw(req, res, url);
+      return;
     }
     const route = this.routes.get(url.pathname);
     if (!route) {

@@ -15,6 +15,7 @@ import type { Logger } from '../log.js';
 import type { PodIndex } from '../metadata/pod-index.js';
 import type { Resolver } from '../metadata/resolver.js';
 import type { PeerResolver } from '../peers/resolver.js';
+import type { EventHub } from '../stream/hub.js';
 import type { ProbeName } from './names.js';
 import type { PodRoots } from './pod-roots.js';
 import type { UnattributedEvents } from '../metrics/unattributed.js';
@@ -36,6 +37,8 @@ export interface ProbeContext {
   unattributed: UnattributedEvents;
   numCpus: number;
   log: Logger;
+  /** The live event stream: collectors publish into it while it wants events. */
+  stream: EventHub;
 }
 
 /** A pod this node no longer runs. */

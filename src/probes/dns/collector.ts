@@ -3,7 +3,10 @@
 // queries that got no answer, and malformed packets counted and skipped.
 
 import { Counter, type Registry } from 'prom-client';
-import type { Resolver } from '../../metadata/resolver.js';
+import type { PodIdentity, Resolver } from '../../metadata/resolver.js';
+import { monotonicToWallMs } from '../../stream/clock.js';
+import type { EventHub } from '../../stream/hub.js';
+import { DnsRecord } from '../../stream/record.js';
 import { counterFromTotal } from '../../metrics/total-counter.js';
 import { CounterFamily, HistogramFamily, type CounterCell, type HistogramCell } from '../../metrics/cells.js';
 import { POD_LABEL_NAMES, PodCells, type PodLabels } from '../../metrics/pod-cells.js';
@@ -40,6 +43,21 @@ interface DnsCells {
 
 const TCP_LENGTH_PREFIX = 2;
 
+/** A query the live stream wants to hear the end of: what it asked, by whom. */
+class StreamedQuery {
+  constructor(
+    readonly pod: DnsCells,
+    readonly id: PodIdentity,
+    readonly name: string,
+    readonly domain: string,
+    readonly qtype: string,
+    readonly serverPort: number,
+  ) {}
+}
+
+/** Without the stream the matcher holds the pod's cells only (no allocation per query). */
+type QueryContext = DnsCells | StreamedQuery;
+
 export class DnsCollector {
   readonly queries: CounterFamily<string>;
   readonly latency: HistogramFamily<string>;
@@ -48,7 +66,9 @@ export class DnsCollector {
   readonly unmatched: Counter<string>;
   private readonly folder: DomainFolder;
   private readonly limiter: DomainLimiter;
-  private readonly matcher: DnsMatcher<DnsCells>;
+  private readonly matcher: DnsMatcher<QueryContext>;
+  /** The live stream, when the daemon has one; queries are remembered for it only while it wants them. */
+  stream: EventHub | undefined;
   private readonly cells: PodCells<DnsCells>;
   private readonly malformedByReason = new Map<string, Counter.Internal>();
   private lastBuffer: ArrayBufferLike | undefined;
@@ -131,10 +151,15 @@ export class DnsCollector {
     const cookie = dnsEvent.socketCookie(view, at);
     const ts = dnsEvent.tsNs(view, at);
     if (direction === DIRECTION_QUERY && !message.isResponse) {
-      const pod = this.cells.get(this.resolver.resolve(dnsEvent.tgid(view, at), dnsEvent.cgroupId(view, at)));
+      const id = this.resolver.resolve(dnsEvent.tgid(view, at), dnsEvent.cgroupId(view, at));
+      const pod = this.cells.get(id);
+      const qtype = qtypeName(message.qtype);
+      const context = this.stream?.wanted
+        ? new StreamedQuery(pod, id, message.qname, this.folder.fold(message.qname), qtype, dnsEvent.dport(view, at))
+        : pod;
       // A retransmission is the same query: count it once, time it from the first send.
-      if (this.matcher.query(cookie, message.id, ts, pod)) {
-        this.queryCell(pod, this.limiter.limit(this.folder.fold(message.qname)), qtypeName(message.qtype)).value += 1;
+      if (this.matcher.query(cookie, message.id, ts, context)) {
+        this.queryCell(pod, this.limiter.limit(this.folder.fold(message.qname)), qtype).value += 1;
       }
       return true;
     }
@@ -144,9 +169,12 @@ export class DnsCollector {
         this.unmatched.inc();
         return true;
       }
-      const pod = match.context;
+      const context = match.context;
+      const pod = context instanceof StreamedQuery ? context.pod : context;
+      const rcode = rcodeName(message.rcode);
       (pod.latency ??= this.latency.cell(pod.labels)).observe(match.latencySeconds);
-      this.responseCell(pod, rcodeName(message.rcode)).value += 1;
+      this.responseCell(pod, rcode).value += 1;
+      if (context instanceof StreamedQuery) this.publish(context, monotonicToWallMs(ts), rcode, match.latencySeconds);
       return true;
     }
     return true; // a response leaving or a query arriving: this node is the server
@@ -154,7 +182,16 @@ export class DnsCollector {
 
   /** Counts queries older than the timeout as rcode="timeout". nowNs: CLOCK_MONOTONIC, as the kernel stamps events. */
   expire(nowNs: number): number {
-    return this.matcher.expire(nowNs, (pod) => void (this.responseCell(pod, RCODE_TIMEOUT).value += 1));
+    return this.matcher.expire(nowNs, (context, waited) => {
+      const pod = context instanceof StreamedQuery ? context.pod : context;
+      this.responseCell(pod, RCODE_TIMEOUT).value += 1;
+      if (context instanceof StreamedQuery) this.publish(context, monotonicToWallMs(nowNs), RCODE_TIMEOUT, waited);
+    });
+  }
+
+  private publish(q: StreamedQuery, timeMs: number, rcode: string, latencySeconds: number): void {
+    const hub = this.stream;
+    if (hub?.wanted) hub.publish(new DnsRecord(timeMs, q.id, q.name, q.domain, q.qtype, rcode, latencySeconds, q.serverPort));
   }
 
   forgetPod(namespace: string, pod: string): void {

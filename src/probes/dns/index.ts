@@ -18,6 +18,7 @@ export const dnsModule: ProbeModule = {
       maxDomains: config.dnsMaxDomains,
       clusterDomain: config.clusterDomain,
     });
+    dns.stream = ctx.stream;
     // Unanswered queries become rcode="timeout". The kernel stamps events
     // with CLOCK_MONOTONIC, the clock process.hrtime reads.
     const timeouts = setInterval(() => dns.expire(Number(process.hrtime.bigint())), 1000);

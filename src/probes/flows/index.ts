@@ -1,6 +1,7 @@
 // The flows probe: who talks to whom, read from flows.bpf.o's map at scrape
 // time and for /api/v1/flows (the policy exporter's input).
 
+import { FlowTicker } from '../../stream/flow-ticker.js';
 import type { ProbeModule } from '../module.js';
 import { FlowsCollector } from './collector.js';
 import { flowsProbe } from './probe.js';
@@ -15,13 +16,19 @@ export const flowsModule: ProbeModule = {
       numCpus: ctx.numCpus,
       podRoots: ctx.podRoots,
     });
+    // Flow events for the live stream: the map read about once a second.
+    const ticker = new FlowTicker(ctx.stream, flows);
+    ticker.start();
     return {
       attached: (probe) => {
         if (probe.name === flowsProbe.name) flows.attach(probe.object);
       },
       routes: { '/api/v1/flows': () => flows.snapshot() },
       podDeleted: (pod) => flows.podGone(pod.uid),
-      stop: () => flows.stop(),
+      stop: () => {
+        ticker.stop();
+        flows.stop();
+      },
     };
   },
 };

@@ -31,6 +31,7 @@ export const RESULT_RESET = 6;
 const O = TCP_EVENT_LAYOUT.offsets;
 
 export const tcpEvent = {
+  tsNs: (v: DataView, at: number): number => readU64(v, at + O.ts_ns),
   cgroupId: (v: DataView, at: number): number => readU64(v, at + O.cgroup_id),
   elapsedNs: (v: DataView, at: number): number => readU64(v, at + O.elapsed_ns),
   tgid: (v: DataView, at: number): number => v.getUint32(at + O.tgid, true),

@@ -11,6 +11,7 @@ export const tcpModule: ProbeModule = {
   kernelObjects: () => [tcpProbe],
   create(ctx) {
     const tcp = new TcpCollector(ctx.registry, ctx.resolver, ctx.config.nodeName, ctx.unattributed.forProbe('tcp'));
+    tcp.stream = ctx.stream;
     return {
       events: new Map([[TCP_EVENT_TYPE, (view, at, length) => void tcp.handle(view, at, length)]]),
       forgetPodSeries: (namespace, pod) => tcp.forgetPod(namespace, pod),

@@ -1,0 +1,176 @@
+// The event hub: collectors publish decoded events here; it keeps a bounded
+// history and fans events out to subscribers.
+//
+// Cost by construction: collectors ask `hub.wanted` before building a
+// record, and it is false when the history is off (--api.history 0) and no
+// one subscribes, so then an event costs one property read. Otherwise an
+// event costs one small record (shared identity and peer objects, no
+// strings built) stored in a ring, plus one filter call per subscriber;
+// JSON is made only for subscribers the event passed, in the writer.
+//
+// A slow subscriber never holds the daemon: each has a bounded queue of
+// records; while its socket is not draining, events beyond the queue are
+// dropped and counted (kubepulse_stream_dropped_total), and the client is
+// told how many it missed (an `event: dropped` message) when it reads again.
+
+import { Gauge, type Registry } from 'prom-client';
+import { counterFromTotal } from '../metrics/total-counter.js';
+import type { StreamQuery } from './filter.js';
+import type { StreamRecord } from './record.js';
+
+/** Where a subscriber's bytes go (an HTTP response, in the SSE route). */
+export interface SubscriberSink {
+  /** false: the sink's buffer is full; wait for onDrain. */
+  write(records: readonly StreamRecord[], missed: number): boolean;
+  writableNeedDrain: boolean;
+}
+
+export class Subscriber {
+  readonly queue: StreamRecord[] = [];
+  /** Dropped since the client was last told. */
+  missed = 0;
+  droppedTotal = 0;
+  delivered = 0;
+  lastWriteMs = Date.now();
+  constructor(
+    readonly query: StreamQuery,
+    readonly sink: SubscriberSink,
+  ) {}
+}
+
+export interface EventHubOptions {
+  node: string;
+  /** Events kept for late clients (last=N, since=…); 0 = no history. */
+  historySize: number;
+  /** Records queued per subscriber while its socket is full. */
+  queueSize: number;
+  registry?: Registry;
+}
+
+export class EventHub {
+  /** Collectors build and publish records only when this is true. */
+  wanted: boolean;
+  readonly node: string;
+  readonly historySize: number;
+  readonly queueSize: number;
+  private readonly ring: Array<StreamRecord | undefined>;
+  private next = 0;
+  private stored = 0;
+  private seq = 0;
+  published = 0;
+  dropped = 0;
+  private readonly subscribers = new Set<Subscriber>();
+  private flushScheduled = false;
+
+  constructor(options: EventHubOptions) {
+    this.node = options.node;
+    this.historySize = options.historySize;
+    this.queueSize = options.queueSize;
+    this.ring = new Array<StreamRecord | undefined>(options.historySize);
+    this.wanted = options.historySize > 0;
+    if (options.registry) this.registerMetrics(options.registry);
+  }
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  publish(r: StreamRecord): void {
+    r.seq = ++this.seq;
+    this.published++;
+    if (this.historySize > 0) {
+      this.ring[this.next] = r;
+      this.next = (this.next + 1) % this.historySize;
+      if (this.stored < this.historySize) this.stored++;
+    }
+    for (const s of this.subscribers) {
+      if (!s.query.matches(r)) continue;
+      if (s.queue.length >= this.queueSize) {
+        s.missed++;
+        s.droppedTotal++;
+        this.dropped++;
+        continue;
+      }
+      s.queue.push(r);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flushAll());
+      }
+    }
+  }
+
+  /** The history that matches, oldest first: the last N, or since a time. */
+  history(query: StreamQuery): StreamRecord[] {
+    if (query.last === 0 && query.sinceMs === undefined) return [];
+    const out: StreamRecord[] = [];
+    // Newest first, so `last` stops early.
+    for (let i = 1; i <= this.stored; i++) {
+      const r = this.ring[(this.next - i + this.historySize) % this.historySize] as StreamRecord;
+      if (query.sinceMs !== undefined && r.timeMs < query.sinceMs) break;
+      if (!query.matches(r)) continue;
+      out.push(r);
+      if (query.last > 0 && out.length >= query.last) break;
+    }
+    return out.reverse();
+  }
+
+  subscribe(query: StreamQuery, sink: SubscriberSink): Subscriber {
+    const s = new Subscriber(query, sink);
+    this.subscribers.add(s);
+    this.wanted = true;
+    return s;
+  }
+
+  unsubscribe(s: Subscriber): void {
+    this.subscribers.delete(s);
+    this.wanted = this.historySize > 0 || this.subscribers.size > 0;
+  }
+
+  /** The sink can take more: write what waited. */
+  flush(s: Subscriber): void {
+    if (s.sink.writableNeedDrain || (s.queue.length === 0 && s.missed === 0)) return;
+    const batch = s.queue.splice(0);
+    const missed = s.missed;
+    s.missed = 0;
+    s.delivered += batch.length;
+    s.lastWriteMs = Date.now();
+    s.sink.write(batch, missed);
+  }
+
+  private flushAll(): void {
+    this.flushScheduled = false;
+    for (const s of this.subscribers) this.flush(s);
+  }
+
+  private registerMetrics(registry: Registry): void {
+    const hub = this;
+    counterFromTotal({
+      name: 'kubepulse_stream_dropped_total',
+      help: 'Events not sent to a live-stream subscriber because its queue was full (the client was too slow); the client is told how many it missed.',
+      registry,
+      total: () => hub.dropped,
+    });
+    counterFromTotal({
+      name: 'kubepulse_stream_events_total',
+      help: 'Events published to the live stream (history and subscribers).',
+      registry,
+      total: () => hub.published,
+    });
+    new Gauge({
+      name: 'kubepulse_stream_subscribers',
+      help: 'Clients following /api/v1/events now.',
+      registers: [registry],
+      collect() {
+        this.set(hub.subscribers.size);
+      },
+    });
+    new Gauge({
+      name: 'kubepulse_stream_history_events',
+      help: 'Events held in the live stream\'s history (at most --api.history).',
+      registers: [registry],
+      collect() {
+        this.set(hub.stored);
+      },
+    });
+  }
+}

@@ -1,0 +1,121 @@
+// GET /api/v1/events as Server-Sent Events.
+//
+// Why SSE and not WebSocket: the stream flows one way (agent → client);
+// SSE is plain HTTP, so it needs no dependency on node:http, works with
+// curl, fetch and kubectl port-forward, and a bad filter is an ordinary
+// 400 with a body. Each event is one `data:` line of JSON (`id:` is its
+// sequence number on this agent); `event: dropped` says how many events a
+// slow client missed; `: heartbeat` comments keep idle streams alive through
+// proxies; `event: live` marks the end of the replayed history in a
+// followed stream; `event: end` says why the agent closed the stream (history
+// replayed without follow, or the agent stopping).
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../log.js';
+import { FilterError, parseStreamQuery } from './filter.js';
+import type { EventHub, Subscriber } from './hub.js';
+import { recordJson, type StreamRecord } from './record.js';
+
+export interface EventsRouteOptions {
+  /** Concurrent streams; beyond, 429. */
+  maxStreams: number;
+  /** An idle stream gets a comment this often. */
+  heartbeatMs: number;
+  log: Logger;
+}
+
+interface OpenStream {
+  res: ServerResponse;
+  sub: Subscriber | undefined;
+}
+
+export class EventsRoute {
+  private readonly open = new Set<OpenStream>();
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(
+    private readonly hub: EventHub,
+    private readonly options: EventsRouteOptions,
+  ) {
+    this.heartbeat = setInterval(() => this.beat(), Math.max(50, Math.floor(options.heartbeatMs / 2)));
+    this.heartbeat.unref();
+  }
+
+  get streams(): number {
+    return this.open.size;
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    let query;
+    try {
+      query = parseStreamQuery(url.searchParams);
+    } catch (err) {
+      if (!(err instanceof FilterError)) throw err;
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad filter: ${err.message}\n`);
+      return;
+    }
+    if (this.open.size >= this.options.maxStreams) {
+      res.writeHead(429, { 'content-type': 'text/plain' }).end(`too many streams: ${this.open.size} open, at most ${this.options.maxStreams} (--api.max-streams)\n`);
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+    });
+    const stream: OpenStream = { res, sub: undefined };
+    this.open.add(stream);
+    const node = this.hub.node;
+    res.write(`: kubepulse events from ${node}\n\n`);
+    const history = this.hub.history(query);
+    for (let i = 0; i < history.length; i += 512) res.write(serialise(history.slice(i, i + 512), 0, node));
+    if (!query.follow) {
+      this.open.delete(stream);
+      res.end(`event: end\ndata: {"reason":"history","events":${history.length}}\n\n`);
+      return;
+    }
+    // Tells the client where the replay ends and live events begin.
+    res.write(`event: live\ndata: {"history":${history.length}}\n\n`);
+    const hub = this.hub;
+    const sub = hub.subscribe(query, {
+      write: (records, missed) => res.write(serialise(records, missed, node, sub.droppedTotal)),
+      get writableNeedDrain() {
+        return res.writableNeedDrain;
+      },
+    });
+    stream.sub = sub;
+    res.on('drain', () => hub.flush(sub));
+    const done = (): void => {
+      if (!this.open.delete(stream)) return;
+      hub.unsubscribe(sub);
+      this.options.log.debug('stream closed', { delivered: sub.delivered, dropped: sub.droppedTotal });
+    };
+    res.on('close', done);
+    req.on('close', done);
+  }
+
+  /** Ends every stream with a reason (SIGTERM), so clients know it was not a network fault. */
+  close(reason = 'agent stopping'): void {
+    clearInterval(this.heartbeat);
+    for (const s of [...this.open]) {
+      this.open.delete(s);
+      if (s.sub) this.hub.unsubscribe(s.sub);
+      s.res.end(`event: end\ndata: ${JSON.stringify({ reason })}\n\n`);
+    }
+  }
+
+  private beat(): void {
+    const now = Date.now();
+    for (const s of this.open) {
+      if (!s.sub || s.res.writableNeedDrain || now - s.sub.lastWriteMs < this.options.heartbeatMs) continue;
+      s.sub.lastWriteMs = now;
+      s.res.write(': heartbeat\n\n');
+    }
+  }
+}
+
+function serialise(records: readonly StreamRecord[], missed: number, node: string, droppedTotal = 0): string {
+  let out = missed > 0 ? `event: dropped\ndata: {"missed":${missed},"dropped_total":${droppedTotal}}\n\n` : '';
+  for (const r of records) out += `id: ${r.seq}\ndata: ${JSON.stringify(recordJson(r, node))}\n\n`;
+  return out;
+}
