@@ -9,7 +9,8 @@
 // JSON is made only for subscribers the event passed, in the writer.
 //
 // A slow subscriber never holds the daemon: each has a bounded queue of
-// records; while its socket is not draining, events beyond the queue are
+// records and a bounded number of bytes written but not yet taken by its
+// socket; while those bytes are at the bound, events beyond the queue are
 // dropped and counted (kubepulse_stream_dropped_total), and the client is
 // told how many it missed (an `event: dropped` message) when it reads again.
 
@@ -20,9 +21,9 @@ import type { StreamRecord } from './record.js';
 
 /** Where a subscriber's bytes go (an HTTP response, in the SSE route). */
 export interface SubscriberSink {
-  /** false: the sink's buffer is full; wait for onDrain. */
-  write(records: readonly StreamRecord[], missed: number): boolean;
-  writableNeedDrain: boolean;
+  write(records: readonly StreamRecord[], missed: number): void;
+  /** The sink holds as many bytes as a subscriber may have waiting; the owner calls hub.flush when it drains. */
+  readonly full: boolean;
 }
 
 export class Subscriber {
@@ -85,6 +86,9 @@ export class EventHub {
     }
     for (const s of this.subscribers) {
       if (!s.query.matches(r)) continue;
+      // One ring-buffer batch can hold more events than a queue: a client
+      // that keeps up takes them now instead of losing them.
+      if (s.queue.length >= this.queueSize && !s.sink.full) this.flush(s);
       if (s.queue.length >= this.queueSize) {
         s.missed++;
         s.droppedTotal++;
@@ -128,7 +132,7 @@ export class EventHub {
 
   /** The sink can take more: write what waited. */
   flush(s: Subscriber): void {
-    if (s.sink.writableNeedDrain || (s.queue.length === 0 && s.missed === 0)) return;
+    if (s.sink.full || (s.queue.length === 0 && s.missed === 0)) return;
     const batch = s.queue.splice(0);
     const missed = s.missed;
     s.missed = 0;

@@ -16,6 +16,13 @@ import { FilterError, parseStreamQuery } from './filter.js';
 import type { EventHub, Subscriber } from './hub.js';
 import { recordJson, type StreamRecord } from './record.js';
 
+/**
+ * Bytes a stream may have written but not yet sent. One ring-buffer batch
+ * (100 ms of events) must fit, or a client that keeps up would lose events;
+ * with --api.max-streams 16 it bounds what stuck clients hold to 16 MiB.
+ */
+const SINK_BYTES = 1 << 20;
+
 export interface EventsRouteOptions {
   /** Concurrent streams; beyond, 429. */
   maxStreams: number;
@@ -79,8 +86,8 @@ export class EventsRoute {
     const hub = this.hub;
     const sub = hub.subscribe(query, {
       write: (records, missed) => res.write(serialise(records, missed, node, sub.droppedTotal)),
-      get writableNeedDrain() {
-        return res.writableNeedDrain;
+      get full() {
+        return res.writableLength >= SINK_BYTES;
       },
     });
     stream.sub = sub;
@@ -107,7 +114,7 @@ export class EventsRoute {
   private beat(): void {
     const now = Date.now();
     for (const s of this.open) {
-      if (!s.sub || s.res.writableNeedDrain || now - s.sub.lastWriteMs < this.options.heartbeatMs) continue;
+      if (!s.sub || s.res.writableLength > 0 || now - s.sub.lastWriteMs < this.options.heartbeatMs) continue;
       s.sub.lastWriteMs = now;
       s.res.write(': heartbeat\n\n');
     }
