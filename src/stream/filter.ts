@@ -14,7 +14,9 @@ import { RCODE_LABELS } from '../probes/dns/names.js';
 import { TCP_RESULTS } from '../probes/tcp/event.js';
 import { EVENT_TYPES, type EventType, type StreamRecord } from './record.js';
 
-export class FilterError extends Error {}
+export class FilterError extends Error {
+  override name = 'FilterError';
+}
 
 export interface StreamQuery {
   matches(r: StreamRecord): boolean;

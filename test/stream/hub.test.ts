@@ -1,0 +1,81 @@
+// The event hub: history bounds, what collectors are told (wanted), queues
+// bounded per subscriber with drops counted and reported, and no JSON made
+// for subscribers an event does not match.
+import t from 'tap';
+import { Registry } from 'prom-client';
+import { parseStreamQuery } from '../../src/stream/filter.js';
+import { EventHub, type SubscriberSink } from '../../src/stream/hub.js';
+import { TcpRecord, type StreamRecord } from '../../src/stream/record.js';
+
+const id = { namespace: 'shop', pod: 'web-1', workload: 'web', container: 'app', podUid: 'u' };
+const rec = (i: number, result = 'established') => new TcpRecord(1_000_000 + i, id, result, 0.001, 80);
+const q = (s: string) => parseStreamQuery(new URLSearchParams(s));
+const tick = () => new Promise((r) => setImmediate(r));
+
+function sink(): SubscriberSink & { got: StreamRecord[]; missed: number[]; isFull: boolean } {
+  const s = {
+    got: [] as StreamRecord[],
+    missed: [] as number[],
+    isFull: false,
+    write(records: readonly StreamRecord[], missed: number) {
+      s.got.push(...records);
+      if (missed > 0) s.missed.push(missed);
+    },
+    get full() {
+      return s.isFull;
+    },
+  };
+  return s;
+}
+
+t.test('wanted: only with a history or a subscriber', async (t) => {
+  const hub = new EventHub({ node: 'n', historySize: 0, queueSize: 10 });
+  t.equal(hub.wanted, false, 'no history, no subscriber: collectors skip the stream');
+  const s = hub.subscribe(q(''), sink());
+  t.equal(hub.wanted, true);
+  hub.unsubscribe(s);
+  t.equal(hub.wanted, false);
+  t.equal(new EventHub({ node: 'n', historySize: 5, queueSize: 10 }).wanted, true, 'a history wants every event');
+});
+
+t.test('the history keeps the newest N, answers last and since in order', async (t) => {
+  const hub = new EventHub({ node: 'n', historySize: 5, queueSize: 10 });
+  for (let i = 1; i <= 8; i++) hub.publish(rec(i, i % 2 === 0 ? 'refused' : 'established'));
+  t.same(hub.history(q('last=100')).map((r) => r.timeMs - 1_000_000), [4, 5, 6, 7, 8], 'bounded to 5');
+  t.same(hub.history(q('last=2')).map((r) => r.timeMs - 1_000_000), [7, 8]);
+  t.same(hub.history(q('last=10&result=refused')).map((r) => r.timeMs - 1_000_000), [4, 6, 8], 'filtered');
+  t.same(hub.history(q('')), [], 'nothing without last or since');
+});
+
+t.test('a subscriber that cannot take more loses events, counted, and is told', async (t) => {
+  const registry = new Registry();
+  const hub = new EventHub({ node: 'n', historySize: 0, queueSize: 3, registry });
+  const slow = sink();
+  const fast = sink();
+  hub.subscribe(q(''), slow);
+  hub.subscribe(q(''), fast);
+  slow.isFull = true;
+  for (let i = 0; i < 10; i++) hub.publish(rec(i));
+  await tick();
+  t.equal(fast.got.length, 10, 'the other subscriber gets all (flushed when its queue fills)');
+  t.equal(slow.got.length, 0, 'nothing written to a full sink');
+  slow.isFull = false;
+  const subs = [...(hub as unknown as { subscribers: Set<unknown> }).subscribers];
+  hub.flush(subs[0] as never);
+  t.same(slow.got.map((r) => r.timeMs - 1_000_000), [0, 1, 2], 'the queue kept the first 3');
+  t.same(slow.missed, [7], 'and the sink is told 7 were missed');
+  t.equal(hub.dropped, 7);
+  const text = await registry.metrics();
+  t.match(text, /kubepulse_stream_dropped_total 7/);
+  t.match(text, /kubepulse_stream_subscribers 2/);
+});
+
+t.test('filters run before anything is written', async (t) => {
+  const hub = new EventHub({ node: 'n', historySize: 0, queueSize: 100 });
+  const refusedOnly = sink();
+  hub.subscribe(q('result=refused'), refusedOnly);
+  hub.publish(rec(1));
+  hub.publish(rec(2, 'refused'));
+  await tick();
+  t.same(refusedOnly.got.map((r) => (r as TcpRecord).result), ['refused']);
+});
