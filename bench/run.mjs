@@ -20,6 +20,7 @@ import { summarizeProfile } from './lib/cpuprofile.mjs';
 import { renderMarkdown } from './lib/report.mjs';
 import { measureLargeCluster, startKube } from './kube.mjs';
 import { measureSyscalls } from './lib/syscall-bench.mjs';
+import { renderStreamCost } from './stream-cost.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH, '..');
@@ -54,6 +55,7 @@ const { values: opt } = parseArgs({
     'no-kube': { type: 'boolean', default: false },
     'no-large-cluster': { type: 'boolean', default: false },
     'large-cluster': { type: 'string', default: '10000,2000,500' },
+    'no-stream': { type: 'boolean', default: false },
     'profile-duration': { type: 'string', default: '5' },
     'scrape-pods': { type: 'string', default: '1000' },
     'scrape-domains': { type: 'string', default: '5' },
@@ -748,6 +750,14 @@ async function main() {
       results.newCgroup = { error: err.message };
     }
   }
+  if (withDaemon && !opt['no-stream']) {
+    log('live stream: daemon CPU at 10k conn/s with 0, 1 and 10 subscribers (bench/stream-cost.mjs)');
+    try {
+      results.stream = await runJson(process.execPath, [join(BENCH, 'stream-cost.mjs'), '--bin', join(BIN, 'tcp-storm'), '--reps', String(Math.min(REPS, 3)), '--duration', String(DURATION)], 600000);
+    } catch (err) {
+      results.stream = { error: err.message };
+    }
+  }
   if (withDaemon && !opt['no-profile']) {
     log(`profile: node --cpu-prof under tcp-max for ${opt['profile-duration']} s`);
     try {
@@ -763,7 +773,7 @@ async function main() {
 
   const jsonPath = join(OUT, `results-${stamp}.json`);
   writeFileSync(jsonPath, JSON.stringify(results, (k, v) => (v instanceof Map ? Object.fromEntries(v) : v), 2));
-  const md = renderMarkdown(results);
+  const md = renderMarkdown(results) + (results.stream ? renderStreamCost(results.stream) : '');
   writeFileSync(join(OUT, 'latest.md'), md);
   process.stdout.write(md);
   log(`wrote ${jsonPath} and ${join(OUT, 'latest.md')} in ${results.elapsedS} s`);

@@ -12,6 +12,8 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export class TcpRecord {
   readonly type = 'tcp' as const;
   seq = 0;
+  /** The SSE message, made by the first subscriber that sends it and shared by the rest. */
+  wire: string | undefined = undefined;
   constructor(
     readonly timeMs: number,
     readonly id: PodIdentity,
@@ -25,6 +27,8 @@ export class TcpRecord {
 export class DnsRecord {
   readonly type = 'dns' as const;
   seq = 0;
+  /** The SSE message, made by the first subscriber that sends it and shared by the rest. */
+  wire: string | undefined = undefined;
   constructor(
     readonly timeMs: number,
     readonly id: PodIdentity,
@@ -40,6 +44,8 @@ export class DnsRecord {
 export class FlowEventRecord {
   readonly type = 'flow' as const;
   seq = 0;
+  /** The SSE message, made by the first subscriber that sends it and shared by the rest. */
+  wire: string | undefined = undefined;
   constructor(
     readonly timeMs: number,
     readonly id: PodIdentity,

@@ -123,6 +123,6 @@ export class EventsRoute {
 
 function serialise(records: readonly StreamRecord[], missed: number, node: string, droppedTotal = 0): string {
   let out = missed > 0 ? `event: dropped\ndata: {"missed":${missed},"dropped_total":${droppedTotal}}\n\n` : '';
-  for (const r of records) out += `id: ${r.seq}\ndata: ${JSON.stringify(recordJson(r, node))}\n\n`;
+  for (const r of records) out += r.wire ??= `id: ${r.seq}\ndata: ${JSON.stringify(recordJson(r, node))}\n\n`;
   return out;
 }
