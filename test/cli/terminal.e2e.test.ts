@@ -73,7 +73,7 @@ t.test('top and observe on a terminal', skip, async (t) => {
   const cid = randomContainerId();
   const box = startBashContainer(cgroups, uid, cid);
   api.addPod(makePod({ name: 'cart-6f7d9c8b7-m4p2x', namespace: ns, uid, nodeName: node, labels: { app: 'cart', 'pod-template-hash': '6f7d9c8b7' }, owner: { kind: 'ReplicaSet', name: 'cart-6f7d9c8b7' }, containers: { app: cid } }));
-  const daemon = await startDaemon(['--kubeconfig', writeKubeconfig(dir, api.url, api.token), '--node-name', node, '--dns-ports', `53,${dns.port}`, '--probes', 'tcp,dns']);
+  const daemon = await startDaemon(['--kubeconfig', writeKubeconfig(dir, api.url, api.token), '--node-name', node, '--dns-ports', `53,${dns.port}`, '--probes', 'tcp,dns', '--api.history', '300000']);
   daemons.push(daemon);
   await daemon.waitReady(45_000);
   const agent = daemon.url('').replace(/\/$/, '');

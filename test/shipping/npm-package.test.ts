@@ -81,7 +81,7 @@ t.test('npm pack → npm install -g by a non-root user → kubepulse and kubectl
   t.match(help.stdout, /Usage: kubepulse observe/);
 
   // A real agent, from the checkout (as root: it loads BPF).
-  const daemon = await startDaemon(['--probes', 'tcp', '--node-name', 'pack-test']);
+  const daemon = await startDaemon(['--probes', 'tcp', '--node-name', 'pack-test', '--api.history', '300000']); // other tests' storms share the history
   t.teardown(() => daemon.stop());
   await daemon.waitReady(30_000);
   const agent = daemon.url('').replace(/\/$/, '');

@@ -102,6 +102,9 @@ t.test('kubepulse observe shows a pod\'s TCP and DNS events live and from the hi
     '--dns-timeout', '1s',
     '--api.max-streams', '3',
     '--api.heartbeat', '300ms',
+    // The history is the node's, shared with every other process's events:
+    // other tests' connection storms on this machine must not push ours out.
+    '--api.history', '300000',
   ]);
   daemons.push(daemon);
   await daemon.waitReady(45_000);
