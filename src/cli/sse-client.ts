@@ -52,7 +52,7 @@ export async function readEvents(agent: string, query: URLSearchParams, h: Strea
     throw new AgentStreamError(agent, `HTTP ${res.statusCode}${body ? `: ${body.slice(0, 200)}` : ''}`, res.statusCode === 400);
   }
   if (!String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
-    res.body.destroy();
+    await res.body.dump().catch(() => undefined); // destroy() would emit an unhandled error
     throw new AgentStreamError(agent, `not an event stream (content-type ${String(res.headers['content-type'])}): is this a KubePulse agent?`);
   }
   let pending = '';
