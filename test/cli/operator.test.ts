@@ -147,3 +147,27 @@ t.test('usage errors: one line, exit 2', async (t) => {
     t.match(r.stderr, new RegExp(`^kubepulse ${args[0]}: `));
   }
 });
+
+t.test('the operator commands never load the native addon (they run where it cannot be built)', async (t) => {
+  const agent = await serve(t, sseAgent([ev('a', '2026-12-01T01:00:00.100Z', 'a1')]));
+  const { spawn } = await import('node:child_process');
+  const { once } = await import('node:events');
+  const { CLI } = await import('../support/daemon.js');
+  // Any native module load throws: dlopen is how Node loads a .node file.
+  const noAddon = 'data:text/javascript,process.dlopen=()=>{throw new Error("a native addon was loaded")}';
+  const run = async (args: string[]) => {
+    const child = spawn(process.execPath, ['--import', noAddon, CLI, ...args], { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    return { code, out };
+  };
+  for (const args of [['status', '--agent', agent], ['observe', '--agent', agent, '--last', '1'], ['top', '--agent', agent, '--window', '1s']]) {
+    const r = await run(args);
+    t.notMatch(r.out, /native addon was loaded/, `kubepulse ${args[0]} loads no addon`);
+    t.equal(r.code, 0, `kubepulse ${args[0]} ran ${r.out}`);
+  }
+  const check = await run(['check']);
+  t.match(check.out, /native addon was loaded/, 'while check does load it (the hook is effective)');
+});
