@@ -73,32 +73,52 @@ export class EventsRoute {
     const stream: OpenStream = { res, sub: undefined };
     this.open.add(stream);
     const node = this.hub.node;
-    res.write(`: kubepulse events from ${node}\n\n`);
-    const history = this.hub.history(query);
-    for (let i = 0; i < history.length; i += 512) res.write(serialise(history.slice(i, i + 512), 0, node));
-    if (!query.follow) {
-      this.open.delete(stream);
-      res.end(`event: end\ndata: {"reason":"history","events":${history.length}}\n\n`);
-      return;
-    }
-    // Tells the client where the replay ends and live events begin.
-    res.write(`event: live\ndata: {"history":${history.length}}\n\n`);
     const hub = this.hub;
-    const sub = hub.subscribe(query, {
-      write: (records, missed) => res.write(serialise(records, missed, node, sub.droppedTotal)),
-      get full() {
-        return res.writableLength >= SINK_BYTES;
-      },
-    });
+    res.write(`: kubepulse events from ${node}\n\n`);
+    // The history is taken and the subscription made in the same tick, so
+    // nothing falls between them. Live events wait in the subscriber's
+    // (bounded) queue while the history is written.
+    const history = hub.history(query);
+    let replaying = true;
+    const sub = query.follow
+      ? hub.subscribe(query, {
+          write: (records, missed) => void (res.writableEnded || res.write(serialise(records, missed, node, sub?.droppedTotal))),
+          get full() {
+            return replaying || res.writableLength >= SINK_BYTES;
+          },
+        })
+      : undefined;
     stream.sub = sub;
-    res.on('drain', () => hub.flush(sub));
+    let closed = false;
     const done = (): void => {
+      closed = true;
       if (!this.open.delete(stream)) return;
-      hub.unsubscribe(sub);
-      this.options.log.debug('stream closed', { delivered: sub.delivered, dropped: sub.droppedTotal });
+      if (sub) {
+        hub.unsubscribe(sub);
+        this.options.log.debug('stream closed', { delivered: sub.delivered, dropped: sub.droppedTotal });
+      }
     };
     res.on('close', done);
     req.on('close', done);
+    if (sub) res.on('drain', () => hub.flush(sub));
+    void (async () => {
+      // A long history goes out at the client's pace, never all into memory at once.
+      const over = () => closed || res.writableEnded; // the client left, or the agent is stopping
+      for (let i = 0; i < history.length && !over(); i += 512) {
+        res.write(serialise(history.slice(i, i + 512), 0, node));
+        if (res.writableLength >= SINK_BYTES) await new Promise((r) => (res.once('drain', r), res.once('close', r)));
+      }
+      if (over()) return;
+      if (!sub) {
+        this.open.delete(stream);
+        res.end(`event: end\ndata: {"reason":"history","events":${history.length}}\n\n`);
+        return;
+      }
+      // Tells the client where the replay ends and live events begin.
+      res.write(`event: live\ndata: {"history":${history.length}}\n\n`);
+      replaying = false;
+      hub.flush(sub);
+    })();
   }
 
   /** Ends every stream with a reason (SIGTERM), so clients know it was not a network fault. */
@@ -121,7 +141,7 @@ export class EventsRoute {
   }
 }
 
-function serialise(records: readonly StreamRecord[], missed: number, node: string, droppedTotal = 0): string {
+function serialise(records: readonly StreamRecord[], missed: number, node: string, droppedTotal: number | undefined = 0): string {
   let out = missed > 0 ? `event: dropped\ndata: {"missed":${missed},"dropped_total":${droppedTotal}}\n\n` : '';
   for (const r of records) out += r.wire ??= `id: ${r.seq}\ndata: ${JSON.stringify(recordJson(r, node))}\n\n`;
   return out;
