@@ -78,9 +78,12 @@ export async function runObserve(argv: string[], io: Io, signal: AbortSignal): P
   const history: StreamEventMessage[] = [];
   const live: Array<{ at: number; m: StreamEventMessage }> = [];
   const timeOf = (m: StreamEventMessage) => Date.parse(String(m.event.time));
+  /** Prints live events that have waited REORDER_MS (all of them at the end), in time order; none before the history. */
   const releaseLive = (all: boolean) => {
+    if (inHistory) return;
     const cut = Date.now() - REORDER_MS;
-    const ready = all ? live.splice(0) : live.splice(0, live.findIndex((x) => x.at > cut) === -1 ? live.length : live.findIndex((x) => x.at > cut));
+    const waited = live.findIndex((x) => x.at > cut);
+    const ready = live.splice(0, all || waited === -1 ? live.length : waited);
     ready.sort((a, b) => timeOf(a.m) - timeOf(b.m)).forEach((x) => print(x.m));
   };
   const pastHistory = new Set<string>();

@@ -171,3 +171,20 @@ t.test('the operator commands never load the native addon (they run where it can
   const check = await run(['check']);
   t.match(check.out, /native addon was loaded/, 'while check does load it (the hook is effective)');
 });
+
+t.test('observe -f: live events of several agents merged in time order', async (t) => {
+  /** An agent that sends its live events after a delay, then stops. */
+  const liveAgent = (events: object[], delayMs: number): Handler => (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('event: live\ndata: {"history":0}\n\n');
+    setTimeout(() => {
+      events.forEach((e, i) => res.write(`id: ${i + 1}\ndata: ${JSON.stringify(e)}\n\n`));
+      setTimeout(() => res.end('event: end\ndata: {"reason":"agent stopping"}\n\n'), 100);
+    }, delayMs);
+  };
+  const a = await serve(t, liveAgent([ev('a', '2026-12-01T01:00:00.100Z', 'a1'), ev('a', '2026-12-01T01:00:00.300Z', 'a2')], 50));
+  const b = await serve(t, liveAgent([ev('b', '2026-12-01T01:00:00.200Z', 'b1')], 150));
+  const r = await runCli(['observe', '--agent', a, '--agent', b, '-o', 'json']);
+  t.equal(r.code, 0, r.stderr);
+  t.same(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { pod: string }).pod), ['a1', 'b1', 'a2'], 'b1 arrived later than a2 but is shown before it');
+});
