@@ -6,7 +6,10 @@
 // one subscribes, so then an event costs one property read. Otherwise an
 // event costs one small record (shared identity and peer objects, no
 // strings built) stored in a ring, plus one filter call per subscriber;
-// JSON is made only for subscribers the event passed, in the writer.
+// JSON is made only for subscribers the event passed, in the writer. TCP
+// events, the most frequent, are kept without any allocation while no one
+// subscribes: their fields go into typed-array columns of the ring and
+// become records only when a client asks for the history.
 //
 // A slow subscriber never holds the daemon: each has a bounded queue of
 // records and a bounded number of bytes written but not yet taken by its
@@ -16,8 +19,10 @@
 
 import { Gauge, type Registry } from 'prom-client';
 import { counterFromTotal } from '../metrics/total-counter.js';
+import type { PodIdentity } from '../metadata/resolver.js';
+import { TCP_RESULTS } from '../probes/tcp/event.js';
 import type { StreamQuery } from './filter.js';
-import type { StreamRecord } from './record.js';
+import { TcpRecord, type StreamRecord } from './record.js';
 
 /** Where a subscriber's bytes go (an HTTP response, in the SSE route). */
 export interface SubscriberSink {
@@ -54,7 +59,16 @@ export class EventHub {
   readonly node: string;
   readonly historySize: number;
   readonly queueSize: number;
+  /** A slot holds a record, or (undefined) a TCP event in the columns below. */
   private readonly ring: Array<StreamRecord | undefined>;
+  private readonly col: {
+    seq: Float64Array;
+    timeMs: Float64Array;
+    seconds: Float64Array;
+    port: Uint16Array;
+    result: Uint8Array;
+    id: Array<PodIdentity | undefined>;
+  };
   private next = 0;
   private stored = 0;
   private seq = 0;
@@ -67,7 +81,9 @@ export class EventHub {
     this.node = options.node;
     this.historySize = options.historySize;
     this.queueSize = options.queueSize;
-    this.ring = new Array<StreamRecord | undefined>(options.historySize);
+    const n = options.historySize;
+    this.ring = new Array<StreamRecord | undefined>(n);
+    this.col = { seq: new Float64Array(n), timeMs: new Float64Array(n), seconds: new Float64Array(n), port: new Uint16Array(n), result: new Uint8Array(n), id: new Array(n) };
     this.wanted = options.historySize > 0;
     if (options.registry) this.registerMetrics(options.registry);
   }
@@ -103,14 +119,46 @@ export class EventHub {
     }
   }
 
+  /** A TCP event (result: enum kp_tcp_result); with no subscriber, stored without allocating. */
+  publishTcp(timeMs: number, id: PodIdentity, result: number, seconds: number, peerPort: number): void {
+    if (this.subscribers.size > 0 || this.historySize === 0) {
+      this.publish(new TcpRecord(timeMs, id, TCP_RESULTS[result] ?? 'error', seconds, peerPort));
+      return;
+    }
+    const i = this.next;
+    this.published++;
+    this.ring[i] = undefined;
+    this.col.seq[i] = ++this.seq;
+    this.col.timeMs[i] = timeMs;
+    this.col.seconds[i] = seconds;
+    this.col.port[i] = peerPort;
+    this.col.result[i] = result;
+    this.col.id[i] = id;
+    this.next = (i + 1) % this.historySize;
+    if (this.stored < this.historySize) this.stored++;
+  }
+
+  /** The record at a ring slot, made from the columns (once) when it was stored as one. */
+  private at(slot: number): StreamRecord {
+    let r = this.ring[slot];
+    if (r === undefined) {
+      const c = this.col;
+      r = new TcpRecord(c.timeMs[slot] as number, c.id[slot] as PodIdentity, TCP_RESULTS[c.result[slot] as number] ?? 'error', c.seconds[slot] as number, c.port[slot] as number);
+      r.seq = c.seq[slot] as number;
+      this.ring[slot] = r;
+    }
+    return r;
+  }
+
   /** The history that matches, oldest first: the last N, or since a time. */
   history(query: StreamQuery): StreamRecord[] {
     if (query.last === 0 && query.sinceMs === undefined) return [];
     const out: StreamRecord[] = [];
     // Newest first, so `last` stops early.
     for (let i = 1; i <= this.stored; i++) {
-      const r = this.ring[(this.next - i + this.historySize) % this.historySize] as StreamRecord;
-      if (query.sinceMs !== undefined && r.timeMs < query.sinceMs) break;
+      const slot = (this.next - i + this.historySize) % this.historySize;
+      if (query.sinceMs !== undefined && (this.ring[slot]?.timeMs ?? (this.col.timeMs[slot] as number)) < query.sinceMs) break;
+      const r = this.at(slot);
       if (!query.matches(r)) continue;
       out.push(r);
       if (query.last > 0 && out.length >= query.last) break;

@@ -79,3 +79,19 @@ t.test('filters run before anything is written', async (t) => {
   await tick();
   t.same(refusedOnly.got.map((r) => (r as TcpRecord).result), ['refused']);
 });
+
+t.test('TCP events kept in columns without a subscriber come back as records, in order with the rest', async (t) => {
+  const { DnsRecord } = await import('../../src/stream/record.js');
+  const hub = new EventHub({ node: 'n', historySize: 4, queueSize: 10 });
+  hub.publishTcp(1000, id, 2, 0.0001, 8080); // refused
+  hub.publish(new DnsRecord(1001, id, 'a.example.com', 'example.com', 'A', 'NXDOMAIN', 0.002, 53));
+  hub.publishTcp(1002, id, 5, 2.5, 443); // closed
+  const got = hub.history(q('last=10'));
+  t.same(got.map((r) => [r.seq, r.type, r.timeMs]), [[1, 'tcp', 1000], [2, 'dns', 1001], [3, 'tcp', 1002]]);
+  t.match(got[0], { result: 'refused', seconds: 0.0001, peerPort: 8080, id });
+  t.match(got[2], { result: 'closed', seconds: 2.5, peerPort: 443 });
+  t.equal(hub.history(q('last=1'))[0], got[2], 'made once, then shared');
+  for (let i = 0; i < 3; i++) hub.publishTcp(2000 + i, id, 1, 0.001, 80);
+  t.same(hub.history(q('last=10')).map((r) => r.timeMs), [1002, 2000, 2001, 2002], 'the ring wraps');
+  t.same(hub.history(q('since=1970-01-01T00:00:02.001Z')).map((r) => r.timeMs), [2001, 2002], 'since reads the columns too');
+});

@@ -9,7 +9,6 @@ import type { UnattributedSink } from '../../metrics/unattributed.js';
 import { RESULT_CLOSED, RESULT_ESTABLISHED, RESULT_RESET, TCP_EVENT_LAYOUT, TCP_RESULTS, tcpEvent } from './event.js';
 import type { EventHub } from '../../stream/hub.js';
 import { monotonicToWallMs } from '../../stream/clock.js';
-import { TcpRecord } from '../../stream/record.js';
 
 /** The design's network-tuned buckets: 100 µs (LAN) to 1 s (WAN). */
 export const LATENCY_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
@@ -79,7 +78,7 @@ export class TcpCollector {
     // "closed" is the normal end of a connection, not a result worth a series.
     const hub = this.stream;
     if (hub !== undefined && hub.wanted)
-      hub.publish(new TcpRecord(monotonicToWallMs(tcpEvent.tsNs(view, at)), id, TCP_RESULTS[result] as string, seconds, tcpEvent.dport(view, at)));
+      hub.publishTcp(monotonicToWallMs(tcpEvent.tsNs(view, at)), id, result, seconds, tcpEvent.dport(view, at));
     if (result !== RESULT_CLOSED) (c.results[result] ??= this.connections.cell({ ...c.labels, result: TCP_RESULTS[result] as string })).value += 1;
     return true;
   }
