@@ -111,7 +111,7 @@ t.test('top and observe on a terminal', skip, async (t) => {
   t.match(topScreen, /kubepulse top — 1\/1 agents, last 5s/, 'the header');
   const failing = topScreen.slice(topScreen.indexOf('Most failing'));
   const dnsFail = Number(row.exec(failing)?.[1]);
-  t.ok(dnsFail > 0 && dnsFail < 100, `the workload is among the most failing, DNS failures ${dnsFail}% (half its lookups fail; the window's edges move the share)`);
+  t.ok(dnsFail > 0, `the workload is among the most failing, DNS failures ${dnsFail}% (half its lookups fail; under load a window may hold only failures)`);
   t.match(screen('top', true), /\x1b\[/, 'in colour on a terminal');
 
   const observeScreen = await until('observe shows events', () => {
