@@ -22,7 +22,7 @@ TS_STAMP := dist/.built
 PROMETHEUS_RULE := deployments/07-prometheusrule.yaml
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-.PHONY: setup packages deps build run test lint check bench test-kernels clean
+.PHONY: setup packages deps build run test lint check bench test-kernels fuzz clean
 
 setup: packages deps
 
@@ -84,6 +84,12 @@ lint: deps
 # Runs unattended in under 10 minutes, as root; BENCH_ARGS=--quick for a smoke run.
 bench: build
 	node bench/run.mjs $(BENCH_ARGS)
+
+# Coverage-guided fuzzing of every parser of outside input, FUZZ_SECONDS per
+# target (default 10 minutes each), unattended; report in build/fuzz/report.md.
+FUZZ_SECONDS ?= 600
+fuzz: build
+	node test/fuzz/run.mjs --seconds $(FUZZ_SECONDS) --keep-corpus --report build/fuzz/report.md
 
 # The whole kernel matrix: this host and Debian's 5.10, 6.1 and 6.12 under QEMU TCG,
 # one guest after the other (~2-6 min each here; `make test` runs host + 6.1 only).

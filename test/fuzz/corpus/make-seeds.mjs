@@ -1,0 +1,53 @@
+// Writes the hand-made seeds of the committed corpus (the captured ones come
+// from test/probes/dns/fixtures/packets.json, dig and dnsmasq on this
+// machine). Run once after changing it: node test/fuzz/corpus/make-seeds.mjs
+// Each seed is small and shaped like what arrives in production.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const put = (target, name, bytes) => {
+  mkdirSync(join(here, target), { recursive: true });
+  writeFileSync(join(here, target, name), bytes);
+};
+
+// ── DNS messages ─────────────────────────────────────────────────────────
+const u16 = (n) => [n >> 8, n & 0xff];
+const name = (s) => [...s.split('.').filter(Boolean).flatMap((l) => [l.length, ...Buffer.from(l, 'latin1')]), 0];
+const header = (id, flags, qd, an = 0, ns = 0, ar = 0) => [...u16(id), ...u16(flags), ...u16(qd), ...u16(an), ...u16(ns), ...u16(ar)];
+const question = (n, type, cls = 1) => [...name(n), ...u16(type), ...u16(cls)];
+const opt = (size, options = []) => [0, ...u16(41), ...u16(size), 0, 0, 0x80, 0, ...u16(options.length), ...options];
+// EDNS client subnet (RFC 7871): 10.1.2.0/24
+const ecs = [...u16(8), ...u16(7), ...u16(1), 24, 0, 10, 1, 2];
+export const dnsSeeds = {
+  'idn-query-xn--bcher-kva-de': [...header(0x1234, 0x0100, 1, 0, 0, 1), ...question('www.xn--bcher-kva.de', 1), ...opt(1232)],
+  'edns-ecs-query': [...header(0x2222, 0x0100, 1, 0, 0, 1), ...question('api.example.com', 28), ...opt(4096, ecs)],
+  'response-compressed-answers': [
+    ...header(0x3333, 0x8180, 1, 2),
+    ...question('svc.example.com', 1),
+    0xc0, 12, ...u16(5), ...u16(1), 0, 0, 0, 60, ...u16(6), 3, 0x77, 0x77, 0x77, 0xc0, 16, // CNAME www.<example.com>
+    0xc0, 45, ...u16(1), ...u16(1), 0, 0, 0, 60, ...u16(4), 10, 0, 0, 1,
+  ],
+  'response-tc-bit': [...header(0x4444, 0x8380, 1), ...question('big.example.org', 16)],
+  'formerr-no-question': [...header(0x5555, 0x8181, 0)],
+  'multi-question': [...header(0x6666, 0x0100, 2), ...question('a.example.net', 1), ...question('b.example.net', 28)],
+  'pointer-loop-in-answer': [...header(0x7777, 0x8180, 1, 1), ...question('x.example.com', 1), 0xc0, 31, ...u16(1), ...u16(1)],
+  'kube-search-path-query': [...header(0x0101, 0x0100, 1), ...question('redis.default.svc.cluster.local', 33)],
+  'ptr-query': [...header(0x0202, 0x0100, 1), ...question('1.0.0.10.in-addr.arpa', 12)],
+  'escaped-bytes-label': [...header(0x0303, 0x0100, 1), 5, 0x61, 0x2e, 0x20, 0x5c, 0xff, 3, 0x63, 0x6f, 0x6d, 0, ...u16(1), ...u16(1)],
+  'label-63-octets': [...header(0x0404, 0x0100, 1), ...question(`${'a'.repeat(63)}.example.com`, 1)],
+  'root-query-ns': [...header(0x0505, 0x0100, 1), 0, ...u16(2), ...u16(1)],
+};
+for (const [n, bytes] of Object.entries(dnsSeeds)) put('dns-wire', `seed-${n}`, Buffer.from(bytes));
+
+// ── Query names for domain folding ───────────────────────────────────────
+const names = [
+  'www.api.google.com', 'a.b.example.co.uk', 'co.uk', 'bucket.s3.amazonaws.com', 'user.github.io',
+  'redis.default.svc.cluster.local', 'kubernetes.default.svc.cluster.local.', '1.0.0.10.in-addr.arpa',
+  'b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.ip6.arpa', 'printer.local', 'localhost',
+  'api.localhost', 'ip-10-0-0-1.ec2.internal', 'www.xn--bcher-kva.de', 'bücher.de', 'myhost', 'com', '.',
+  'a\\.b.example.com', 'under_score.example.org', '-bad-.example.com', 'x.compute.amazonaws.com',
+];
+names.forEach((n, i) => put('dns-domain', `name-${String(i).padStart(2, '0')}`, Buffer.from(n, 'utf8')));
