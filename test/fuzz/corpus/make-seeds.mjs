@@ -51,3 +51,57 @@ const names = [
   'a\\.b.example.com', 'under_score.example.org', '-bad-.example.com', 'x.compute.amazonaws.com',
 ];
 names.forEach((n, i) => put('dns-domain', `name-${String(i).padStart(2, '0')}`, Buffer.from(n, 'utf8')));
+
+// ── Ring-buffer batches (bpf/events.h framing, struct kp_dns_event, kp_tcp_event) ──
+const frame = (record) => {
+  const padded = Buffer.alloc(8 + ((record.length + 7) & ~7));
+  padded.writeUInt32LE(record.length, 0);
+  record.copy(padded, 8);
+  return padded;
+};
+const dnsEvent = ({ ts, cgroup = 4242, cookie, tgid = 1000, direction, transport = 1, payload, wireLen }) => {
+  const r = Buffer.alloc(48 + payload.length);
+  r.writeUInt32LE(2, 0);
+  r.writeUInt32LE(r.length, 4);
+  r.writeBigUInt64LE(BigInt(ts), 8);
+  r.writeBigUInt64LE(BigInt(cgroup), 16);
+  r.writeBigUInt64LE(BigInt(cookie), 24);
+  r.writeUInt32LE(tgid, 32);
+  r.writeUInt8(direction, 36);
+  r.writeUInt8(transport, 37);
+  r.writeUInt16LE(2, 38);
+  r.writeUInt16LE(40000, 40);
+  r.writeUInt16LE(53, 42);
+  r.writeUInt16LE(payload.length, 44);
+  r.writeUInt16LE(wireLen ?? payload.length, 46);
+  payload.copy(r, 48);
+  return r;
+};
+const tcpEvent = ({ result, elapsed = 250_000 }) => {
+  const r = Buffer.alloc(64);
+  r.writeUInt32LE(1, 0);
+  r.writeUInt32LE(64, 4);
+  r.writeBigUInt64LE(1_000_000n, 8);
+  r.writeBigUInt64LE(4242n, 16);
+  r.writeBigUInt64LE(BigInt(elapsed), 24);
+  r.writeUInt32LE(1000, 32);
+  r.writeUInt32LE(1000, 36);
+  r.writeUInt32LE(result, 40);
+  r.writeUInt16LE(2, 44);
+  r.writeUInt16LE(443, 46);
+  Buffer.from('curl').copy(r, 48);
+  return r;
+};
+const batch = (...records) => Buffer.concat(records.map(frame));
+const q = Buffer.from(dnsSeeds['kube-search-path-query']);
+const resp = Buffer.from(q);
+resp[2] = 0x81;
+resp[3] = 0x83; // NXDOMAIN
+const tcpPrefixed = (m) => Buffer.concat([Buffer.from(u16(m.length)), m]);
+put('event-batch', 'udp-query-response', batch(dnsEvent({ ts: 1e9, cookie: 7, direction: 1, payload: q }), dnsEvent({ ts: 1.002e9, cookie: 7, direction: 2, payload: resp })));
+put('event-batch', 'tcp-query-response', batch(
+  dnsEvent({ ts: 2e9, cookie: 9, direction: 1, transport: 2, payload: tcpPrefixed(q), wireLen: q.length + 2 }),
+  dnsEvent({ ts: 2.01e9, cookie: 9, direction: 2, transport: 2, payload: tcpPrefixed(resp), wireLen: resp.length + 2 }),
+));
+put('event-batch', 'query-timeout-then-late-response', batch(dnsEvent({ ts: 1e9, cookie: 11, direction: 1, payload: Buffer.from(dnsSeeds['edns-ecs-query']) }), dnsEvent({ ts: 9e9, cookie: 11, direction: 2, payload: Buffer.from(dnsSeeds['response-compressed-answers']) })));
+put('event-batch', 'malformed-dns-and-tcp', batch(dnsEvent({ ts: 1e9, cookie: 12, direction: 1, payload: Buffer.from(dnsSeeds['pointer-loop-in-answer']).subarray(0, 20) }), tcpEvent({ result: 1 }), tcpEvent({ result: 2 }), tcpEvent({ result: 6 })));

@@ -1,0 +1,73 @@
+// Ring-buffer batches as the addon hands them over: the framing
+// (src/bpf/event-stream.ts), the event decoders (src/probes/dns/event.ts,
+// src/probes/tcp/event.ts) and the collectors behind them (DNS parsing,
+// query/response matching, domain folding, TCP results). The kernel writes
+// these records, but the DNS payload inside is whatever a process sent.
+// Invariant: never throws; every series carries labels from the documented
+// sets only (reason, qtype, rcode, result, domain ≤ the cap); the stream's
+// counts add up (records handled + malformed ≤ frames in the batch).
+
+import { Registry } from 'prom-client';
+
+export default {
+  sources: ['src/bpf/event-stream.js', 'src/probes/dns/event.js', 'src/probes/dns/collector.js', 'src/probes/dns/matcher.js', 'src/probes/tcp/event.js', 'src/probes/tcp/collector.js'],
+  maxLength: 4096,
+  async setup(load) {
+    const { EventStream } = await load('src/bpf/event-stream.js');
+    const { DnsCollector } = await load('src/probes/dns/collector.js');
+    const { TcpCollector } = await load('src/probes/tcp/collector.js');
+    const { DNS_PARSE_ERRORS } = await load('src/probes/dns/wire.js');
+    const { QTYPE_LABELS, RCODE_LABELS } = await load('src/probes/dns/names.js');
+    const { TCP_RESULTS } = await load('src/probes/tcp/event.js');
+    const { fixedDomainLabels, DOMAIN_OTHER } = await load('src/probes/dns/domain.js');
+    const pods = [0, 1, 2].map((i) => Object.freeze({ namespace: 'ns', pod: `pod-${i}`, workload: 'w', container: 'c', podUid: `uid-${i}` }));
+    const resolver = { resolve: (_tgid, cgroupId) => pods[cgroupId % 3] };
+    const MAX_DOMAINS = 20;
+    const allowed = {
+      reason: new Set([...DNS_PARSE_ERRORS, 'bad_event']),
+      qtype: new Set(QTYPE_LABELS),
+      rcode: new Set(RCODE_LABELS),
+      result: new Set(TCP_RESULTS.filter(Boolean)),
+    };
+    const fixedDomains = new Set([...fixedDomainLabels('cluster.local'), DOMAIN_OTHER]);
+    let registry, dns, stream, execs = 0;
+    const fresh = () => {
+      registry = new Registry();
+      dns = new DnsCollector(registry, resolver, { node: 'n1', timeoutMs: 5000, maxDomains: MAX_DOMAINS, clusterDomain: 'cluster.local' });
+      const tcp = new TcpCollector(registry, resolver, 'n1');
+      stream = new EventStream(new Map([[1, (v, at, len) => tcp.handle(v, at, len)], [2, (v, at, len) => dns.handle(v, at, len)]]));
+    };
+    fresh();
+    const frames = (b) => {
+      let n = 0;
+      for (let o = 0; o + 8 <= b.length; n++) {
+        const len = b.readUInt32LE(o);
+        if (len < 8 || o + 8 + len > b.length) return n + 1;
+        o += 8 + Math.ceil(len / 8) * 8;
+      }
+      return n;
+    };
+    return async (data) => {
+      const before = [...stream.stats.received.values()].reduce((a, b) => a + b, 0) + stream.stats.malformed;
+      // A copy at an odd place inside a larger buffer, as batches are slices of the addon's memory.
+      const backing = Buffer.alloc(data.length + 16);
+      data.copy(backing, 8);
+      stream.dispatch(backing.subarray(8, 8 + data.length));
+      const after = [...stream.stats.received.values()].reduce((a, b) => a + b, 0) + stream.stats.malformed;
+      if (after - before > frames(data)) throw new Error(`stream counted ${after - before} records in ${frames(data)} frames`);
+      dns.expire(Number(data.length > 0 ? data[0] : 0) * 1e9);
+      if (++execs % 32 !== 0) return;
+      const domains = new Set();
+      for (const metric of await registry.getMetricsAsJSON()) {
+        for (const v of metric.values) {
+          for (const [k, val] of Object.entries(v.labels)) {
+            if (allowed[k] !== undefined && !allowed[k].has(String(val))) throw new Error(`${metric.name}: ${k}="${val}" outside the documented set`);
+            if (k === 'domain' && !fixedDomains.has(val)) domains.add(val);
+          }
+        }
+      }
+      if (domains.size > MAX_DOMAINS) throw new Error(`${domains.size} domain values > cap ${MAX_DOMAINS}`);
+      if (execs % 4096 === 0) fresh();
+    };
+  },
+};
