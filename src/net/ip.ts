@@ -36,7 +36,12 @@ export function isLoopback(address: string): boolean {
 }
 
 /** The text form the flows map decoder prints (formatIp), so lookups match; undefined if not an IP. */
-export function canonicalIp(text: string): string | undefined {
+export function canonicalIp(input: string): string | undefined {
+  // A zone index (fe80::1%eth0) names a host interface, not part of the
+  // address; isIP accepts anything after the "%", colons included, which
+  // the group arithmetic below must never see (found by fuzzing).
+  const zone = input.indexOf('%');
+  const text = zone >= 0 && isIP(input) === 6 ? input.slice(0, zone) : input;
   const family = isIP(text);
   if (family === 4) return text.split('.').map((o) => String(Number(o))).join('.');
   if (family !== 6) return undefined;

@@ -43,4 +43,6 @@ t.test('API text → the form the flows decoder prints', async (t) => {
   t.equal(canonicalIp('::ffff:10.1.2.3'), '10.1.2.3', 'IPv4-mapped reads as IPv4, as the flows decoder prints it');
   t.equal(canonicalIp('010.001.002.003'), undefined, 'not an IP for node:net either');
   t.equal(canonicalIp('nonsense'), undefined);
+  t.equal(canonicalIp('fe80::1%eth0'), 'fe80::1', 'a zone index is not part of the address');
+  t.equal(canonicalIp('fe89::1%2001:db8::1:0000:0000:0000:0001'), 'fe89::1', 'a zone index full of colons (fuzzer finding) is dropped, not parsed');
 });
