@@ -105,8 +105,16 @@ export function parseDuration(text: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
   if (!m) throw new UserError(`--${flag}: "${text}" is not a duration (e.g. 500ms, 5s, 2m)`, 2);
   const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * scale;
+  // Durations become timers and cache TTLs, which take whole milliseconds
+  // from 1 up to what setTimeout can hold; 0s, 0.4ms or 1000h would only
+  // fail later with a stack trace, or fire at once (found by fuzzing).
+  const ms = Math.round(Number(m[1]) * scale);
+  if (!(ms >= 1 && ms <= MAX_DURATION_MS)) throw new UserError(`--${flag}: "${text}" is outside 1ms..${MAX_DURATION_MS / 3_600_000}h`, 2);
+  return ms;
 }
+
+/** setTimeout's limit (2^31 - 1 ms), rounded down to whole hours. */
+const MAX_DURATION_MS = 596 * 3_600_000;
 
 function parseInteger(text: string, flag: string, min: number, max: number): number {
   if (!/^\d+$/.test(text.trim())) throw new UserError(`--${flag}: "${text}" is not a whole number`, 2);

@@ -65,4 +65,10 @@ t.test('durations', async (t) => {
   t.equal(parseDuration('5s', 'x'), 5000);
   t.equal(parseDuration('1.5m', 'x'), 90_000);
   t.equal(parseDuration('1h', 'x'), 3_600_000);
+  // Fuzzer findings: each passed the parser, then broke the component it configures.
+  t.throws(() => parseDuration('0s', 'dns-timeout'), /--dns-timeout: "0s" is outside 1ms\.\.596h/);
+  t.throws(() => parseDuration('0.4ms', 'metadata-cache-ttl'), /outside/);
+  t.throws(() => parseDuration('1000h', 'series-grace'), /outside/);
+  t.throws(() => parseDuration(`${'9'.repeat(400)}s`, 'x'), /outside/);
+  t.equal(parseDuration('0.5ms', 'x'), 1, 'rounded to whole milliseconds');
 });
