@@ -77,7 +77,22 @@ export class HttpServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      // `//?x` reads as a URL with an empty host: the client's mistake, not
+      // a 500 with an error log line per request (found by fuzzing).
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('bad request target\n');
+      return;
+    }
+    // Nothing here takes a body. Refuse one before it is read, and close the
+    // connection so the client stops sending (Node would read it to the end).
+    if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined) {
+      res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' }).end('request bodies are not accepted\n');
+      req.socket.destroySoon();
+      return;
+    }
     const post = this.postRoutes.get(url.pathname);
     if (post && req.method === 'POST') {
       let body: string;

@@ -1,8 +1,102 @@
-// src/http/server.ts: what the kubelet and Prometheus read from it.
-import t from 'tap';
-import { Registry } from 'prom-client';
+// src/http/server.ts: what the kubelet and Prometheus read from it, and what bad clients get.
+import t, { type Test } from 'tap';
+import { connect } from 'node:net';
+import { Counter, Registry } from 'prom-client';
 import { HttpServer, type Readiness } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
+import type { Logger } from '../../src/log.js';
+
+// A real server on a real socket, with the daemon's scrape shape: a
+// registry of a few thousand series.
+async function start(t: Test): Promise<{ port: number; errors: string[] }> {
+  const errors: string[] = [];
+  const log: Logger = { error: (m, f) => void errors.push(`${m} ${JSON.stringify(f)}`), warn() {}, info() {}, debug() {} };
+  const registry = new Registry();
+  const c = new Counter({ name: 'kubepulse_test_total', help: 'test series', labelNames: ['pod', 'domain'], registers: [registry] });
+  for (let i = 0; i < 5000; i++) c.inc({ pod: `pod-${i % 200}`, domain: `d${i}.example.com` });
+  const server = new HttpServer({ registry, readiness: () => ({ ready: true, reasons: [] }), log });
+  const port = await server.listen(0, '127.0.0.1');
+  t.teardown(() => server.close());
+  return { port, errors };
+}
+
+/** Sends raw bytes; resolves with what came back once the server closes or `until` matches. */
+function raw(port: number, write: (s: import('node:net').Socket) => void, until?: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    const socket = connect(port, '127.0.0.1', () => write(socket));
+    socket.setTimeout(10_000, () => reject(new Error(`no answer in 10 s, got ${JSON.stringify(answer.slice(0, 100))}`)));
+    socket.on('data', (d) => {
+      answer += d.toString('latin1');
+      if (until?.test(answer)) {
+        socket.destroy();
+        resolve(answer);
+      }
+    });
+    socket.on('error', () => resolve(answer));
+    socket.on('close', () => resolve(answer));
+  });
+}
+
+t.test('a request target that is no URL gets 400, not a 500 and an error log line (fuzzer finding)', async (t) => {
+  const { port, errors } = await start(t);
+  for (const target of ['//?E', '//', '//[']) {
+    const answer = await raw(port, (s) => s.end(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`));
+    t.match(answer, /^HTTP\/1\.1 400 /, target);
+  }
+  t.same(errors, [], 'nothing logged as an error');
+  const ok = await raw(port, (s) => s.end('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'));
+  t.match(ok, /^HTTP\/1\.1 200 /, 'still serving');
+});
+
+t.test('20 concurrent scrapes of 5,000 series are all answered in time', async (t) => {
+  const { port } = await start(t);
+  const started = performance.now();
+  const times = await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      const t0 = performance.now();
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      const body = await res.text();
+      return { status: res.status, ms: performance.now() - t0, series: body.split('\n').filter((l) => l.startsWith('kubepulse_test_total{')).length };
+    }),
+  );
+  const wall = performance.now() - started;
+  t.ok(times.every((x) => x.status === 200 && x.series === 5000), 'every scrape complete');
+  // Generous for two shared CPUs: one scrape of 5k series is ~10 ms here.
+  t.ok(wall < 5000, `20 scrapes in ${wall.toFixed(0)} ms (slowest ${Math.max(...times.map((x) => x.ms)).toFixed(0)} ms)`);
+});
+
+t.test('a 10 MB request body is refused before it is read, and scrapes go on', async (t) => {
+  const { port, errors } = await start(t);
+  const size = 10 * 1024 * 1024;
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  let sent = 0;
+  for (const method of ['POST', 'GET']) {
+    sent = 0;
+    const answer = await raw(
+      port,
+      (s) => {
+        s.write(`${method} /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+        const pump = (): void => {
+          while (sent < size && !s.destroyed) {
+            sent += chunk.length;
+            if (!s.write(chunk)) return void s.once('drain', pump);
+          }
+        };
+        pump();
+      },
+      /\r\n\r\n/,
+    );
+    t.match(answer, /^HTTP\/1\.1 413 /, `${method} with a body: 413`);
+    t.ok(sent < size, `answered after ${(sent / 1048576).toFixed(1)} of 10 MB were sent`);
+  }
+  const chunked = await raw(port, (s) => s.write('POST /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10000\r\n'), /\r\n\r\n/);
+  t.match(chunked, /^HTTP\/1\.1 413 /, 'a chunked body too');
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  t.equal(res.status, 200, 'scrapes still answered');
+  await res.text();
+  t.same(errors, []);
+});
 
 async function serve(t: { teardown(fn: () => unknown): void }, readiness: Readiness, unhealthy?: () => string | undefined) {
   const server = new HttpServer({ registry: new Registry(), readiness, log: createLogger('error', () => {}), ...(unhealthy ? { unhealthy } : {}) });
