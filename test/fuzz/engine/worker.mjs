@@ -55,7 +55,7 @@ function finding(kind, input, err) {
   const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   const frame = err instanceof Error ? (err.stack ?? '').split('\n').find((l) => l.includes('/dist/')) ?? '' : '';
   // One report per distinct failure, not per input that triggers it.
-  const key = `${kind}|${message.replace(/\d+/g, 'N').slice(0, 200)}|${frame.replace(/:\d+:\d+\)?$/, '')}`;
+  const key = `${kind}|${message.split('\n')[0].replace(/\d+/g, 'N').slice(0, 200)}|${frame.replace(/:\d+:\d+\)?$/, '')}`;
   if (seen.has(key)) return;
   seen.add(key);
   parentPort.postMessage({ type: 'finding', kind, message: message.slice(0, 2000), stack: err?.stack?.slice(0, 4000), input });
@@ -143,3 +143,5 @@ parentPort.postMessage({
   seedCoverage,
   coverage: coverageOf(target.sources),
 });
+// A target may hold servers or sockets open; the thread ends here regardless.
+process.exit(0);
