@@ -58,6 +58,23 @@ class StreamedQuery {
 /** Without the stream the matcher holds the pod's cells only (no allocation per query). */
 type QueryContext = DnsCells | StreamedQuery;
 
+/**
+ * What became of each DNS event: every event ends in exactly one outcome, so
+ * the outcomes add up to kubepulse_events_total{type="dns"} and nothing is
+ * lost silently. `server_side`: a query arriving or a response leaving (this
+ * node answers); `tcp_segment`: a TCP segment that is not one whole message.
+ */
+export const DNS_PACKET_OUTCOMES = ['query', 'retransmission', 'response', 'unmatched', 'server_side', 'tcp_segment', 'malformed'] as const;
+const enum Outcome {
+  Query,
+  Retransmission,
+  Response,
+  Unmatched,
+  ServerSide,
+  TcpSegment,
+  Malformed,
+}
+
 export class DnsCollector {
   readonly queries: CounterFamily<string>;
   readonly latency: HistogramFamily<string>;
@@ -71,6 +88,8 @@ export class DnsCollector {
   stream: EventHub | undefined;
   private readonly cells: PodCells<DnsCells>;
   private readonly malformedByReason = new Map<string, Counter.Internal>();
+  /** Running totals per Outcome, read at scrape time (a number is cheaper than a prom-client child per event). */
+  private readonly outcomes = new Float64Array(DNS_PACKET_OUTCOMES.length);
   private lastBuffer: ArrayBufferLike | undefined;
   private lastBytes: Uint8Array = new Uint8Array(0);
 
@@ -115,6 +134,20 @@ export class DnsCollector {
       help: 'DNS responses with no pending query: late (after the timeout), duplicated, or for a query sent before start.',
       registers: [registry],
     });
+    const outcomes = this.outcomes;
+    const reported = new Float64Array(DNS_PACKET_OUTCOMES.length);
+    new Counter({
+      name: 'kubepulse_dns_packets_total',
+      help: 'DNS events by what became of them (query, retransmission, response, unmatched, server_side, tcp_segment, malformed); they add up to kubepulse_events_total{type="dns"}.',
+      labelNames: ['outcome'],
+      registers: [registry],
+      collect() {
+        DNS_PACKET_OUTCOMES.forEach((outcome, i) => {
+          this.inc({ outcome }, outcomes[i]! - reported[i]!);
+          reported[i] = outcomes[i]!;
+        });
+      },
+    });
     const limiter = this.limiter;
     counterFromTotal({
       name: 'kubepulse_dns_domains_folded_total',
@@ -136,9 +169,9 @@ export class DnsCollector {
     if (dnsEvent.transport(view, at) === TRANSPORT_TCP) {
       // One whole message per segment is what we read; a message spread
       // over several segments is not DNS we can parse, and not malformed.
-      if (size < TCP_LENGTH_PREFIX) return false;
+      if (size < TCP_LENGTH_PREFIX) return this.outcome(Outcome.TcpSegment);
       const declared = view.getUint16(offset - view.byteOffset, false);
-      if (declared !== dnsEvent.wireLength(view, at) - TCP_LENGTH_PREFIX) return false;
+      if (declared !== dnsEvent.wireLength(view, at) - TCP_LENGTH_PREFIX) return this.outcome(Outcome.TcpSegment);
       offset += TCP_LENGTH_PREFIX;
       size -= TCP_LENGTH_PREFIX;
     }
@@ -160,13 +193,15 @@ export class DnsCollector {
       // A retransmission is the same query: count it once, time it from the first send.
       if (this.matcher.query(cookie, message.id, ts, context)) {
         this.queryCell(pod, this.limiter.limit(this.folder.fold(message.qname)), qtype).value += 1;
-      }
+        this.count(Outcome.Query);
+      } else this.count(Outcome.Retransmission);
       return true;
     }
     if (direction === DIRECTION_RESPONSE && message.isResponse) {
       const match = this.matcher.response(cookie, message.id, ts);
       if (match === undefined) {
         this.unmatched.inc();
+        this.count(Outcome.Unmatched);
         return true;
       }
       const context = match.context;
@@ -174,9 +209,11 @@ export class DnsCollector {
       const rcode = rcodeName(message.rcode);
       (pod.latency ??= this.latency.cell(pod.labels)).observe(match.latencySeconds);
       this.responseCell(pod, rcode).value += 1;
+      this.count(Outcome.Response);
       if (context instanceof StreamedQuery) this.publish(context, monotonicToWallMs(ts), rcode, match.latencySeconds);
       return true;
     }
+    this.count(Outcome.ServerSide);
     return true; // a response leaving or a query arriving: this node is the server
   }
 
@@ -221,7 +258,17 @@ export class DnsCollector {
     return this.lastBytes;
   }
 
+  private outcome(o: Outcome): false {
+    this.count(o);
+    return false;
+  }
+
+  private count(o: Outcome, n = 1): void {
+    this.outcomes[o] = this.outcomes[o]! + n;
+  }
+
   private countMalformed(reason: MalformedReason, by = 1): void {
+    this.count(Outcome.Malformed, by);
     let child = this.malformedByReason.get(reason);
     if (child === undefined) this.malformedByReason.set(reason, (child = this.malformed.labels({ reason })));
     child.inc(by);

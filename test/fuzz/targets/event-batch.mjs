@@ -4,8 +4,9 @@
 // query/response matching, domain folding, TCP results). The kernel writes
 // these records, but the DNS payload inside is whatever a process sent.
 // Invariant: never throws; every series carries labels from the documented
-// sets only (reason, qtype, rcode, result, domain ≤ the cap); the stream's
-// counts add up (records handled + malformed ≤ frames in the batch).
+// sets only (reason, qtype, rcode, result, outcome, domain ≤ the cap); the
+// stream's counts add up (records handled + malformed ≤ frames in the
+// batch); the DNS outcomes add up to the DNS events handled.
 
 import { Registry } from 'prom-client';
 
@@ -14,7 +15,7 @@ export default {
   maxLength: 4096,
   async setup(load) {
     const { EventStream } = await load('src/bpf/event-stream.js');
-    const { DnsCollector } = await load('src/probes/dns/collector.js');
+    const { DnsCollector, DNS_PACKET_OUTCOMES } = await load('src/probes/dns/collector.js');
     const { TcpCollector } = await load('src/probes/tcp/collector.js');
     const { DNS_PARSE_ERRORS } = await load('src/probes/dns/wire.js');
     const { QTYPE_LABELS, RCODE_LABELS } = await load('src/probes/dns/names.js');
@@ -28,6 +29,7 @@ export default {
       qtype: new Set(QTYPE_LABELS),
       rcode: new Set(RCODE_LABELS),
       result: new Set(TCP_RESULTS.filter(Boolean)),
+      outcome: new Set(DNS_PACKET_OUTCOMES),
     };
     const fixedDomains = new Set([...fixedDomainLabels('cluster.local'), DOMAIN_OTHER]);
     let registry, dns, stream, execs = 0;
@@ -58,7 +60,9 @@ export default {
       dns.expire(Number(data.length > 0 ? data[0] : 0) * 1e9);
       if (++execs % 32 !== 0) return;
       const domains = new Set();
+      let outcomes = 0;
       for (const metric of await registry.getMetricsAsJSON()) {
+        if (metric.name === 'kubepulse_dns_packets_total') for (const v of metric.values) outcomes += v.value;
         for (const v of metric.values) {
           for (const [k, val] of Object.entries(v.labels)) {
             if (allowed[k] !== undefined && !allowed[k].has(String(val))) throw new Error(`${metric.name}: ${k}="${val}" outside the documented set`);
@@ -66,6 +70,8 @@ export default {
           }
         }
       }
+      const dnsEvents = stream.stats.received.get(2) ?? 0;
+      if (outcomes !== dnsEvents) throw new Error(`DNS outcomes add up to ${outcomes}, not the ${dnsEvents} DNS events handled`);
       if (domains.size > MAX_DOMAINS) throw new Error(`${domains.size} domain values > cap ${MAX_DOMAINS}`);
       if (execs % 4096 === 0) fresh();
     };
