@@ -6,10 +6,19 @@
 // native addon (dynamic imports below), so the CLI works without it.
 
 import { join } from 'node:path';
-import { packageRoot } from '../src/bpf/addon.js';
-import { parseConfig, usage } from '../src/config.js';
 import { UserError } from '../src/errors.js';
-import { createLogger } from '../src/log.js';
+import { openFileLimitProblem } from '../src/limits.js';
+
+// Checked before the rest is imported: loading needs hundreds of files open.
+const nofile = openFileLimitProblem();
+if (nofile !== undefined) {
+  process.stderr.write(`kubepulse: ${nofile}\n`);
+  process.exit(1);
+}
+// The daemon and `check` import the native addon's users themselves, below.
+const { packageRoot } = await import('../src/bpf/addon.js');
+const { parseConfig, usage } = await import('../src/config.js');
+const { createLogger } = await import('../src/log.js');
 
 const OPERATOR_COMMANDS = new Set(['observe', 'flows', 'status', 'top']);
 
