@@ -93,7 +93,8 @@ export async function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = 
       throw new Error(`daemon not ready after ${timeoutMs} ms: ${(await get('/readyz')).body}`);
     },
     async stop() {
-      if (child.exitCode !== null) return child.exitCode;
+      // Already gone (exited, or killed by a test): 'exit' will not come again.
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? (child.signalCode as string);
       child.kill('SIGTERM');
       const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
       return code ?? (signal as string);
