@@ -15,7 +15,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 const require = createRequire(import.meta.url);
 const { Corpus } = require('jsfuzz/build/src/corpus.js');
 
-const { targetFile, instrumentedDir, seeds, seconds, maxExecs, slowMs, shared } = workerData;
+const { targetFile, instrumentedDir, seeds, seconds, maxExecs, shared } = workerData;
 const header = new Int32Array(shared, 0, 4); // [heartbeat, input length, phase, spare]
 const inputBytes = new Uint8Array(shared, 16);
 
@@ -23,6 +23,9 @@ const target = (await import(pathToFileURL(targetFile).href)).default;
 const load = (rel) => import(pathToFileURL(join(instrumentedDir, rel)).href);
 const run = await target.setup(load);
 const maxLength = Math.min(target.maxLength ?? 4096, inputBytes.length);
+// Wall time on shared CPUs: a target doing more per input (policy
+// generation) states a larger bound.
+const slowMs = Math.max(workerData.slowMs, target.slowMs ?? 0);
 
 // Counters never hit so far; an input is kept when it hits one of them.
 const coverage = globalThis.__coverage__ ?? {};
