@@ -2,7 +2,9 @@
 // (seeds and the regression inputs of past findings), then fuzz each target
 // briefly. 10 targets × FUZZ_TEST_SECONDS (default 10 s, not the 20 s the
 // issue suggests, to keep this file near two minutes on two shared CPUs);
-// `make fuzz` is the long run.
+// `make fuzz` is the long run. The per-input time bound is looser here
+// (2 s, not 250 ms): the whole suite shares the CPUs, and this run is about
+// crashes and regressions.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -18,7 +20,7 @@ t.test('every target replays its corpus and survives a short fuzz run', { timeou
     return t.end();
   }
   for (const target of targets) t.ok(existsSync(`${root}/test/fuzz/corpus/${target}`), `${target} has a committed corpus`);
-  const run = spawnSync(process.execPath, ['test/fuzz/run.mjs', '--seconds', seconds, '--report', 'build/fuzz/test-report.md'], { cwd: root, encoding: 'utf8', timeout: 560_000 });
+  const run = spawnSync(process.execPath, ['test/fuzz/run.mjs', '--seconds', seconds, '--slow-ms', '2000', '--report', 'build/fuzz/test-report.md'], { cwd: root, encoding: 'utf8', timeout: 560_000 });
   t.comment(run.stdout.split('\n').filter((l) => l.startsWith('|') || l.includes('FINDING')).join('\n'));
   t.equal(run.status, 0, `no findings (${run.stderr.trim().split('\n').slice(-3).join(' / ')})`);
   for (const target of targets) {
