@@ -8,6 +8,7 @@
 
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -20,7 +21,13 @@ const header = new Int32Array(shared, 0, 4); // [heartbeat, input length, phase,
 const inputBytes = new Uint8Array(shared, 16);
 
 const target = (await import(pathToFileURL(targetFile).href)).default;
-const load = (rel) => import(pathToFileURL(join(instrumentedDir, rel)).href);
+// `rel` may list candidates: a module that moved keeps its target working on
+// both sides of the move (the first path that exists wins).
+const load = (rel) => {
+  const candidates = Array.isArray(rel) ? rel : [rel];
+  const found = candidates.find((r) => existsSync(join(instrumentedDir, r))) ?? candidates[0];
+  return import(pathToFileURL(join(instrumentedDir, found)).href);
+};
 const run = await target.setup(load);
 const maxLength = Math.min(target.maxLength ?? 4096, inputBytes.length);
 // Wall time on shared CPUs: a target doing more per input (policy

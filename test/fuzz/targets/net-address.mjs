@@ -17,7 +17,9 @@ export default {
   async setup(load) {
     const map = await load('src/probes/flows/map.js');
     const ip = await load('src/net/ip.js');
-    const peers = await load('src/metadata/cluster-peers.js');
+    // canonicalIp moved to src/net/ip.ts in the module restructure.
+    const ipModule = await load('src/net/ip.js');
+    const peers = ipModule.canonicalIp !== undefined ? ipModule : await load('src/metadata/cluster-peers.js');
     return (data) => {
       const key = Buffer.alloc(map.FLOW_MAP_LAYOUT.keySize);
       data.copy(key, 0, 0, key.length);

@@ -10,18 +10,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export default {
-  sources: ['src/bpf/kernel.js', 'src/metadata/cgroup-index.js'],
+  sources: ['src/bpf/kernel.js', 'src/metadata/cgroup-index.js', 'src/cgroup/mounts.js'],
   maxLength: 2048,
   dictionary: ['cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime 0 0\n', ' tracefs ', '\\040', '\\134', '\\011', 'CapEff:\t', '000001ffffffffff', '\n', ' cgroup2 ', 'none '],
   async setup(load) {
     const kernel = await load('src/bpf/kernel.js');
-    const index = await load('src/metadata/cgroup-index.js');
+    // findMount and findCgroup2Mount moved to src/cgroup/mounts.ts in the module restructure.
+    const mounts = await load(['src/cgroup/mounts.js', 'src/bpf/kernel.js']);
+    const index = await load(['src/cgroup/mounts.js', 'src/metadata/cgroup-index.js']);
     const dir = mkdtempSync(join(tmpdir(), 'kubepulse-fuzz-proc-'));
     let execs = 0;
     return (data) => {
       const text = data.toString('utf8');
       for (const type of ['cgroup2', 'tracefs']) {
-        const at = kernel.findMount(text, type);
+        const at = mounts.findMount(text, type);
         if (at !== undefined && typeof at !== 'string') throw new Error(`findMount gave ${typeof at}`);
       }
       const caps = kernel.parseCapabilities(text);
