@@ -1,7 +1,7 @@
 // Addresses from outside: the flows map's key (src/probes/flows/map.ts,
 // 32 bytes the kernel fills from packets) and the IP text of pods,
 // Services and nodes from the API server (canonicalIp in
-// src/metadata/cluster-peers.ts), which must meet in one spelling for
+// src/net/ip.ts), which must meet in one spelling for
 // peer lookups to match.
 // Invariant: never throws; a decoded key has a valid IP text, a direction
 // and protocol from their sets; canonicalIp of any IP text is an IP of the
@@ -11,15 +11,13 @@
 import { isIP } from 'node:net';
 
 export default {
-  sources: ['src/probes/flows/map.js', 'src/net/ip.js', 'src/metadata/cluster-peers.js'],
+  sources: ['src/probes/flows/map.js', 'src/net/ip.js'],
   maxLength: 64,
   dictionary: ['::', '::ffff:', '.', ':', 'fe80::', '%eth0', '10.0.0.1', '2001:db8::1', '0.0.0.0'],
   async setup(load) {
     const map = await load('src/probes/flows/map.js');
     const ip = await load('src/net/ip.js');
-    // canonicalIp moved to src/net/ip.ts in the module restructure.
-    const ipModule = await load('src/net/ip.js');
-    const peers = ipModule.canonicalIp !== undefined ? ipModule : await load('src/metadata/cluster-peers.js');
+    const peers = ip; // canonicalIp lives beside formatIp
     return (data) => {
       const key = Buffer.alloc(map.FLOW_MAP_LAYOUT.keySize);
       data.copy(key, 0, 0, key.length);

@@ -1,5 +1,5 @@
-// Readers of /proc text: mount tables (src/bpf/kernel.ts findMount, the
-// cgroup index's findCgroup2Mount through a real file) and the capability
+// Readers of /proc text: mount tables (src/cgroup/mounts.ts findMount, and
+// findCgroup2Mount through a real file) and the capability
 // line of /proc/self/status (parseCapabilities). Under --path.procfs these
 // files can be anything the operator mounted.
 // Invariant: never throws; a mount point found is a string starting with "/"
@@ -10,14 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export default {
-  sources: ['src/bpf/kernel.js', 'src/metadata/cgroup-index.js', 'src/cgroup/mounts.js'],
+  sources: ['src/bpf/kernel.js', 'src/cgroup/mounts.js'],
   maxLength: 2048,
   dictionary: ['cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime 0 0\n', ' tracefs ', '\\040', '\\134', '\\011', 'CapEff:\t', '000001ffffffffff', '\n', ' cgroup2 ', 'none '],
   async setup(load) {
     const kernel = await load('src/bpf/kernel.js');
-    // findMount and findCgroup2Mount moved to src/cgroup/mounts.ts in the module restructure.
-    const mounts = await load(['src/cgroup/mounts.js', 'src/bpf/kernel.js']);
-    const index = await load(['src/cgroup/mounts.js', 'src/metadata/cgroup-index.js']);
+    const mounts = await load('src/cgroup/mounts.js');
     const dir = mkdtempSync(join(tmpdir(), 'kubepulse-fuzz-proc-'));
     let execs = 0;
     return (data) => {
@@ -31,7 +29,7 @@ export default {
       // Through a real file now and then: a write per input would halve the rate.
       if (execs++ % 16 !== 0) return;
       writeFileSync(join(dir, 'mounts'), data);
-      const mount = index.findCgroup2Mount(dir);
+      const mount = mounts.findCgroup2Mount(dir);
       if (mount !== undefined && typeof mount !== 'string') throw new Error(`findCgroup2Mount gave ${typeof mount}`);
     };
   },
