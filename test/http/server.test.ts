@@ -51,6 +51,11 @@ t.test('a request target that is no URL gets 400, not a 500 and an error log lin
 
 t.test('20 concurrent scrapes of 5,000 series are all answered in time', async (t) => {
   const { port } = await start(t);
+  // One scrape alone first, in the same run: timings on shared CPUs are only
+  // comparable side by side.
+  const t1 = performance.now();
+  await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const single = performance.now() - t1;
   const started = performance.now();
   const times = await Promise.all(
     Array.from({ length: 20 }, async () => {
@@ -62,8 +67,12 @@ t.test('20 concurrent scrapes of 5,000 series are all answered in time', async (
   );
   const wall = performance.now() - started;
   t.ok(times.every((x) => x.status === 200 && x.series === 5000), 'every scrape complete');
-  // Generous for two shared CPUs: one scrape of 5k series is ~10 ms here.
-  t.ok(wall < 5000, `20 scrapes in ${wall.toFixed(0)} ms (slowest ${Math.max(...times.map((x) => x.ms)).toFixed(0)} ms)`);
+  const slowest = Math.max(...times.map((x) => x.ms));
+  t.comment(`one scrape ${single.toFixed(0)} ms; 20 at once ${wall.toFixed(0)} ms (slowest ${slowest.toFixed(0)} ms)`);
+  // In time: within Prometheus's default scrape timeout, and no worse than
+  // the 20 one after the other (twice that, for noise).
+  t.ok(slowest < 10_000, `slowest scrape ${slowest.toFixed(0)} ms < 10 s`);
+  t.ok(wall < 2 * 20 * single + 200, `20 concurrent in ${wall.toFixed(0)} ms ≤ 2 × 20 × one scrape (${single.toFixed(0)} ms)`);
 });
 
 t.test('a 10 MB request body is refused before it is read, and scrapes go on', async (t) => {
