@@ -38,6 +38,10 @@ export interface Config {
   syscallsRecording: SyscallsRecording;
   /** The live event stream (/api/v1/events). */
   api: { maxStreams: number; history: number; streamQueue: number; heartbeatMs: number };
+  /** exporter-toolkit web config (TLS, basic auth, headers); undefined = plain HTTP. */
+  webConfigFile: string | undefined;
+  webMaxConnections: number;
+  webHeadersTimeoutMs: number;
 }
 
 interface FlagSpec {
@@ -75,6 +79,9 @@ export const FLAGS: FlagSpec[] = [
   { name: 'api.history', default: '10000', help: 'events kept for /api/v1/events?last=N and since= (0: no history, and no cost per event without a subscriber)' },
   { name: 'api.stream-queue', default: '1000', help: 'events queued per stream while its client is slow; beyond, dropped and counted' },
   { name: 'api.heartbeat', default: '15s', help: 'an idle event stream gets a heartbeat this often' },
+  { name: 'web.config.file', help: 'exporter-toolkit web config (TLS, client certificates, basic auth, headers), as for node_exporter; reloaded on change' },
+  { name: 'web.max-connections', default: '1024', help: 'open HTTP connections at most; beyond, new ones are closed' },
+  { name: 'web.headers-timeout', default: '10s', help: 'a client must send its request headers within this (slowloris), and start within it after connecting' },
   { name: 'flows-per-pod', default: '256', help: 'distinct flows kept per pod (and per workload in metrics); beyond, counted as overflow' },
 ];
 
@@ -206,6 +213,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       streamQueue: parseInteger(required('api.stream-queue'), 'api.stream-queue', 1, 1_000_000),
       heartbeatMs: parseDuration(required('api.heartbeat'), 'api.heartbeat'),
     },
+    webConfigFile: value('web.config.file'),
+    webMaxConnections: parseInteger(required('web.max-connections'), 'web.max-connections', 1, 1_000_000),
+    webHeadersTimeoutMs: parseDuration(required('web.headers-timeout'), 'web.headers-timeout'),
   };
   return { command, config };
 }

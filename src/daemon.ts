@@ -11,7 +11,9 @@ import { detectKernel, preflight } from './bpf/kernel.js';
 import { loadContext, loadProbe, type LoadedProbe } from './bpf/probe.js';
 import type { Config } from './config.js';
 import { UserError } from './errors.js';
+import { DEFAULT_LIMITS } from './http/limits.js';
 import { HttpServer } from './http/server.js';
+import { WebEndpoint } from './http/web-endpoint.js';
 import type { Logger } from './log.js';
 import { createClusterPeers, type ClusterPeersHealth, type ClusterResource } from './peers/cluster-peers.js';
 import { cgroupBirthsSpec, KernelCgroupBirths } from './metadata/cgroup-births.js';
@@ -62,6 +64,12 @@ export function clusterPeersReadiness(health: ClusterPeersHealth): { gate?: stri
 }
 
 export async function startDaemon(config: Config, log: Logger, addon: Addon = loadAddon()): Promise<Daemon> {
+  // First, so a bad web config file fails before any probe is loaded.
+  const endpoint = new WebEndpoint(config.webConfigFile, log, {
+    ...DEFAULT_LIMITS,
+    maxConnections: config.webMaxConnections,
+    headersTimeoutMs: config.webHeadersTimeoutMs,
+  });
   const kernel = detectKernel(config);
   preflight(kernel);
   log.info('kernel', { release: kernel.release, kprobes: kernel.kprobes, cgroup2: kernel.cgroup2, libbpf: addon.libbpfVersion() });
@@ -162,6 +170,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     registry,
     readiness: ready,
     log,
+    endpoint,
     unhealthy: () => (stream.failure ? `event poller stopped: ${stream.failure.message}` : undefined),
   });
   const routeOwners = new Map<string, string>();
@@ -177,7 +186,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   const status = new StatusReporter({ node: config.nodeName, version: version(), registry, readiness: ready, podsKnown: () => metadata.pods.size });
   server.route('/api/v1/status', () => status.status());
   const port = await server.listen(config.port, config.listenAddress);
-  log.info('serving', { address: config.listenAddress, port });
+  log.info('serving', { address: config.listenAddress, port, tls: endpoint.tls });
 
   const closeProbes = (): void => {
     live.stop();

@@ -1,10 +1,12 @@
 // The daemon's HTTP face: /metrics for Prometheus, /healthz and /readyz for
 // the kubelet, and JSON routes other parts register (e.g. /api/v1/flows).
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { DEFAULT_LIMITS } from './limits.js';
+import { WebEndpoint } from './web-endpoint.js';
 
 /** reasons: why not ready; notes: what is degraded without gating readiness. */
 export type Readiness = () => { ready: boolean; reasons: string[]; notes?: string[] };
@@ -18,6 +20,8 @@ export interface HttpServerOptions {
   log: Logger;
   /** Extra health condition (e.g. the event poller is alive); undefined = healthy. */
   unhealthy?: () => string | undefined;
+  /** TLS, basic auth and limits (--web.config.file); default: plain HTTP, default limits. */
+  endpoint?: WebEndpoint;
 }
 
 export class HttpServer {
@@ -25,17 +29,17 @@ export class HttpServer {
   private readonly routes = new Map<string, JsonRoute>();
   private readonly postRoutes = new Map<string, JsonRoute>();
   private readonly rawRoutes = new Map<string, RawRoute>();
+  private readonly endpoint: WebEndpoint;
 
   constructor(private readonly options: HttpServerOptions) {
-    this.server = createServer((req, res) => {
+    this.endpoint = options.endpoint ?? new WebEndpoint(undefined, options.log, DEFAULT_LIMITS);
+    this.server = this.endpoint.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         options.log.error('request failed', { path: req.url, error: String(err) });
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end('internal error\n');
       });
     });
-    // A scrape must never be held by a slow client forever.
-    this.server.requestTimeout = 30_000;
   }
 
   route(path: string, handler: JsonRoute): void {
@@ -70,6 +74,7 @@ export class HttpServer {
   }
 
   close(): Promise<void> {
+    this.endpoint.close();
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -86,6 +91,7 @@ export class HttpServer {
       res.writeHead(400, { 'content-type': 'text/plain' }).end('bad request target\n');
       return;
     }
+    if (!(await this.endpoint.admit(req, res, url.pathname))) return;
     // Nothing here takes a body. Refuse one before it is read, and close the
     // connection so the client stops sending (Node would read it to the end).
     if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined) {
