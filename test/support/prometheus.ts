@@ -35,6 +35,8 @@ export interface ScrapeJob {
   labels?: Record<string, string>
   /** Default true, as in deployments/06-servicemonitor.yaml. */
   honorLabels?: boolean
+  /** More scrape_config keys, as Prometheus spells them (scheme, tls_config, basic_auth). */
+  scrapeConfig?: Record<string, unknown>
 }
 
 export interface PrometheusOptions {
@@ -281,13 +283,13 @@ process.once('exit', () => {
 // Entries with the same job name become one scrape config with one static
 // config each (Prometheus refuses duplicate job names), e.g. one per node.
 function scrapeConfigs(jobs: ScrapeJob[]): unknown[] {
-  const byName = new Map<string, { job_name: string; honor_labels: boolean; metrics_path: string; static_configs: unknown[] }>()
+  const byName = new Map<string, { job_name: string; honor_labels: boolean; metrics_path: string; static_configs: unknown[]; [key: string]: unknown }>()
   for (const job of jobs) {
     const honor = job.honorLabels ?? true
     const path = job.metricsPath ?? '/metrics'
     let config = byName.get(job.job)
     if (!config) {
-      config = { job_name: job.job, honor_labels: honor, metrics_path: path, static_configs: [] }
+      config = { ...job.scrapeConfig, job_name: job.job, honor_labels: honor, metrics_path: path, static_configs: [] }
       byName.set(job.job, config)
     } else if (config.honor_labels !== honor || config.metrics_path !== path) {
       throw new Error(`job ${job.job}: entries differ in honorLabels or metricsPath`)
