@@ -48,7 +48,8 @@ export function creationOptions(limits: ServerLimits): { maxHeaderSize: number; 
 // Node's headersTimeout only starts with a request's first byte, so a client
 // that connects and says nothing would hold its connection (and a slot under
 // maxConnections) forever. Such a connection gets headersTimeout to start its
-// first request; later idleness is keepAliveTimeout's job.
+// first request (plus a grace second, so a slow client whose request has begun
+// gets Node's 408 first); later idleness is keepAliveTimeout's job.
 function closeSilentConnections(server: Server | TlsServer, timeoutMs: number): void {
   const timers = new WeakMap<Socket, NodeJS.Timeout>();
   const arm = (socket: Socket): void => {
@@ -67,7 +68,7 @@ function closeSilentConnections(server: Server | TlsServer, timeoutMs: number): 
 }
 
 export function applyLimits(server: Server | TlsServer, limits: ServerLimits): void {
-  closeSilentConnections(server, limits.headersTimeoutMs);
+  closeSilentConnections(server, limits.headersTimeoutMs + creationOptions(limits).connectionsCheckingInterval + 1000);
   server.maxConnections = limits.maxConnections;
   const http = server as Server;
   http.headersTimeout = limits.headersTimeoutMs;
