@@ -218,6 +218,7 @@ export function loadWebConfig(path: string): WebConfig {
   } catch (err) {
     return fail(file, `not YAML: ${(err as Error).message.split('\n')[0]}`);
   }
+  if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) fail(file, 'the file must be a YAML mapping');
   const top = mapping(file, doc, '', TOP_KEYS);
   if (top.rate_limit !== undefined && top.rate_limit !== null) fail(file, 'rate_limit is not supported by KubePulse');
   return {
