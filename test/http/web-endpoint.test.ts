@@ -118,6 +118,36 @@ if (missing) {
     }
   });
 
+  t.test('the other client_auth_types and client_allowed_sans mean what they mean in Go', async (t) => {
+    pki.leaf('san-ok', 'ca', { cn: 'scraper', usage: 'clientAuth', san: 'DNS:prometheus.monitoring.svc' });
+    const ca = pki.path('ca.crt');
+    const good = { ca, cert: pki.path('prometheus.crt'), key: pki.path('prometheus.key') };
+    const rogue = { ca, cert: pki.path('rogue.crt'), key: pki.path('rogue.key') };
+    const expired = { ca, cert: pki.path('expired.crt'), key: pki.path('expired.key') };
+    const base = { cert_file: 'server.crt', key_file: 'server.key' };
+    const status = (p: Promise<Reply>): Promise<number | 'refused'> => p.then((r) => r.status, () => 'refused' as const);
+
+    const request = await serve(t, pki, { tls_server_config: { ...base, client_auth_type: 'RequestClientCert' } });
+    t.equal(await status(get(request.port, '/metrics', { ca })), 200, 'RequestClientCert: none is fine');
+    t.equal(await status(get(request.port, '/metrics', rogue)), 200, 'RequestClientCert: any certificate is fine, unverified');
+
+    const any = await serve(t, pki, { tls_server_config: { ...base, client_auth_type: 'RequireAnyClientCert' } });
+    t.equal(await status(get(any.port, '/metrics', { ca })), 'refused', 'RequireAnyClientCert: none is refused');
+    t.equal(await status(get(any.port, '/metrics', rogue)), 200, 'RequireAnyClientCert: an unverified one is fine');
+
+    const ifGiven = await serve(t, pki, { tls_server_config: { ...base, client_auth_type: 'VerifyClientCertIfGiven', client_ca_file: 'ca.crt' } });
+    t.equal(await status(get(ifGiven.port, '/metrics', { ca })), 200, 'VerifyClientCertIfGiven: none is fine');
+    t.equal(await status(get(ifGiven.port, '/metrics', good)), 200, 'VerifyClientCertIfGiven: a good one is fine');
+    t.equal(await status(get(ifGiven.port, '/metrics', rogue)), 'refused', 'VerifyClientCertIfGiven: a foreign one is refused');
+    t.equal(await status(get(ifGiven.port, '/metrics', expired)), 'refused', 'VerifyClientCertIfGiven: an expired one is refused');
+
+    const sans = await serve(t, pki, {
+      tls_server_config: { ...base, client_auth_type: 'RequireAndVerifyClientCert', client_ca_file: 'ca.crt', client_allowed_sans: ['prometheus.monitoring.svc'] },
+    });
+    t.equal(await status(get(sans.port, '/metrics', { ca, cert: pki.path('san-ok.crt'), key: pki.path('san-ok.key') })), 200, 'client_allowed_sans: a listed SAN gets in');
+    t.equal(await status(get(sans.port, '/metrics', good)), 'refused', 'client_allowed_sans: a good certificate without a listed SAN is refused');
+  });
+
   t.test('the file is reloaded on change; a bad file keeps the previous settings', async (t) => {
     const { port, write, errors } = await serve(t, pki, {
       tls_server_config: { cert_file: 'server.crt', key_file: 'server.key' },
