@@ -42,6 +42,8 @@ export interface Config {
   webConfigFile: string | undefined;
   webMaxConnections: number;
   webHeadersTimeoutMs: number;
+  /** Serve /api/v1 and the page here instead of on the main port; undefined = one listener. */
+  webApiListen: { host: string; port: number } | undefined;
 }
 
 interface FlagSpec {
@@ -82,6 +84,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'web.config.file', help: 'exporter-toolkit web config (TLS, client certificates, basic auth, headers), as for node_exporter; reloaded on change' },
   { name: 'web.max-connections', default: '1024', help: 'open HTTP connections at most; beyond, new ones are closed' },
   { name: 'web.headers-timeout', default: '10s', help: 'a client must send its request headers within this (slowloris), and start within it after connecting' },
+  { name: 'web.api-listen-address', help: 'host:port for /api/v1 and the page on a listener of their own (then the main port serves only /metrics and health)' },
   { name: 'flows-per-pod', default: '256', help: 'distinct flows kept per pod (and per workload in metrics); beyond, counted as overflow' },
 ];
 
@@ -134,6 +137,14 @@ function oneOf<T extends string>(text: string, flag: string, allowed: readonly T
   if (!(allowed as readonly string[]).includes(text))
     throw new UserError(`--${flag}: "${text}" is not one of ${allowed.join(', ')}`, 2);
   return text as T;
+}
+
+/** "host:port" or "[v6]:port" (":port" = every address). */
+function parseHostPort(text: string | undefined, flag: string): { host: string; port: number } | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d+)$/.exec(text.trim());
+  if (!m) throw new UserError(`--${flag}: "${text}" is not host:port (e.g. 0.0.0.0:9091)`, 2);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: parseInteger(m[3] as string, flag, 0, 65535) };
 }
 
 export interface ParsedCommand {
@@ -216,6 +227,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     webConfigFile: value('web.config.file'),
     webMaxConnections: parseInteger(required('web.max-connections'), 'web.max-connections', 1, 1_000_000),
     webHeadersTimeoutMs: parseDuration(required('web.headers-timeout'), 'web.headers-timeout'),
+    webApiListen: parseHostPort(value('web.api-listen-address'), 'web.api-listen-address'),
   };
   return { command, config };
 }

@@ -13,6 +13,7 @@ import type { Config } from './config.js';
 import { UserError } from './errors.js';
 import { DEFAULT_LIMITS } from './http/limits.js';
 import { HttpServer } from './http/server.js';
+import { API_PATHS, METRICS_PATHS } from './http/split.js';
 import { WebEndpoint } from './http/web-endpoint.js';
 import type { Logger } from './log.js';
 import { createClusterPeers, type ClusterPeersHealth, type ClusterResource } from './peers/cluster-peers.js';
@@ -166,27 +167,40 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     numCpus,
   });
 
-  const server = new HttpServer({
-    registry,
-    readiness: ready,
-    log,
-    endpoint,
-    unhealthy: () => (stream.failure ? `event poller stopped: ${stream.failure.message}` : undefined),
-  });
+  const split = config.webApiListen !== undefined;
+  const unhealthy = (): string | undefined => (stream.failure ? `event poller stopped: ${stream.failure.message}` : undefined);
+  const server = new HttpServer({ registry, readiness: ready, log, endpoint, unhealthy, ...(split ? { paths: METRICS_PATHS } : {}) });
+  // Same web config (TLS, users) on both listeners, each with its own watcher.
+  const apiServer = split
+    ? new HttpServer({ registry, readiness: ready, log, endpoint: new WebEndpoint(config.webConfigFile, log, endpoint.limits), unhealthy, paths: API_PATHS })
+    : undefined;
   const routeOwners = new Map<string, string>();
   for (const [module, collectors] of running) {
     for (const [path, answer] of Object.entries(collectors.routes ?? {})) {
       if (routeOwners.has(path)) throw new Error(`route ${path} is served by ${routeOwners.get(path)} and ${module.name}`);
       routeOwners.set(path, module.name);
       server.route(path, answer);
+      apiServer?.route(path, answer);
     }
-    for (const [path, change] of Object.entries(collectors.postRoutes ?? {})) server.postRoute(path, change);
+    for (const [path, change] of Object.entries(collectors.postRoutes ?? {})) {
+      server.postRoute(path, change);
+      apiServer?.postRoute(path, change);
+    }
   }
   live.serve(server);
+  if (apiServer) live.serve(apiServer);
   const status = new StatusReporter({ node: config.nodeName, version: version(), registry, readiness: ready, podsKnown: () => metadata.pods.size });
   server.route('/api/v1/status', () => status.status());
+  apiServer?.route('/api/v1/status', () => status.status());
   const port = await server.listen(config.port, config.listenAddress);
-  log.info('serving', { address: config.listenAddress, port, tls: endpoint.tls });
+  log.info('serving', { address: config.listenAddress, port, tls: endpoint.tls, api: !split });
+  if (apiServer && config.webApiListen) {
+    const apiPort = await apiServer.listen(config.webApiListen.port, config.webApiListen.host).catch(async (err: unknown) => {
+      await server.close();
+      throw err;
+    });
+    log.info('serving api', { address: config.webApiListen.host, port: apiPort });
+  }
 
   const closeProbes = (): void => {
     live.stop();
@@ -235,6 +249,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     await clusterPeers?.stop();
     await metadata.stop();
     await server.close();
+    await apiServer?.close();
     throw err;
   }
 
@@ -246,6 +261,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
       await clusterPeers?.stop();
       await metadata.stop();
       await server.close();
+      await apiServer?.close();
     },
   };
 }

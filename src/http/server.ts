@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_LIMITS } from './limits.js';
+import type { PathFilter } from './split.js';
 import { WebEndpoint } from './web-endpoint.js';
 
 /** reasons: why not ready; notes: what is degraded without gating readiness. */
@@ -22,6 +23,8 @@ export interface HttpServerOptions {
   unhealthy?: () => string | undefined;
   /** TLS, basic auth and limits (--web.config.file); default: plain HTTP, default limits. */
   endpoint?: WebEndpoint;
+  /** Paths this listener answers (others 404); default all (see split.ts). */
+  paths?: PathFilter;
 }
 
 export class HttpServer {
@@ -92,6 +95,10 @@ export class HttpServer {
       return;
     }
     if (!(await this.endpoint.admit(req, res, url.pathname))) return;
+    if (this.options.paths && !this.options.paths(url.pathname)) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
     // Nothing here takes a body. Refuse one before it is read, and close the
     // connection so the client stops sending (Node would read it to the end).
     if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined) {

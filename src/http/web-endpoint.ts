@@ -85,7 +85,7 @@ export class WebEndpoint {
   constructor(
     private readonly configFile: string | undefined,
     private readonly log: Logger,
-    private readonly limits: ServerLimits,
+    readonly limits: ServerLimits,
   ) {
     this.config = configFile !== undefined ? loadWebConfig(configFile) : NO_CONFIG;
   }
