@@ -175,6 +175,14 @@ if (missing) {
     });
     await until(async () => (await get(port, '/metrics', { ca }).catch(() => ({ status: 0 }))).status === 0);
     t.equal((await get(port, '/metrics', { ca, cert: pki.path('prometheus.crt'), key: pki.path('prometheus.key') })).status, 200, 'now a client certificate is needed, and enough');
+
+    // The server certificate rotated in place (cert-manager renewing a Secret).
+    const client = { cert: pki.path('prometheus.crt'), key: pki.path('prometheus.key') };
+    pki.leaf('renewed', 'rogue-ca', { cn: 'kubepulse', usage: 'serverAuth', san: 'IP:127.0.0.1' });
+    renameSync(pki.path('renewed.key'), pki.path('server.key'));
+    renameSync(pki.path('renewed.crt'), pki.path('server.crt'));
+    await until(async () => (await get(port, '/metrics', { ca: pki.path('rogue-ca.crt'), ...client }).catch(() => ({ status: 0 }))).status === 200);
+    await t.rejects(get(port, '/metrics', { ca, ...client }), 'the old CA no longer verifies the server: the new certificate is served');
   });
 }
 
