@@ -4,7 +4,11 @@
 // cap. Every scrape must still succeed within its 1 s timeout, and the
 // hostile connections must be cut off by the limits, not linger.
 
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { DEFAULT_LIMITS, type ServerLimits } from '../../src/http/limits.js';
@@ -97,4 +101,46 @@ t.test('connections beyond --web.max-connections are closed at once', async (t) 
   await sleep(200);
   const res = await fetch(`http://127.0.0.1:${port}/healthz`);
   t.equal(res.status, 200, 'once they are gone, new clients are served');
+});
+
+t.test('a flood of wrong passwords does not starve an authenticated scraper', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kubepulse-flood-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'web.yml');
+  writeFileSync(file, `basic_auth_users:\n  prometheus: "${bcrypt.hashSync('s3cret', 10)}"\n`);
+  const endpoint = new WebEndpoint(file, SILENT_LOGGER, DEFAULT_LIMITS);
+  const server = new HttpServer({ registry: createRegistry(), readiness: () => ({ ready: true, reasons: [] }), log: SILENT_LOGGER, endpoint });
+  const port = await server.listen(0, '127.0.0.1');
+  t.teardown(() => server.close());
+  const as = (cred: string) => ({ authorization: `Basic ${Buffer.from(cred).toString('base64')}` });
+  const url = `http://127.0.0.1:${port}/metrics`;
+  t.equal((await fetch(url, { headers: as('prometheus:s3cret') })).status, 200, 'the scraper logs in once (bcrypt, then cached)');
+
+  let flooding = true;
+  let refused = 0;
+  const attacker = async (): Promise<void> => {
+    while (flooding) {
+      const res = await fetch(url, { headers: as(`prometheus:guess-${Math.random()}`) });
+      await res.text();
+      if (res.status === 401) refused++;
+    }
+  };
+  const attackers = Array.from({ length: 50 }, attacker);
+  await sleep(1000);
+  const latencies: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const started = Date.now();
+    const res = await fetch(url, { headers: as('prometheus:s3cret') });
+    await res.text();
+    t.equal(res.status, 200, 'scrape during the flood: 200');
+    latencies.push(Date.now() - started);
+    await sleep(250);
+  }
+  flooding = false;
+  await Promise.all(attackers);
+  latencies.sort((a, b) => a - b);
+  const median = latencies[Math.floor(latencies.length / 2)] as number;
+  t.ok(refused > 0, `${refused} wrong guesses refused with 401`);
+  t.ok(median < 1000, `median scrape ${median} ms under the flood (all: ${latencies.join(', ')} ms)`);
+  t.ok((latencies.at(-1) as number) < 2000, `slowest ${latencies.at(-1)} ms`);
 });
