@@ -165,8 +165,8 @@ if (missing) {
 
     write('basic_auth_users: [this is not: a mapping');
     await until(async () => errors.length > 0);
-    t.equal(errors.length, 1, 'one error line for the bad file');
-    t.match(errors[0], /not reloaded/);
+    // One line per reload attempt (a busy machine may see the write as two events).
+    t.ok(errors.every((e) => /not reloaded, keeping the previous one .*not YAML/.test(e)), `the bad file logged as one line: ${errors[0]}`);
     t.equal((await get(port, '/metrics', { ca, auth: 'grafana:other' })).status, 200, 'the previous settings stay');
 
     // Client certificates switched on at run time apply to new connections.
@@ -240,7 +240,7 @@ async function get(
         maxVersion: opts.maxVersion,
         ciphers: opts.ciphers,
         agent: false,
-        timeout: 5000,
+        timeout: 15_000,
       },
       (res) => {
         let body = '';
@@ -260,7 +260,7 @@ async function plainHttp(port: number): Promise<number> {
   return res.status;
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+async function until(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('timed out');
