@@ -23,7 +23,8 @@ export function isKubepodsRoot(name: string): boolean {
   return name === 'kubepods' || name === 'kubepods.slice' || name.endsWith('-kubepods.slice');
 }
 
-function subdirs(dir: string): string[] {
+/** A cgroup's child cgroups (directories); none when it is gone or unreadable. */
+export function subdirs(dir: string): string[] {
   try {
     return readdirSync(dir, { withFileTypes: true })
       .filter((d) => d.isDirectory())

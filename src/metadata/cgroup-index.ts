@@ -10,10 +10,9 @@
 // Entries are kept after their directory disappears (until the LRU bound
 // pushes them out): kernfs does not reuse inode numbers in practice, and late
 // events of a just-exited container must still resolve.
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
-import { findKubepodsRoots } from '../cgroup/kubepods.js';
+import { findKubepodsRoots, subdirs } from '../cgroup/kubepods.js';
 import { cgroupIdOf, findCgroup2Mount } from '../cgroup/mounts.js';
 import type { CgroupPathSource } from './cgroup-births.js';
 import { parseCgroupPath, type CgroupInfo } from './cgroup-path.js';
@@ -198,16 +197,6 @@ export class CgroupIndex {
       return; // removed while we looked
     }
     this.entries.set(id, { entry: parseCgroupPath(path) ?? null });
-    for (const name of this.subdirs(full)) this.walk(`${path}/${name}`, budget);
-  }
-
-  private subdirs(dir: string): string[] {
-    try {
-      return readdirSync(dir, { withFileTypes: true })
-        .filter((d) => d.isDirectory())
-        .map((d) => d.name);
-    } catch {
-      return [];
-    }
+    for (const name of subdirs(full)) this.walk(`${path}/${name}`, budget);
   }
 }
