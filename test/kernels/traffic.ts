@@ -17,6 +17,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { decodeFlowKey } from '../../src/probes/flows/map.js';
+import { nodeArch, syscallTable } from '../../src/policy/syscall-table.js';
 import { syscallName, syscallNumbers } from '../../src/probes/syscalls/collector.js';
 import { CLI, startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { startDnsServer } from '../support/dns-server.js';
@@ -217,7 +218,7 @@ async function oneRun(spec: RunSpec, dnsPort: number): Promise<RunResult> {
     const podSyscalls = spec.checks.includes('syscalls')
       ? (await dumpMap(await mapOf(daemon, 'syscalls', 'syscall_bits')))
           .filter(([k]) => Number(k.readBigUInt64LE()) === pod.cgroupId)
-          .flatMap(([, v]) => syscallNumbers(v).map(syscallName))
+          .flatMap(([, v]) => syscallNumbers(v).map((nr) => syscallName(nr, syscallTable(nodeArch()))))
       : [];
     const hooks: Record<string, string> = {};
     for (const s of after) if (s.name === 'kubepulse_probe_info') hooks[s.labels.probe as string] = s.labels.hook as string;
