@@ -30,13 +30,13 @@
 // Every cgroup and process the test creates is removed in teardown, also
 // when an assertion fails or the test throws.
 import t from 'tap';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
+import { startBashContainer, type BashContainer } from '../support/bash-container.js';
 import { startDaemon, type RunningDaemon } from '../support/daemon.js';
 import { startDnsServer } from '../support/dns-server.js';
 import { TestKubeApiServer } from '../support/kube-api-server.js';
@@ -60,29 +60,6 @@ const POLL = { everyMs: 150, timeoutMs: 20_000 };
 
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
-}
-
-// A container's main process: bash, taking one command per line on stdin and
-// answering one line when done, so the test decides when traffic happens.
-// Its children (dig) inherit its cgroup, as in a real container.
-const WORKLOAD = String.raw`
-while read -r cmd a b c; do
-  case "$cmd" in
-    tcp)   ok=0; for ((i = 0; i < a; i++)); do
-             if exec 3<>"/dev/tcp/127.0.0.1/$b"; then exec 3>&-; ok=$((ok + 1)); fi
-           done; echo "tcp $ok" ;;
-    dig)   out=$(dig @127.0.0.1 -p "$a" +time=3 +tries=1 "$c" "$b" 2>&1); echo "dig $(grep -o 'status: [A-Z]*' <<<"$out" || echo failed)" ;;
-    *)     echo "unknown $cmd" ;;
-  esac
-done
-`;
-
-interface Container {
-  readonly dir: string;
-  readonly cgroupId: number;
-  readonly child: ChildProcess;
-  /** Sends one command, resolves with the one-line answer. */
-  run(command: string, timeoutMs?: number): Promise<string>;
 }
 
 interface PodLabels {
@@ -143,45 +120,8 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
   const kubeconfig = writeKubeconfig(dir, api.url, api.token);
 
   /** A kubelet-shaped container cgroup with a fresh workload process moved into it. */
-  const startContainer = async (podUid: string, containerId: string): Promise<Container> => {
-    const { dir: cdir, cgroupId } = cgroups.container(podUid, containerId);
-    const child = cgroups.spawnMoved(cdir, ['bash', '-c', WORKLOAD], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const lines: string[] = [];
-    const waiters: Array<(line: string) => void> = [];
-    let pending = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      pending += d;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        const w = waiters.shift();
-        if (w) w(line);
-        else lines.push(line);
-      }
-    });
-    return {
-      dir: cdir,
-      cgroupId,
-      child,
-      run(command, timeoutMs = 20_000) {
-        if (child.exitCode !== null || child.signalCode !== null) return Promise.reject(new Error(`workload exited: ${stderr}`));
-        return new Promise((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`workload did not answer "${command}" in ${timeoutMs} ms: ${stderr}`)), timeoutMs);
-          const done = (line: string) => {
-            clearTimeout(timer);
-            resolve(line);
-          };
-          const early = lines.shift();
-          if (early !== undefined) done(early);
-          else waiters.push(done);
-          child.stdin!.write(command + '\n');
-        });
-      },
-    };
-  };
+  // (bash taking one command per line: the test decides when traffic happens)
+  const startContainer = (podUid: string, containerId: string): BashContainer => startBashContainer(cgroups, podUid, containerId, 3);
 
   // ── pod A: a Deployment's pod, its container already running when the daemon starts ──
   const uidA = randomUUID();

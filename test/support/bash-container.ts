@@ -7,13 +7,13 @@
 import type { ChildProcess } from 'node:child_process';
 import type { PodCgroups } from './pod-cgroups.js';
 
-const WORKLOAD = String.raw`
+const workload = (digTimeS: number): string => String.raw`
 while read -r cmd a b c; do
   case "$cmd" in
     tcp)   ok=0; for ((i = 0; i < a; i++)); do
              if exec 3<>"/dev/tcp/127.0.0.1/$b"; then exec 3>&-; ok=$((ok + 1)); fi
            done 2>/dev/null; echo "tcp $ok" ;;
-    dig)   out=$(dig @127.0.0.1 -p "$a" +time=2 +tries=1 "$c" "$b" 2>&1); echo "dig $(grep -o 'status: [A-Z]*' <<<"$out" || echo failed)" ;;
+    dig)   out=$(dig @127.0.0.1 -p "$a" +time=${digTimeS} +tries=1 "$c" "$b" 2>&1); echo "dig $(grep -o 'status: [A-Z]*' <<<"$out" || echo failed)" ;;
     *)     echo "unknown $cmd" ;;
   esac
 done
@@ -27,9 +27,10 @@ export interface BashContainer {
   run(command: string, timeoutMs?: number): Promise<string>;
 }
 
-export function startBashContainer(cgroups: PodCgroups, podUid: string, containerId: string): BashContainer {
+/** digTimeS: how long dig waits for an answer before it says "failed". */
+export function startBashContainer(cgroups: PodCgroups, podUid: string, containerId: string, digTimeS = 2): BashContainer {
   const { dir, cgroupId } = cgroups.container(podUid, containerId);
-  const child = cgroups.spawnMoved(dir, ['bash', '-c', WORKLOAD], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = cgroups.spawnMoved(dir, ['bash', '-c', workload(digTimeS)], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const lines: string[] = [];
