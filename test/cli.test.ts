@@ -35,7 +35,7 @@ t.test('port in use', needsBpf(), async (t) => {
 
 t.test('forcing kprobes on a kernel without them fails with one line', needsBpf(), async (t) => {
   if (detectKernel({ procfs: '/proc', sysfs: '/sys' }).kprobes) {
-    t.skip('this kernel has kprobes');
+    t.skip('this kernel has kprobes', () => {});
     return;
   }
   const r = await runCli(['--attach=kprobe', '--port', '0', '--log-level', 'error']);
@@ -59,7 +59,7 @@ t.test('without privileges: one line naming the capabilities', needsBpf(), async
   try {
     execFileSync('setpriv', ['--help'], { stdio: 'ignore' });
   } catch {
-    t.skip('setpriv (util-linux) is not installed');
+    t.skip('setpriv (util-linux) is not installed', () => {});
     return;
   }
   const { spawnSync } = await import('node:child_process');

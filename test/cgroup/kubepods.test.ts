@@ -3,7 +3,7 @@
 // only (PodRoots: flows and syscalls are recorded). The trees are the
 // layouts kubelet makes with each cgroup driver and runtime, as seen from
 // the host's cgroup v2 mount, with the host's own cgroups beside them.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,7 +77,7 @@ const LAYOUTS: Layout[] = [
   },
 ];
 
-function tree(t: Tap.Test, dirs: string[]): string {
+function tree(t: Test, dirs: string[]): string {
   const mount = mkdtempSync(join(tmpdir(), 'kp-cgroup-'));
   t.teardown(() => rmSync(mount, { recursive: true, force: true }));
   for (const d of [...HOST, ...dirs]) mkdirSync(join(mount, d), { recursive: true });

@@ -4,7 +4,7 @@
 // flows summed over agents, discovery through the Kubernetes API. The agents
 // here are small HTTP servers speaking the agent's API; the real daemon is
 // exercised in test/stream/events.e2e.test.ts and terminal.e2e.test.ts.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { runCli } from '../support/daemon.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-async function serve(t: Tap.Test, handler: Handler): Promise<string> {
+async function serve(t: Test, handler: Handler): Promise<string> {
   const server = createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.teardown(() => new Promise<void>((r) => {
@@ -151,7 +151,7 @@ t.test('usage errors: one line, exit 2', async (t) => {
 t.test('the operator commands never load the native addon (they run where it cannot be built)', async (t) => {
   const agent = await serve(t, sseAgent([ev('a', '2026-12-01T01:00:00.100Z', 'a1')]));
   const { spawn } = await import('node:child_process');
-  const { once } = await import('node:events');
+  const { once } = await import('node:events').then((m) => m.default);
   const { CLI } = await import('../support/daemon.js');
   // Any native module load throws: dlopen is how Node loads a .node file.
   const noAddon = 'data:text/javascript,process.dlopen=()=>{throw new Error("a native addon was loaded")}';

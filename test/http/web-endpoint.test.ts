@@ -21,7 +21,7 @@ import { makePki, opensslMissing, type Pki } from '../support/tls-certs.js';
 
 const missing = opensslMissing() ?? prometheusMissing();
 if (missing) {
-  t.skip(missing);
+  t.skip(missing, () => {});
 } else {
   const pki = makePki();
   t.teardown(() => pki.cleanup());

@@ -2,7 +2,7 @@
 // 6.1.x, which has kprobes) booted under QEMU TCG — issue 7.
 //
 //   const avail = await prepareGuest()           // once per process, cached on disk
-//   if (!avail.ok) t.skip(avail.reason)
+//   if (!avail.ok) t.skip(avail.reason, () => {})
 //   const r = await runInGuest({ command: 'node dist/cmd/kubepulse.js --help' })
 //   r.exitCode, r.output, r.console
 //

@@ -2,7 +2,7 @@
 // history replayed at the client's pace and in order, live events after the
 // `live` marker with none lost in between, and close() (SIGTERM) during a
 // replay ending the stream cleanly.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createServer } from 'node:http';
 import { createLogger } from '../../src/log.js';
 import { EventHub } from '../../src/stream/hub.js';
@@ -11,7 +11,7 @@ import { EventsRoute } from '../../src/stream/sse.js';
 
 const id = { namespace: 'shop', pod: 'web-1', workload: 'web', container: 'app', podUid: 'u' };
 
-async function setup(t: Tap.Test, historySize: number) {
+async function setup(t: Test, historySize: number) {
   const hub = new EventHub({ node: 'n1', historySize, queueSize: 1000 });
   const route = new EventsRoute(hub, { maxStreams: 4, heartbeatMs: 60_000, log: createLogger('error') });
   const server = createServer((req, res) => route.handle(req, res, new URL(req.url ?? '/', 'http://x')));

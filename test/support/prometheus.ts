@@ -2,7 +2,7 @@
 // loopback port, with a temporary config and TSDB that stop() removes.
 //
 //   const reason = prometheusMissing()
-//   if (reason) { t.skip(reason); return }
+//   if (reason) { t.skip(reason, () => {}); return }
 //   const prom = await startPrometheus({
 //     scrape: [{ job: 'kubepulse', targets: [`127.0.0.1:${port}`] }],
 //     ruleFiles: ['rules/kubepulse-alerts.yaml'],

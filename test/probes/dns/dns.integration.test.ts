@@ -32,7 +32,7 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
 }
 
 t.test('dig queries, rcodes, latency and timeouts on /metrics', needsBpf(), async (t) => {
-  if (!(await digAvailable())) return t.skip('dig (dnsutils) is not installed');
+  if (!(await digAvailable())) return t.skip('dig (dnsutils) is not installed', () => {});
   const server = await startDnsServer();
   t.teardown(() => server.close());
   const daemon = await startDaemon(['--dns-ports', String(server.port), '--dns-timeout', '2s']);
