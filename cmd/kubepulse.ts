@@ -20,7 +20,7 @@ const { packageRoot } = await import('../src/bpf/addon.js');
 const { parseConfig, usage } = await import('../src/config.js');
 const { createLogger } = await import('../src/log.js');
 
-const OPERATOR_COMMANDS = new Set(['observe', 'flows', 'status', 'top']);
+const OPERATOR_COMMANDS = new Set(['observe', 'flows', 'status', 'top', 'ui']);
 
 function fail(err: unknown): never {
   if (err instanceof UserError) {

@@ -102,6 +102,7 @@ export function usage(): string {
     '       kubepulse check [flags]     pre-flight: probe the kernel, load and attach every probe, print the plan, exit 0 or 1',
     '       kubepulse observe ...       follow the agents\' live TCP, DNS and flow events (kubepulse observe --help)',
     '       kubepulse flows|status|top  the agents\' flows, health, and busiest/failing workloads (each has --help)',
+    '       kubepulse ui --prometheus URL  serve the topology page for the whole cluster (kubepulse ui --help)',
     '       kubepulse policy ...        export NetworkPolicies and seccomp profiles from what agents observed (kubepulse policy --help)',
     '',
     'Flags:',

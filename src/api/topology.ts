@@ -19,7 +19,11 @@ export interface WorkloadFigures {
   connectP99Seconds: number | null;
   /** Connection results over the range: result → count. */
   connections: Record<string, number>;
-  /** DNS queries over the range by folded domain and rcode. */
+  /**
+   * DNS queries over the range by folded domain and rcode. A source that
+   * counts them apart (Prometheus: queries by domain, answers by rcode)
+   * gives the domains with rcode "" and the rcodes with domain "".
+   */
   dns: { domain: string; rcode: string; count: number }[];
   /** Failed (SERVFAIL, timeout, REFUSED) ÷ all DNS responses; null with no DNS. */
   dnsFailureRatio: number | null;

@@ -50,15 +50,20 @@ export function parseDurationMs(text: string, flag: string): number {
   return ms;
 }
 
-export function parseAgentUrl(text: string): string {
+/** An http(s) URL given to `flag`, without trailing slashes. */
+export function parseHttpUrl(text: string, flag: string): string {
   let u: URL;
   try {
     u = new URL(text);
   } catch {
-    throw new UsageError(`--agent: not a URL: "${text}"`);
+    throw new UsageError(`${flag}: not a URL: "${text}"`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--agent: expected an http(s) URL, got "${text}"`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`${flag}: expected an http(s) URL, got "${text}"`);
   return text.replace(/\/+$/, '');
+}
+
+export function parseAgentUrl(text: string): string {
+  return parseHttpUrl(text, '--agent');
 }
 
 export function timeoutOf(v: AgentValues): number {

@@ -1,4 +1,4 @@
-// The operator's commands — observe, flows, status, top — with their shared
+// The operator's commands — observe, flows, status, top, ui — with their shared
 // error handling: a usage error is one line and exit 2; an agent problem is
 // one line naming the agent.
 
@@ -8,6 +8,7 @@ import { runFlows } from './flows.js';
 import { runObserve } from './observe.js';
 import { runStatus } from './status.js';
 import { runTop } from './top.js';
+import { runUi } from './ui.js';
 
 export async function runOperatorCommand(command: string, argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const interrupted = new AbortController();
@@ -24,6 +25,8 @@ export async function runOperatorCommand(command: string, argv: string[], io: Io
         return await runStatus(argv, io);
       case 'top':
         return await runTop(argv, io, interrupted.signal);
+      case 'ui':
+        return await runUi(argv, io, interrupted.signal);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

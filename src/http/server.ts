@@ -12,6 +12,13 @@ import { WebEndpoint } from './web-endpoint.js';
 /** reasons: why not ready; notes: what is degraded without gating readiness. */
 export type Readiness = () => { ready: boolean; reasons: string[]; notes?: string[] };
 export type JsonRoute = (url: URL) => unknown | Promise<unknown>;
+/** A route's answer other than 200: 502 when what the route reads from is down, … */
+export class RouteError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
 /** A route that writes its own response (a long-lived stream). */
 export type RawRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 
@@ -158,7 +165,16 @@ export class HttpServer {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    const body = JSON.stringify(await route(url));
+    let body: string;
+    try {
+      body = JSON.stringify(await route(url));
+    } catch (err) {
+      // A bad query parameter is the client's (400); a RouteError says whose it is.
+      if (err instanceof RouteError) res.writeHead(err.status, { 'content-type': 'text/plain' }).end(`${err.message}\n`);
+      else if (err instanceof UserError) res.writeHead(400, { 'content-type': 'text/plain' }).end(`${err.message}\n`);
+      else throw err;
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   }
 }
