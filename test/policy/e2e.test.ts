@@ -165,7 +165,7 @@ const pods = (selector: Record<string, string>, namespace?: string) =>
 const skipBpf = needsBpf().skip;
 const skip = skipBpf !== false ? skipBpf : needsPodCgroups().skip;
 
-t.test('observed traffic → NetworkPolicies and a seccomp profile, from the agent and from Prometheus', { skip, timeout: 150_000 }, async (t) => {
+t.test('observed traffic → NetworkPolicies and a seccomp profile, from the agent and from Prometheus', { skip, timeout: 280_000 }, async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'kubepulse-policy-e2e-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
