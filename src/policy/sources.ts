@@ -4,6 +4,8 @@
 // the reason; nothing here writes anything.
 import { request, type Dispatcher } from 'undici';
 import { FLOW_SERIES_LABELS, PEER_KINDS } from '../api/v1.js';
+import { KubeApiError } from '../kube/client.js';
+import { operatorKube, type OperatorKube } from '../kube/operator.js';
 import { ContractError, parseFlowsReport, parseSyscallsReport, type Direction, type Flow, type FlowPeer, type FlowsReport, type PeerKind, type Protocol, type SyscallsReport } from './types.js';
 
 export class SourceError extends Error {
@@ -246,38 +248,29 @@ export function agentUrlsFromPods(pods: readonly DiscoveredPod[], port: number |
   return { urls, skipped };
 }
 
-/** Lists the agent DaemonSet's pods through the Kubernetes API (kubeconfig or in-cluster). */
+/** Lists the agent DaemonSet's pods through the Kubernetes API (kubeconfig or in-cluster, as kubectl finds it). */
 export async function discoverAgents(opts: DiscoveryOptions): Promise<{ urls: string[]; skipped: string[] }> {
-  const k8s = await import('@kubernetes/client-node');
-  const kc = new k8s.KubeConfig();
-  let source = 'kubernetes API';
+  let kube: OperatorKube;
   try {
-    if (opts.kubeconfig !== undefined) kc.loadFromFile(opts.kubeconfig);
-    else kc.loadFromDefault();
-    const server = kc.getCurrentCluster()?.server;
-    if (server !== undefined) source = `kubernetes API ${server}`;
+    kube = operatorKube(opts.kubeconfig);
   } catch (err) {
-    throw new SourceError(source, `cannot load kubeconfig: ${(err as Error).message}`);
+    throw new SourceError('kubernetes API', (err as Error).message);
   }
-  const api = kc.makeApiClient(k8s.CoreV1Api);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SourceError(source, `timed out after ${opts.timeoutMs}ms listing pods`)), opts.timeoutMs);
-  });
+  let source = 'kubernetes API';
+  // The clock starts once the kubeconfig is loaded: loading it imports
+  // @kubernetes/client-node, seconds on a busy machine, no network involved.
+  let signal: AbortSignal | undefined;
   try {
-    const list = await Promise.race([
-      api.listNamespacedPod({ namespace: opts.namespace, labelSelector: opts.labelSelector, timeoutSeconds: Math.max(1, Math.ceil(opts.timeoutMs / 1000)) }),
-      timeout,
-    ]);
-    const pods: DiscoveredPod[] = list.items.map((p) => {
-      const dp: DiscoveredPod = {
-        name: p.metadata?.name ?? '?',
-        ports: (p.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((x) => (x.name === undefined ? { containerPort: x.containerPort } : { name: x.name, containerPort: x.containerPort }))),
-      };
-      if (p.status?.phase !== undefined) dp.phase = p.status.phase;
-      if (p.status?.podIP !== undefined) dp.podIP = p.status.podIP;
-      return dp;
-    });
+    await kube.client.endpoint.ready();
+    source = `kubernetes API ${kube.client.endpoint.server}`;
+    signal = AbortSignal.timeout(opts.timeoutMs);
+    const list = await kube.client.list(
+      `/api/v1/namespaces/${encodeURIComponent(opts.namespace)}/pods`,
+      { labelSelector: opts.labelSelector, timeoutSeconds: Math.max(1, Math.ceil(opts.timeoutMs / 1000)) },
+      (o) => discoveredPod(o as ListedPod),
+      signal,
+    );
+    const pods = list.items;
     const found = agentUrlsFromPods(pods, opts.port);
     if (found.urls.length === 0) {
       const why = pods.length === 0 ? 'no pods' : `no running pods with an IP (${found.skipped.join(', ')})`;
@@ -286,15 +279,26 @@ export async function discoverAgents(opts: DiscoveryOptions): Promise<{ urls: st
     return found;
   } catch (err) {
     if (err instanceof SourceError) throw err;
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'number') {
-      const body = (err as { body?: unknown }).body;
-      throw new SourceError(source, `HTTP ${code} listing pods${typeof body === 'string' && body !== '' ? `: ${oneLine(body)}` : ''}`);
-    }
+    if (err instanceof KubeApiError) throw new SourceError(source, `HTTP ${oneLine(err.message)} listing pods`);
+    if (signal?.aborted) throw new SourceError(source, `timed out after ${opts.timeoutMs}ms listing pods`);
     throw new SourceError(source, describeError(err, opts.timeoutMs));
-  } finally {
-    clearTimeout(timer);
   }
+}
+
+interface ListedPod {
+  metadata?: { name?: string };
+  spec?: { containers?: { ports?: { name?: string; containerPort: number }[] }[] };
+  status?: { phase?: string; podIP?: string };
+}
+
+function discoveredPod(p: ListedPod): DiscoveredPod {
+  const dp: DiscoveredPod = {
+    name: p.metadata?.name ?? '?',
+    ports: (p.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((x) => (x.name === undefined ? { containerPort: x.containerPort } : { name: x.name, containerPort: x.containerPort }))),
+  };
+  if (p.status?.phase !== undefined) dp.phase = p.status.phase;
+  if (p.status?.podIP !== undefined) dp.podIP = p.status.podIP;
+  return dp;
 }
 
 /**

@@ -255,8 +255,8 @@ t.test('--discover finds the agents through the Kubernetes API', async (t) => {
     kubeconfig,
     JSON.stringify({
       apiVersion: 'v1', kind: 'Config', 'current-context': 'test',
-      // Plain HTTP on loopback: client-node accepts http:// only with skip-TLS-verify.
-      clusters: [{ name: 'test', cluster: { server: api, 'insecure-skip-tls-verify': true } }],
+      // Plain HTTP on loopback (as from `kubectl proxy`), accepted as kubectl does, without skip-TLS-verify.
+      clusters: [{ name: 'test', cluster: { server: api } }],
       users: [{ name: 'test', user: { token: 'test-token' } }],
       contexts: [{ name: 'test', context: { cluster: 'test', user: 'test' } }],
     }),
