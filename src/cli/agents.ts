@@ -70,26 +70,29 @@ export function timeoutOf(v: AgentValues): number {
   return parseDurationMs(v.timeout ?? '5s', '--timeout');
 }
 
+/** The agents of the DaemonSet's pods (--discover), with what was skipped said through warn. */
+export async function discoveredAgentUrls(v: AgentValues, timeoutMs: number, warn: (line: string) => void): Promise<string[]> {
+  let port: number | undefined;
+  if (v['agent-port'] !== undefined) {
+    port = Number(v['agent-port']);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--agent-port: expected a port, got "${v['agent-port']}"`);
+  }
+  const found = await discoverAgents({
+    namespace: v['agent-namespace'] ?? 'kubepulse',
+    labelSelector: v['agent-selector'] ?? 'app.kubernetes.io/name=kubepulse',
+    timeoutMs,
+    ...(port === undefined ? {} : { port }),
+    ...(v.kubeconfig === undefined ? {} : { kubeconfig: v.kubeconfig }),
+  });
+  for (const s of found.skipped) warn(`discovery: skipping agent pod ${s}`);
+  return found.urls;
+}
+
 /** The agents' base URLs; a failed discovery is one line and no agents. */
 export async function agentUrls(v: AgentValues, warn: (line: string) => void): Promise<string[]> {
   const urls = (v.agent ?? []).map(parseAgentUrl);
   if (urls.length === 0 && v.discover !== true) throw new UsageError('no agent: give --agent URL or --discover');
-  if (v.discover === true) {
-    let port: number | undefined;
-    if (v['agent-port'] !== undefined) {
-      port = Number(v['agent-port']);
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--agent-port: expected a port, got "${v['agent-port']}"`);
-    }
-    const found = await discoverAgents({
-      namespace: v['agent-namespace'] ?? 'kubepulse',
-      labelSelector: v['agent-selector'] ?? 'app.kubernetes.io/name=kubepulse',
-      timeoutMs: timeoutOf(v),
-      ...(port === undefined ? {} : { port }),
-      ...(v.kubeconfig === undefined ? {} : { kubeconfig: v.kubeconfig }),
-    });
-    for (const s of found.skipped) warn(`discovery: skipping agent pod ${s}`);
-    for (const u of found.urls) if (!urls.includes(u)) urls.push(u);
-  }
+  if (v.discover === true) for (const u of await discoveredAgentUrls(v, timeoutOf(v), warn)) if (!urls.includes(u)) urls.push(u);
   return urls;
 }
 

@@ -8,7 +8,6 @@ import { writeFilesAtomically, type OutputFile } from '../policy/output.js';
 import { DEFAULT_CLUSTER_DNS, type BuildOptions } from '../policy/rules.js';
 import { BASELINES, generateSeccompProfiles, renderSeccompJson, renderSpoSeccompProfile, type SeccompGenerateOptions } from '../policy/seccomp.js';
 import {
-  discoverAgents,
   fetchAgentFlows,
   fetchAgentSyscalls,
   fetchAll,
@@ -18,6 +17,7 @@ import {
   type HttpOptions,
 } from '../policy/sources.js';
 import type { Flow, Labels } from '../policy/types.js';
+import { AGENT_OPTIONS, discoveredAgentUrls, parseHttpUrl, UsageError } from './agents.js';
 
 export interface PolicyIo {
   stdout: { write(s: string): unknown };
@@ -62,8 +62,6 @@ Output:
 Exit status: 0 written, 1 a source failed or nothing to write, 2 usage error.
 `;
 
-class UsageError extends Error {}
-
 function parseDurationMs(text: string, flag: string): number {
   const m = /^([0-9]+)(ms|s|m)?$/.exec(text);
   if (m === null) throw new UsageError(`${flag}: expected a duration such as 10s or 500ms, got ${JSON.stringify(text)}`);
@@ -71,17 +69,6 @@ function parseDurationMs(text: string, flag: string): number {
   const ms = m[2] === 'm' ? n * 60_000 : m[2] === 's' ? n * 1000 : m[2] === 'ms' ? n : n * 1000;
   if (ms <= 0) throw new UsageError(`${flag}: must be positive`);
   return ms;
-}
-
-function parseUrl(text: string, flag: string): string {
-  let u: URL;
-  try {
-    u = new URL(text);
-  } catch {
-    throw new UsageError(`${flag}: not a URL: ${JSON.stringify(text)}`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`${flag}: expected an http(s) URL, got ${JSON.stringify(text)}`);
-  return text.replace(/\/+$/, '');
 }
 
 function parseLabels(text: string, flag: string): Labels {
@@ -95,26 +82,18 @@ function parseLabels(text: string, flag: string): Labels {
 }
 
 const OPTIONS = {
-  agent: { type: 'string', multiple: true },
-  discover: { type: 'boolean' },
-  'agent-namespace': { type: 'string' },
-  'agent-selector': { type: 'string' },
-  'agent-port': { type: 'string' },
-  kubeconfig: { type: 'string' },
+  ...AGENT_OPTIONS,
   prometheus: { type: 'string' },
   range: { type: 'string' },
   namespace: { type: 'string' },
   workload: { type: 'string' },
   container: { type: 'string' },
-  output: { type: 'string' },
   format: { type: 'string' },
   spo: { type: 'boolean' },
   baseline: { type: 'string' },
   'dns-namespace': { type: 'string' },
   'dns-selector': { type: 'string' },
   'allow-partial': { type: 'boolean' },
-  timeout: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -129,9 +108,9 @@ interface Sources {
 }
 
 function parseSources(v: Values): Sources {
-  const agents = (v.agent ?? []).map((a) => parseUrl(a, '--agent'));
+  const agents = (v.agent ?? []).map((a) => parseHttpUrl(a, '--agent'));
   const s: Sources = { agents, discover: v.discover === true, range: v.range ?? '24h', http: { timeoutMs: parseDurationMs(v.timeout ?? '10s', '--timeout') }, values: v };
-  if (v.prometheus !== undefined) s.prometheus = parseUrl(v.prometheus, '--prometheus');
+  if (v.prometheus !== undefined) s.prometheus = parseHttpUrl(v.prometheus, '--prometheus');
   if (!PROMETHEUS_DURATION.test(s.range)) throw new UsageError(`--range: expected a Prometheus duration such as 24h or 7d, got ${JSON.stringify(s.range)}`);
   if (v.range !== undefined && s.prometheus === undefined) throw new UsageError('--range needs --prometheus');
   if (agents.length === 0 && !s.discover && s.prometheus === undefined) throw new UsageError('no source: give --agent URL, --discover or --prometheus URL');
@@ -141,22 +120,7 @@ function parseSources(v: Values): Sources {
 /** Agent URLs given plus those discovered; discovery failure is a source failure. */
 async function agentUrls(s: Sources, io: PolicyIo): Promise<string[]> {
   const urls = [...s.agents];
-  if (s.discover) {
-    let port: number | undefined;
-    if (s.values['agent-port'] !== undefined) {
-      port = Number(s.values['agent-port']);
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--agent-port: expected a port, got ${JSON.stringify(s.values['agent-port'])}`);
-    }
-    const found = await discoverAgents({
-      namespace: s.values['agent-namespace'] ?? 'kubepulse',
-      labelSelector: s.values['agent-selector'] ?? 'app.kubernetes.io/name=kubepulse',
-      timeoutMs: s.http.timeoutMs,
-      ...(port === undefined ? {} : { port }),
-      ...(s.values.kubeconfig === undefined ? {} : { kubeconfig: s.values.kubeconfig }),
-    });
-    for (const sk of found.skipped) warn(io, `discovery: skipping agent pod ${sk}`);
-    for (const u of found.urls) if (!urls.includes(u)) urls.push(u);
-  }
+  if (s.discover) for (const u of await discoveredAgentUrls(s.values, s.http.timeoutMs, (line) => warn(io, line))) if (!urls.includes(u)) urls.push(u);
   return urls;
 }
 
