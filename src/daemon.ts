@@ -29,6 +29,9 @@ import type { ProbeCollectors, ProbeContext, ProbeModule } from './probes/module
 import { PodRoots } from './probes/pod-roots.js';
 import { StatusReporter } from './http/status.js';
 import { createLiveStream } from './stream/index.js';
+import type { FlowsSnapshot } from './api/v1.js';
+import { PageAssets } from './http/page-assets.js';
+import { createTopologyRoutes } from './topology/index.js';
 
 export interface Daemon {
   port: number;
@@ -169,10 +172,12 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
 
   const split = config.webApiListen !== undefined;
   const unhealthy = (): string | undefined => (stream.failure ? `event poller stopped: ${stream.failure.message}` : undefined);
-  const server = new HttpServer({ registry, readiness: ready, log, endpoint, unhealthy, ...(split ? { paths: METRICS_PATHS } : {}) });
+  // The topology page (dist/page, built by `make build`): on the listener that serves /api/v1.
+  const page = new PageAssets(join(packageRoot(), 'dist', 'page'));
+  const server = new HttpServer({ registry, readiness: ready, log, endpoint, unhealthy, ...(split ? { paths: METRICS_PATHS } : { page }) });
   // Same web config (TLS, users) on both listeners, each with its own watcher.
   const apiServer = split
-    ? new HttpServer({ registry, readiness: ready, log, endpoint: new WebEndpoint(config.webConfigFile, log, endpoint.limits), unhealthy, paths: API_PATHS })
+    ? new HttpServer({ registry, readiness: ready, log, endpoint: new WebEndpoint(config.webConfigFile, log, endpoint.limits), unhealthy, paths: API_PATHS, page })
     : undefined;
   const routeOwners = new Map<string, string>();
   for (const [module, collectors] of running) {
@@ -189,6 +194,15 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   }
   live.serve(server);
   if (apiServer) live.serve(apiServer);
+  const flowsRoute = [...running.values()].map((c) => c.routes?.['/api/v1/flows']).find((r) => r !== undefined);
+  const topology = createTopologyRoutes({
+    node: config.nodeName,
+    registry,
+    hub: live.hub,
+    ...(flowsRoute ? { flows: () => (flowsRoute() as FlowsSnapshot).flows } : {}),
+  });
+  topology.serve(server);
+  if (apiServer) topology.serve(apiServer);
   const status = new StatusReporter({ node: config.nodeName, version: version(), registry, readiness: ready, podsKnown: () => metadata.pods.size });
   server.route('/api/v1/status', () => status.status());
   apiServer?.route('/api/v1/status', () => status.status());
@@ -204,6 +218,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
 
   const closeProbes = (): void => {
     live.stop();
+    topology.stop();
     status.stop();
     for (const c of running.values()) c.stop?.();
     reaper.stop();

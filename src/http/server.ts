@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_LIMITS } from './limits.js';
+import type { PageAssets } from './page-assets.js';
 import type { PathFilter } from './split.js';
 import { WebEndpoint } from './web-endpoint.js';
 
@@ -32,6 +33,8 @@ export interface HttpServerOptions {
   endpoint?: WebEndpoint;
   /** Paths this listener answers (others 404); default all (see split.ts). */
   paths?: PathFilter;
+  /** The topology page at / and /ui/*; without it (or unbuilt) / is the plain index of links. */
+  page?: PageAssets;
 }
 
 export class HttpServer {
@@ -150,11 +153,13 @@ export class HttpServer {
         return;
       }
       case '/':
+        if (this.options.page?.available && this.options.page.serve(req, res, '/')) return;
         res
           .writeHead(200, { 'content-type': 'text/html' })
           .end('<html><body><h1>KubePulse</h1><p><a href="/metrics">/metrics</a> <a href="/healthz">/healthz</a> <a href="/readyz">/readyz</a></p></body></html>\n');
         return;
     }
+    if (this.options.page?.serve(req, res, url.pathname)) return;
     const raw = this.rawRoutes.get(url.pathname);
     if (raw) {
       raw(req, res, url);

@@ -10,5 +10,5 @@ const HEALTH = new Set(['/healthz', '/readyz']);
 /** The main listener when the API has its own: /metrics and health. */
 export const METRICS_PATHS: PathFilter = (p) => p === '/metrics' || HEALTH.has(p);
 
-/** The API listener: /api/v1/*, the page, and health (for its own probes). */
-export const API_PATHS: PathFilter = (p) => p.startsWith('/api/') || p === '/' || HEALTH.has(p);
+/** The API listener: /api/v1/*, the page (/ and /ui/*), and health (for its own probes). */
+export const API_PATHS: PathFilter = (p) => p.startsWith('/api/') || p === '/' || p.startsWith('/ui/') || HEALTH.has(p);
