@@ -9,7 +9,7 @@ SHELL := /bin/bash
 BUILD_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3
 TEST_PACKAGES := dnsutils dnsmasq-base prometheus iproute2 qemu-system-x86 busybox-static \
                  bpftrace libseccomp-dev strace linux-perf kmod cpio xz-utils zstd util-linux \
-                 linux-libc-dev-arm64-cross
+                 linux-libc-dev-arm64-cross chromium
 PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 
 BPF_SOURCES := $(wildcard bpf/*.bpf.c)
@@ -19,6 +19,9 @@ VMLINUX_H := build/include/vmlinux.h
 ADDON := build/Release/kubepulse.node
 TS_SOURCES := $(shell find cmd src -name '*.ts' 2>/dev/null)
 TS_STAMP := dist/.built
+# The topology page (src/page, browser code): type-checked, bundled by esbuild.
+PAGE := dist/page/index.html
+PAGE_SOURCES := $(wildcard src/page/*) src/api/topology.ts
 PROMETHEUS_RULE := deployments/07-prometheusrule.yaml
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
@@ -41,7 +44,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-build: setup $(BPF_OBJECTS) $(ADDON) $(TS_STAMP) $(PROMETHEUS_RULE)
+build: setup $(BPF_OBJECTS) $(ADDON) $(TS_STAMP) $(PAGE) $(PROMETHEUS_RULE)
 
 # The alert rules exist once, in rules/; the plain manifests take them from
 # there (the chart links to the same file: charts/kubepulse/files/).
@@ -67,6 +70,10 @@ $(ADDON): binding.gyp $(wildcard native/*.cc native/*.h native/*.c) $(BPF_HEADER
 $(TS_STAMP): $(TS_SOURCES) tsconfig.json | deps
 	npx tsc -p tsconfig.json
 	@touch $@
+
+$(PAGE): $(PAGE_SOURCES) | deps
+	npx tsc -p src/page/tsconfig.json
+	node src/page/build.mjs
 
 run: build
 	node dist/cmd/kubepulse.js $(ARGS)
