@@ -15,7 +15,7 @@ mkdirSync(out, { recursive: true });
 const result = await build({
   entryPoints: [join(here, 'main.ts')],
   bundle: true,
-  minify: true,
+  minify: process.env.KUBEPULSE_PAGE_DEBUG !== '1',
   format: 'iife',
   target: ['chrome100', 'firefox100', 'safari15'],
   outdir: out,

@@ -10,6 +10,13 @@ import type { View, ViewEdge, ViewVertex } from './view.js';
 const SVG = 'http://www.w3.org/2000/svg';
 /** Beyond this many edges their labels (port, rate) are drawn for the selection only. */
 const LABELS_UP_TO = 150;
+/**
+ * Beyond this many edges they are drawn as one path per health colour (no
+ * arrowheads), and only the selection's edges as elements of their own:
+ * 5,000 paths with titles and markers cost the browser seconds to style and
+ * paint; three paths cost milliseconds. The table lists every flow.
+ */
+const BULK_FROM = 1000;
 
 function el<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string, string> = {}): SVGElementTagNameMap[K] {
   const e = document.createElementNS(SVG, name);
@@ -46,6 +53,7 @@ export class TopologyMap {
   private readonly vertices = new Map<string, SVGGElement>();
   private readonly edges = new Map<string, SVGPathElement>();
   private readonly labels = new Map<string, SVGTextElement>();
+  private readonly bulk = new Map<string, SVGPathElement>();
   private viewBox = { x: -20, y: -20, w: 1200, h: 800 };
   private fitted = false;
   selected: string | undefined;
@@ -137,10 +145,17 @@ export class TopologyMap {
 
     const seenEdges = new Set<string>();
     const labelled = view.edges.length <= LABELS_UP_TO;
+    const inBulk = view.edges.length >= BULK_FROM;
+    const bulkPaths: Record<string, string[]> = { ok: [], slow: [], failing: [] };
     for (const e of view.edges) {
       const a = points.get(e.source);
       const b = points.get(e.target);
       if (!a || !b) continue;
+      const touchesSelection = this.selected !== undefined && (e.source === this.selected || e.target === this.selected);
+      if (inBulk && !touchesSelection) {
+        bulkPaths[e.health]?.push(curve(a, b).path);
+        continue;
+      }
       seenEdges.add(e.id);
       let path = this.edges.get(e.id);
       if (!path) {
@@ -169,6 +184,20 @@ export class TopologyMap {
       } else if (text) (text.remove(), this.labels.delete(e.id));
     }
     for (const [id, p] of this.edges) if (!seenEdges.has(id)) (p.remove(), this.edges.delete(id));
+    for (const [health, parts] of Object.entries(bulkPaths)) {
+      let path = this.bulk.get(health);
+      if (parts.length === 0) {
+        if (path) (path.remove(), this.bulk.delete(health));
+        continue;
+      }
+      if (!path) {
+        path = el('path', { class: `edge bulk ${health}` });
+        this.bulk.set(health, path);
+        this.edgeLayer.prepend(path);
+      }
+      path.setAttribute('d', parts.join(''));
+      set(path, 'data-edges', String(parts.length));
+    }
     for (const [id, t] of this.labels) if (!seenEdges.has(id)) (t.remove(), this.labels.delete(id));
 
     if (!this.fitted && boxes.length > 0) {

@@ -93,31 +93,37 @@ export class FlowsTable {
     const sorted = [...this.flows].sort((a, b) => {
       const x = column.value(a);
       const y = column.value(b);
-      const c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
-      return (this.descending ? -c : c) || a.id.localeCompare(b.id);
+      // Plain code-point order: localeCompare costs ~10× more over 5,000 rows.
+      const c = typeof x === 'number' && typeof y === 'number' ? x - y : x < y ? -1 : x > y ? 1 : 0;
+      return (this.descending ? -c : c) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
     });
     for (const th of this.table.tHead?.rows[0]?.cells ?? []) {
       const key = th.querySelector('button')?.dataset.sort;
       th.setAttribute('aria-sort', key === this.sortKey ? (this.descending ? 'descending' : 'ascending') : 'none');
     }
-    const focused = (document.activeElement as HTMLElement | null)?.dataset?.edge;
-    const rows: HTMLTableRowElement[] = [];
-    for (const e of sorted.slice(0, this.limit)) {
-      const tr = document.createElement('tr');
-      tr.tabIndex = 0;
-      tr.dataset.edge = e.id;
-      tr.dataset.source = e.source;
-      tr.className = e.health;
-      const cells = [name(e.source), name(e.target), String(e.port), e.protocol, String(e.count), rate(e.ratePerSecond), e.health];
-      for (const text of cells) {
-        const td = document.createElement('td');
-        td.textContent = text;
-        tr.append(td);
+    // Rows are reused and only changed cells written: a refresh every second
+    // must not make the browser lay out 300 new rows.
+    const shown = sorted.slice(0, this.limit);
+    const rows = this.body.rows;
+    for (let i = 0; i < shown.length; i++) {
+      const e = shown[i] as TopologyEdge;
+      let tr = rows[i];
+      if (!tr) {
+        tr = document.createElement('tr');
+        tr.tabIndex = 0;
+        for (let c = 0; c < COLUMNS.length; c++) tr.append(document.createElement('td'));
+        this.body.append(tr);
       }
-      rows.push(tr);
+      if (tr.dataset.edge !== e.id) tr.dataset.edge = e.id;
+      if (tr.dataset.source !== e.source) tr.dataset.source = e.source;
+      if (tr.className !== e.health) tr.className = e.health;
+      const cells = [name(e.source), name(e.target), String(e.port), e.protocol, String(e.count), rate(e.ratePerSecond), e.health];
+      cells.forEach((text, c) => {
+        const td = tr.cells[c] as HTMLTableCellElement;
+        if (td.textContent !== text) td.textContent = text;
+      });
     }
-    this.body.replaceChildren(...rows);
-    if (focused) rows.find((r) => r.dataset.edge === focused)?.focus();
+    while (rows.length > shown.length) rows[rows.length - 1]?.remove();
     this.caption.textContent = `${this.flows.length} flows${this.flows.length > this.limit ? `, first ${this.limit} shown` : ''}`;
     this.more.hidden = this.flows.length <= this.limit;
     this.more.textContent = `Show ${Math.min(PAGE, this.flows.length - this.limit)} more`;
