@@ -1,10 +1,10 @@
 // A layout that does not jump: vertices sit in grid slots on their island
-// (a namespace, the nodes, the external peers); a vertex keeps its slot for
-// as long as the page is open, a new one takes the next free slot of its
-// island, a new island goes after the others. Islands keep spare rows and
-// never shrink (a collapsed or filtered namespace keeps its place), so what
-// is on the screen stays where it is. Only an island that outgrows its
-// spare rows pushes the islands below it down, all together.
+// (a namespace, the nodes, the external peers). A box, once placed, never
+// moves or changes size, and a vertex keeps its slot for as long as the page
+// is open (filtered out and back, it returns to the same place). A new
+// vertex takes the next free slot of its island; an island that is full
+// gets one more box (its continuation) after all the others; a new island
+// too. So nothing already on the screen ever moves.
 
 export const CELL_W = 168;
 export const CELL_H = 64;
@@ -18,30 +18,36 @@ export interface Point {
 }
 
 export interface IslandBox {
+  /** `<island>` for its first box, `<island>#2`, `#3`… for continuations. */
   id: string;
+  island: string;
+  part: number;
   x: number;
   y: number;
   w: number;
   h: number;
 }
 
-interface Island {
-  id: string;
+interface Box extends IslandBox {
   cols: number;
   rows: number;
-  slots: Map<string, number>;
-  next: number;
-  /** Position in the flow of islands, fixed once placed. */
-  order: number;
+}
+
+interface Island {
+  boxes: Box[];
+  slots: Map<string, { box: Box; index: number }>;
+  used: number;
 }
 
 export class StableLayout {
   private readonly islands = new Map<string, Island>();
-  private boxes = new Map<string, IslandBox>();
+  private readonly boxes: Box[] = [];
+  /** Where the next box goes: left to right, then a new row below everything. */
+  private cursor = { x: 0, y: 0, rowH: 0 };
 
   constructor(private readonly maxWidth = 1800) {}
 
-  /** Places the vertices (new ones get slots); returns every vertex's centre and every island's box. */
+  /** Places the vertices (new ones get slots); returns every vertex's centre and every box. */
   place(vertices: ReadonlyArray<{ id: string; island: string }>): { points: Map<string, Point>; islands: IslandBox[] } {
     const byIsland = new Map<string, string[]>();
     for (const v of vertices) {
@@ -49,63 +55,50 @@ export class StableLayout {
       if (!list) byIsland.set(v.island, (list = []));
       list.push(v.id);
     }
-    // New islands in name order, after the known ones; their size from what they hold now.
+    // New islands in order (namespaces by name, then nodes, then external), sized for what they hold now.
     for (const id of [...byIsland.keys()].filter((i) => !this.islands.has(i)).sort(islandOrder)) {
       const n = byIsland.get(id)?.length ?? 1;
       const cols = Math.max(2, Math.min(8, Math.ceil(Math.sqrt(n * 1.5))));
-      this.islands.set(id, { id, cols, rows: Math.ceil(n / cols) + 1, slots: new Map(), next: 0, order: this.islands.size });
+      const island: Island = { boxes: [], slots: new Map(), used: 0 };
+      this.islands.set(id, island);
+      this.addBox(id, island, cols, Math.ceil(n / cols) + 1);
     }
-    let grown = false;
     for (const [id, members] of byIsland) {
       const island = this.islands.get(id) as Island;
       for (const m of [...members].sort()) {
         if (island.slots.has(m)) continue;
-        island.slots.set(m, island.next++);
-        if (Math.ceil(island.next / island.cols) > island.rows) {
-          island.rows += 2;
-          grown = true;
-        }
+        let box = island.boxes.at(-1) as Box;
+        const inBox = island.used - island.boxes.slice(0, -1).reduce((n, b) => n + b.cols * b.rows, 0);
+        if (inBox >= box.cols * box.rows) box = this.addBox(id, island, box.cols, Math.max(2, Math.ceil(box.rows / 2)));
+        const index = island.used - island.boxes.slice(0, -1).reduce((n, b) => n + b.cols * b.rows, 0);
+        island.slots.set(m, { box, index });
+        island.used++;
       }
     }
-    if (grown || this.boxes.size !== this.islands.size) this.flow();
     const points = new Map<string, Point>();
     for (const v of vertices) {
-      const island = this.islands.get(v.island) as Island;
-      const box = this.boxes.get(v.island) as IslandBox;
-      const slot = island.slots.get(v.id) as number;
-      points.set(v.id, {
-        x: box.x + PAD + (slot % island.cols) * CELL_W + CELL_W / 2,
-        y: box.y + TITLE + Math.floor(slot / island.cols) * CELL_H + CELL_H / 2,
-      });
+      const { box, index } = (this.islands.get(v.island) as Island).slots.get(v.id) as { box: Box; index: number };
+      points.set(v.id, { x: box.x + PAD + (index % box.cols) * CELL_W + CELL_W / 2, y: box.y + TITLE + Math.floor(index / box.cols) * CELL_H + CELL_H / 2 });
     }
-    return { points, islands: [...this.boxes.values()] };
+    return { points, islands: this.boxes };
   }
 
-  /** Islands left to right in rows, in the order they first appeared. */
-  private flow(): void {
-    const boxes = new Map<string, IslandBox>();
-    let x = 0;
-    let y = 0;
-    let rowH = 0;
-    for (const island of [...this.islands.values()].sort((a, b) => a.order - b.order)) {
-      const w = island.cols * CELL_W + 2 * PAD;
-      const h = island.rows * CELL_H + TITLE + PAD;
-      if (x > 0 && x + w > this.maxWidth) {
-        x = 0;
-        y += rowH + GAP;
-        rowH = 0;
-      }
-      boxes.set(island.id, { id: island.id, x, y, w, h });
-      x += w + GAP;
-      rowH = Math.max(rowH, h);
+  private addBox(island: string, into: Island, cols: number, rows: number): Box {
+    const w = cols * CELL_W + 2 * PAD;
+    const h = rows * CELL_H + TITLE + PAD;
+    const c = this.cursor;
+    if (c.x > 0 && c.x + w > this.maxWidth) {
+      c.x = 0;
+      c.y += c.rowH + GAP;
+      c.rowH = 0;
     }
-    this.boxes = boxes;
-  }
-
-  /** Where a vertex is, without placing anything. */
-  has(id: string): boolean {
-    for (const i of this.islands.values()) if (i.slots.has(id)) return true;
-    return false;
+    const part = into.boxes.length + 1;
+    const box: Box = { id: part === 1 ? island : `${island}#${part}`, island, part, x: c.x, y: c.y, w, h, cols, rows };
+    c.x += w + GAP;
+    c.rowH = Math.max(c.rowH, h);
+    into.boxes.push(box);
+    this.boxes.push(box);
+    return box;
   }
 }
 

@@ -93,7 +93,7 @@ export class TopologyMap {
     const seenIslands = new Set<string>();
     const inView = new Set(view.vertices.map((v) => v.island));
     for (const box of boxes) {
-      if (!inView.has(box.id)) continue;
+      if (!inView.has(box.island)) continue;
       seenIslands.add(box.id);
       let g = this.islands.get(box.id);
       if (!g) {
@@ -104,17 +104,21 @@ export class TopologyMap {
         this.islandLayer.append(g);
       }
       const [rect, title] = g.children as unknown as [SVGRectElement, SVGTextElement];
-      const ns = box.id.startsWith('ns:') ? box.id.slice(3) : undefined;
+      const ns = box.island.startsWith('ns:') ? box.island.slice(3) : undefined;
       const folded = ns !== undefined && collapsed.has(ns);
+      const more = box.part > 1 ? ' (more)' : '';
       set(rect, 'x', String(box.x));
       set(rect, 'y', String(box.y));
       set(rect, 'width', String(box.w));
       set(rect, 'height', String(folded ? CELL_H + 40 : box.h));
       set(title, 'x', String(box.x + 12));
       set(title, 'y', String(box.y + 19));
-      setText(title, ns !== undefined ? `${folded ? '▸' : '▾'} ${ns}` : box.id === 'nodes' ? 'nodes' : 'external');
-      set(title, 'aria-label', ns !== undefined ? `namespace ${ns}, ${folded ? 'expand' : 'collapse'}` : box.id);
+      setText(title, ns !== undefined ? `${folded ? '▸' : '▾'} ${ns}${more}` : `${box.island}${more}`);
+      set(title, 'aria-label', ns !== undefined ? `namespace ${ns}${more}, ${folded ? 'expand' : 'collapse'}` : box.island);
       if (ns === undefined) title.removeAttribute('data-island');
+      else set(title, 'data-island', box.island);
+      // A folded namespace is one vertex, in its first box.
+      g.style.display = folded && box.part > 1 ? 'none' : '';
     }
     for (const [id, g] of this.islands) if (!seenIslands.has(id)) (g.remove(), this.islands.delete(id));
 
