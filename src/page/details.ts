@@ -71,7 +71,7 @@ export class Details {
         h('h3', {}, 'Connections'),
         table(['result', 'count'], Object.entries(f.connections).sort((a, b) => b[1] - a[1])),
         h('h3', {}, 'DNS'),
-        table(['domain', 'rcode', 'count'], f.dns.slice(0, 12).map((d) => [d.domain, d.rcode || '(queries)', d.count])),
+        table(['domain', 'rcode', 'count'], f.dns.slice(0, 12).map((d) => [d.domain || '(all domains)', d.rcode || '(queries)', d.count])),
       );
     }
     parts.push(h('h3', {}, 'Top peers'), table(['peer', 'port', 'count', 'rate'], peers));

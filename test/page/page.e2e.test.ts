@@ -230,6 +230,12 @@ t.test('the agent\'s page shows its workloads, flows and failures live, in Chrom
   const policy = await page.locator('pre.policy').textContent();
   t.match(policy, /kind: NetworkPolicy[\s\S]*name: kubepulse-frontend[\s\S]*namespace: shop[\s\S]*port: 8080/, 'the NetworkPolicy of src/policy, shown (and copied)');
   await page.screenshot({ path: join(shots, 'selected.png') });
+  // The README's picture (docs/page.png is a copy of it): smaller, the map and the panel.
+  await page.setViewportSize({ width: 1100, height: 640 });
+  await page.locator('#details').evaluate((d) => d.scrollTo(0, 0));
+  await page.waitForTimeout(1200);
+  await page.screenshot({ path: join(shots, 'readme.png'), clip: { x: 0, y: 0, width: 1100, height: 525 } });
+  await page.setViewportSize({ width: 1500, height: 1000 });
 
   // A new flow (frontend → cart:9090) appears within 2 s; nothing drawn moves.
   const positions = () => page.locator('g.vertex').evaluateAll((gs) => Object.fromEntries(gs.map((g) => [g.getAttribute('data-id'), g.getAttribute('transform')])));
