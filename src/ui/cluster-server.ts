@@ -5,8 +5,11 @@
 // agent's (src/http/server.ts), so the page, content types and limits are
 // the agent's too; no store of our own.
 
+import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { Topology } from '../api/topology.js';
+import { packageRoot } from '../bpf/addon.js';
+import { PageAssets } from '../http/page-assets.js';
 import { HttpServer, RouteError } from '../http/server.js';
 import type { Logger } from '../log.js';
 import { SourceError } from '../policy/sources.js';
@@ -34,7 +37,9 @@ export class ClusterUi {
   private readonly cache = new Map<string, { at: number; topology: Promise<Topology> }>();
 
   constructor(private readonly o: ClusterUiOptions) {
-    this.server = new HttpServer({ registry: new Registry(), readiness: () => ({ ready: true, reasons: [] }), log: o.log });
+    // The agent's page (dist/page), fed by this server's /api/v1/topology and /api/v1/events.
+    const page = new PageAssets(join(packageRoot(), 'dist', 'page'));
+    this.server = new HttpServer({ registry: new Registry(), readiness: () => ({ ready: true, reasons: [] }), log: o.log, page });
     this.events = new EventsProxy({ agents: o.agents, connectTimeoutMs: o.timeoutMs, maxStreams: 64 });
     this.server.route('/api/v1/topology', (url) => this.topology(url.searchParams.get('range') ?? o.defaultRange));
     this.server.rawRoute('/api/v1/events', this.events.handle);

@@ -80,7 +80,7 @@ t.test('bad topology parameters: 400 with one line', async (t) => {
     ['range=2h', 'range: "2h" is not a duration from 10s to 1h (e.g. 5m)\n'],
     ['slow=fast', 'slow: "fast" is not a duration (e.g. 500ms)\n'],
     ['color=red', 'unknown parameter "color" (known: range, slow)\n'],
-  ]) {
+  ] as const) {
     const res = await fetch(`${base}/api/v1/topology?${query}`);
     t.equal(res.status, 400, query);
     t.equal(await res.text(), line);

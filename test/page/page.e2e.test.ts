@@ -129,7 +129,7 @@ t.test('the agent\'s page shows its workloads, flows and failures live, in Chrom
   t.teardown(() => api.stop());
   const pod = (name: string, namespace: string, key: keyof typeof uid, app: string, owner: { kind: string; name: string }) => {
     // A ReplicaSet's pods carry its hash; the workload is the Deployment.
-    const hash = owner.kind === 'ReplicaSet' ? { 'pod-template-hash': owner.name.split('-').at(-1) as string } : {};
+    const hash: Record<string, string> = owner.kind === 'ReplicaSet' ? { 'pod-template-hash': owner.name.split('-').at(-1) as string } : {};
     api.addPod(podWithIp(makePod({ name, namespace, uid: uid[key], nodeName: NODE, labels: { app, ...hash }, owner, containers: { app: cid[key] } }), IP[key]));
   };
   pod('frontend-6f7d9c8b5-k2x7q', 'shop', 'frontend', 'frontend', { kind: 'ReplicaSet', name: 'frontend-6f7d9c8b5' });
