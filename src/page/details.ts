@@ -43,6 +43,8 @@ export class Details {
   private eventsFor = '';
   private readonly lines: string[] = [];
   private readonly eventList = h('ol', { class: 'events', 'aria-live': 'polite' });
+  /** The policy fetched for the selected workload; the panel is redrawn every refresh, this is not. */
+  private policy: { key: string; yaml: string | undefined; note: string } | undefined;
 
   constructor(
     private readonly panel: HTMLElement,
@@ -79,28 +81,45 @@ export class Details {
       const copy = h('button', { type: 'button', class: 'copy-policy' }, 'Copy NetworkPolicy');
       const out = h('pre', { class: 'policy', hidden: '' });
       const note = h('p', { class: 'policy-note', role: 'status' });
-      copy.addEventListener('click', () => void this.copyPolicy(node, out, note));
+      copy.addEventListener('click', () => void this.copyPolicy(node));
       parts.push(h('h3', {}, 'Last events'), this.eventList, h('h3', {}, 'NetworkPolicy'), copy, note, out);
     }
     this.panel.replaceChildren(...parts);
+    this.paintPolicy(`${node.namespace}/${node.name}`);
     this.follow(node.kind === 'workload' ? node : undefined);
   }
 
-  private async copyPolicy(node: TopologyNode, out: HTMLElement, note: HTMLElement): Promise<void> {
+  private async copyPolicy(node: TopologyNode): Promise<void> {
+    const key = `${node.namespace}/${node.name}`;
+    const done = (yaml: string | undefined, note: string): void => {
+      this.policy = { key, yaml, note };
+      this.paintPolicy(key);
+    };
     try {
       const p = await this.source.policy(node.namespace ?? '', node.name);
-      if (!p) return void (note.textContent = 'this source has no policy endpoint');
-      out.textContent = p.yaml || '# nothing observed to allow';
-      out.hidden = false;
+      if (!p) return done(undefined, 'this source has no policy endpoint');
       const warnings = p.warnings.length ? ` (${p.warnings.join('; ')})` : '';
       try {
         await navigator.clipboard.writeText(p.yaml);
-        note.textContent = `copied${warnings}`;
+        done(p.yaml || '# nothing observed to allow', `copied${warnings}`);
       } catch {
-        note.textContent = `shown below; the clipboard is not available here${warnings}`;
+        done(p.yaml || '# nothing observed to allow', `shown below; the clipboard is not available here${warnings}`);
       }
     } catch (err) {
-      note.textContent = String(err instanceof Error ? err.message : err);
+      done(undefined, String(err instanceof Error ? err.message : err));
+    }
+  }
+
+  /** Writes the fetched policy into the panel as it is now (it may have been redrawn since the click). */
+  private paintPolicy(key: string): void {
+    const p = this.policy;
+    if (!p || p.key !== key) return;
+    const out = this.panel.querySelector<HTMLElement>('pre.policy');
+    const note = this.panel.querySelector<HTMLElement>('.policy-note');
+    if (note) note.textContent = p.note;
+    if (out && p.yaml !== undefined) {
+      out.textContent = p.yaml;
+      out.hidden = false;
     }
   }
 

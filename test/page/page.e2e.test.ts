@@ -174,7 +174,8 @@ t.test('the agent\'s page shows its workloads, flows and failures live, in Chrom
       const co = tp.nodes.find((n) => n.id === 'workload:pay/checkout');
       return ids.has(edgeFrontend) && ids.has(edgeCheckout) && co?.health === 'failing' ? true : undefined;
     },
-    { timeoutMs: 20_000, everyMs: 250, retryErrors: true, describe: () => JSON.stringify({ nodes: last?.nodes.map((n) => [n.id, n.health, n.reasons]), edges: last?.edges.map((e) => e.id) }) },
+    // The flows probe follows the pod roots it finds by rescanning: slow on a loaded machine.
+    { timeoutMs: 45_000, everyMs: 250, retryErrors: true, describe: () => JSON.stringify({ nodes: last?.nodes.map((n) => [n.id, n.health, n.reasons]), edges: last?.edges.map((e) => e.id) }) },
   );
 
   const { page, errors, close } = await openBrowser();
