@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { Topology } from '../../src/api/topology.js';
 import { makePod, randomContainerId } from '../metadata/fixtures/pods.js';
 import { startBashContainer } from '../support/bash-container.js';
+import { needsChromium, openBrowser, outputDir } from '../support/browser.js';
 import { startCli } from '../support/cli-process.js';
 import { startDaemon } from '../support/daemon.js';
 import { startDnsServer } from '../support/dns-server.js';
@@ -145,6 +146,21 @@ t.test('kubepulse ui shows the flows and failures of two agents from Prometheus'
   const text = await events.text();
   t.match(text, /"rcode":"SERVFAIL"/, 'the failing lookup in the merged stream');
   t.match(text, /event: end/, 'the stream ends after the history');
+
+  // The same page the agents serve, in a real browser, drawing both agents' data.
+  if (needsChromium().skip === false) {
+    const { page, errors, close } = await openBrowser();
+    closers.push(close);
+    await page.goto(`${base}/`);
+    const vertex = (id: string) => page.locator(`g.vertex[data-id="${id}"]`);
+    await vertex('workload:payments/ledger').waitFor({ timeout: 15_000 });
+    await vertex(me).waitFor({ timeout: 15_000 });
+    t.ok(await page.locator('path[data-edge="workload:payments/ledger|workload:payments/postgres|TCP/5432"]').count(), 'the page draws node-b\'s edge');
+    t.equal(await vertex(me).getAttribute('data-health'), 'failing', 'and the live agent\'s pod failing DNS');
+    t.equal(await vertex('workload:payments/ledger').getAttribute('data-health'), 'failing', 'and ledger refused');
+    await page.screenshot({ path: join(outputDir('ui'), 'cluster.png') });
+    t.same(errors, [], 'no console errors');
+  } else t.comment(String(needsChromium().skip));
 
   // Prometheus gone: the page is told in one line, 502.
   await prom.stop();
