@@ -44,6 +44,8 @@ export interface Config {
   webHeadersTimeoutMs: number;
   /** Serve /api/v1 and the page here instead of on the main port; undefined = one listener. */
   webApiListen: { host: string; port: number } | undefined;
+  /** Drift: the kubelet's seccomp root (Localhost profiles), and a `kubepulse policy seccomp` output directory to compare with too. */
+  drift: { seccompRoot: string; seccompProfiles: string | undefined };
 }
 
 interface FlagSpec {
@@ -85,6 +87,8 @@ export const FLAGS: FlagSpec[] = [
   { name: 'web.max-connections', default: '1024', help: 'open HTTP connections at most; beyond, new ones are closed' },
   { name: 'web.headers-timeout', default: '10s', help: 'a client must send its request headers within this (slowloris), and start within it after connecting' },
   { name: 'web.api-listen-address', help: 'host:port for /api/v1 and the page on a listener of their own (then the main port serves only /metrics and health)' },
+  { name: 'path.seccomp', default: '/var/lib/kubelet/seccomp', help: 'the kubelet\'s seccomp root, where Localhost profiles live (seccomp drift)' },
+  { name: 'drift.seccomp-profiles', help: 'a `kubepulse policy seccomp --output` directory (NS/WORKLOAD/CONTAINER.json): containers are also compared with their exported profile' },
   { name: 'flows-per-pod', default: '256', help: 'distinct flows kept per pod (and per workload in metrics); beyond, counted as overflow' },
 ];
 
@@ -229,6 +233,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     webMaxConnections: parseInteger(required('web.max-connections'), 'web.max-connections', 1, 1_000_000),
     webHeadersTimeoutMs: parseDuration(required('web.headers-timeout'), 'web.headers-timeout'),
     webApiListen: parseHostPort(value('web.api-listen-address'), 'web.api-listen-address'),
+    drift: { seccompRoot: required('path.seccomp'), seccompProfiles: value('drift.seccomp-profiles') },
   };
   return { command, config };
 }

@@ -4,12 +4,15 @@
 // probe is a module in src/probes/index.ts.
 
 import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { loadAddon, packageRoot, type Addon } from './bpf/addon.js';
 import { EventStream, type EventHandler } from './bpf/event-stream.js';
 import { detectKernel, preflight } from './bpf/kernel.js';
 import { loadContext, loadProbe, type LoadedProbe } from './bpf/probe.js';
 import type { Config } from './config.js';
+import { PolicyStore } from './drift/policy-store.js';
+import { DriftReport } from './drift/report.js';
 import { UserError } from './errors.js';
 import { DEFAULT_LIMITS } from './http/limits.js';
 import { HttpServer } from './http/server.js';
@@ -67,6 +70,11 @@ export function clusterPeersReadiness(health: ClusterPeersHealth): { gate?: stri
   return {};
 }
 
+/** This node's addresses (the daemon runs in the host network namespace): traffic with them is never NetworkPolicy drift. */
+function nodeAddresses(): Set<string> {
+  return new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address)));
+}
+
 export async function startDaemon(config: Config, log: Logger, addon: Addon = loadAddon()): Promise<Daemon> {
   // First, so a bad web config file fails before any probe is loaded.
   const endpoint = new WebEndpoint(config.webConfigFile, log, {
@@ -91,6 +99,9 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   // Flow peers from the whole cluster (pods, Services, nodes) when there is
   // one; without Kubernetes, loopback is this node and the rest external.
   const clusterPeers = metadata.mode === 'kubernetes' ? createClusterPeers({ kubeconfig: config.kubeconfig, registry, log }) : undefined;
+  // Drift: NetworkPolicies and Namespaces watched when there is a cluster.
+  const policyStore = metadata.mode === 'kubernetes' ? new PolicyStore({ kubeconfig: config.kubeconfig, log }) : undefined;
+  const driftReport = new DriftReport(config.nodeName, registry, policyStore && (() => policyStore.isSynced()));
   const numCpus = addon.numPossibleCpus();
   const podRoots = new PodRoots({ cgroupfs: kernel.cgroup2, log });
   // Before the modules: their collectors publish into it.
@@ -106,6 +117,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     numCpus,
     log,
     stream: live.hub,
+    drift: { policies: policyStore, nodeAddresses: nodeAddresses(), report: driftReport },
   };
   const modules = selectModules(config.probes);
   // Before any collector exists: a bad flag (e.g. too many --dns-ports) fails here.
@@ -205,6 +217,8 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   if (apiServer) topology.serve(apiServer);
   const status = new StatusReporter({ node: config.nodeName, version: version(), registry, readiness: ready, podsKnown: () => metadata.pods.size });
   server.route('/api/v1/status', () => status.status());
+  server.route('/api/v1/drift', () => driftReport.snapshot());
+  apiServer?.route('/api/v1/drift', () => driftReport.snapshot());
   apiServer?.route('/api/v1/status', () => status.status());
   const port = await server.listen(config.port, config.listenAddress);
   log.info('serving', { address: config.listenAddress, port, tls: endpoint.tls, api: !split });
@@ -259,8 +273,10 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     // Never waits for the API server: readiness says when pods are known.
     await metadata.start();
     clusterPeers?.start();
+    policyStore?.start();
   } catch (err) {
     closeProbes();
+    await policyStore?.stop();
     await clusterPeers?.stop();
     await metadata.stop();
     await server.close();
@@ -273,6 +289,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     probes,
     async stop() {
       closeProbes();
+      await policyStore?.stop();
       await clusterPeers?.stop();
       await metadata.stop();
       await server.close();

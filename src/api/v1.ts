@@ -36,6 +36,14 @@ export interface Peer {
   selector?: Record<string, string>;
   /** Service peers: their ports, to translate the port a socket saw to the pods' targetPort */
   ports?: ServicePeerPort[];
+  /** Pod peers: their named container ports, for NetworkPolicy named ports (absent when none). */
+  containerPorts?: PeerContainerPort[];
+}
+
+export interface PeerContainerPort {
+  name: string;
+  port: number;
+  protocol: ServiceProtocol;
 }
 
 /** GET /api/v1/flows: one flow of one pod. */

@@ -26,6 +26,16 @@ export interface PodRecord {
    * config hash), which is what its cgroups are named after; '' otherwise.
    */
   readonly staticUid: string;
+  /** Named container ports, for NetworkPolicy named ports (drift). */
+  readonly namedPorts: readonly NamedContainerPort[];
+  /** Container name → its Localhost seccomp profile path (the container's, else the pod's); others absent (drift). */
+  readonly localhostProfiles: ReadonlyMap<string, string>;
+}
+
+export interface NamedContainerPort {
+  readonly name: string;
+  readonly port: number;
+  readonly protocol: 'TCP' | 'UDP' | 'SCTP';
 }
 
 /** The annotation with which the kubelet names the static pod a mirror pod stands for. */
@@ -89,6 +99,29 @@ function statusesOf(pod: V1Pod): V1ContainerStatus[] {
   ];
 }
 
+function namedPortsOf(pod: V1Pod): NamedContainerPort[] {
+  const out: NamedContainerPort[] = [];
+  for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
+    for (const p of c.ports ?? []) {
+      if (p.name === undefined || p.name === '') continue;
+      const protocol = p.protocol === 'UDP' || p.protocol === 'SCTP' ? p.protocol : 'TCP';
+      out.push(Object.freeze({ name: p.name, port: p.containerPort, protocol }));
+    }
+  }
+  return out;
+}
+
+function localhostProfilesOf(pod: V1Pod): Map<string, string> {
+  const out = new Map<string, string>();
+  const podProfile = pod.spec?.securityContext?.seccompProfile;
+  for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
+    // The container's own profile wins over the pod's, whatever its type.
+    const profile = c.securityContext?.seccompProfile ?? podProfile;
+    if (profile?.type === 'Localhost' && profile.localhostProfile !== undefined && profile.localhostProfile !== '') out.set(c.name, profile.localhostProfile);
+  }
+  return out;
+}
+
 function sameIdentity(a: PodIdentity, b: PodIdentity): boolean {
   return a.namespace === b.namespace && a.pod === b.pod && a.workload === b.workload && a.container === b.container && a.podUid === b.podUid;
 }
@@ -133,6 +166,8 @@ export function recordOf(pod: V1Pod, previous?: PodRecord): PodRecord | undefine
     identity,
     containers,
     staticUid: pod.metadata?.annotations?.[MIRROR_ANNOTATION] ?? '',
+    namedPorts: namedPortsOf(pod),
+    localhostProfiles: localhostProfilesOf(pod),
   };
 }
 

@@ -44,7 +44,7 @@ import { chooseKubeConfig } from '../metadata/kube-config.js';
 import { ResourceWatch, type WatchCounters, type WatchedResource, type WatchSink } from '../metadata/kube-watch.js';
 import { workloadOf } from '../metadata/pod-index.js';
 import { ClusterPeerIndex } from './address-index.js';
-import { NODE_ADDRESS_TYPES, podAddresses, serviceAddresses, servicePorts, slimNode, slimPod, slimService } from './kube-objects.js';
+import { NODE_ADDRESS_TYPES, podAddresses, podContainerPorts, serviceAddresses, servicePorts, slimNode, slimPod, slimService } from './kube-objects.js';
 import type { PeerResolver } from './resolver.js';
 
 export interface ClusterPeersOptions {
@@ -147,11 +147,21 @@ export function createClusterPeers(options: ClusterPeersOptions): ClusterPeers {
     const workload = workloadOf(pod);
     const namespace = pod.metadata?.namespace ?? '';
     const name = pod.metadata?.name ?? '';
+    const containerPorts = podContainerPorts(pod);
     index.set(
       owner,
       'pod',
       podAddresses(pod),
-      (address, labels) => ({ kind: 'pod', address, namespace, pod: name, workload: workload.name, workloadKind: workload.kind, labels: labels ?? {} }),
+      (address, labels) => ({
+        kind: 'pod',
+        address,
+        namespace,
+        pod: name,
+        workload: workload.name,
+        workloadKind: workload.kind,
+        labels: labels ?? {},
+        ...(containerPorts === undefined ? {} : { containerPorts }),
+      }),
       pod.metadata?.labels ?? {},
     );
   });

@@ -1,8 +1,8 @@
 // What the cluster-wide watches keep of pods, Services and nodes (the rest
 // is dropped as each object arrives), and the addresses each one claims.
 
-import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
-import type { ServicePeerPort } from '../api/v1.js';
+import type { V1Container, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { PeerContainerPort, ServicePeerPort } from '../api/v1.js';
 
 export function slimPod(pod: V1Pod): V1Pod {
   const m = pod.metadata ?? {};
@@ -15,13 +15,35 @@ export function slimPod(pod: V1Pod): V1Pod {
       ...(m.labels === undefined ? {} : { labels: m.labels }),
       ...(owner === undefined ? {} : { ownerReferences: [{ apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name, uid: owner.uid, controller: true }] }),
     },
-    spec: { containers: [], ...(pod.spec?.hostNetwork === true ? { hostNetwork: true } : {}), ...(pod.spec?.nodeName === undefined ? {} : { nodeName: pod.spec.nodeName }) },
+    // Only the named container ports of the containers (NetworkPolicy named ports).
+    spec: { containers: namedPortContainers(pod), ...(pod.spec?.hostNetwork === true ? { hostNetwork: true } : {}), ...(pod.spec?.nodeName === undefined ? {} : { nodeName: pod.spec.nodeName }) },
     status: {
       ...(pod.status?.phase === undefined ? {} : { phase: pod.status.phase }),
       ...(pod.status?.podIP === undefined ? {} : { podIP: pod.status.podIP }),
       ...(pod.status?.podIPs === undefined ? {} : { podIPs: pod.status.podIPs.map((p) => ({ ip: p.ip })) }),
     },
   };
+}
+
+function namedPortContainers(pod: V1Pod): V1Container[] {
+  const out: V1Container[] = [];
+  for (const c of pod.spec?.containers ?? []) {
+    const ports = (c.ports ?? []).filter((p) => p.name !== undefined && p.name !== '').map((p) => ({ name: p.name, containerPort: p.containerPort, protocol: p.protocol }));
+    if (ports.length > 0) out.push({ name: c.name, ports });
+  }
+  return out;
+}
+
+/** The named container ports a slimmed pod kept, as a peer carries them; undefined when none. */
+export function podContainerPorts(pod: V1Pod): PeerContainerPort[] | undefined {
+  const out: PeerContainerPort[] = [];
+  for (const c of pod.spec?.containers ?? []) {
+    for (const p of c.ports ?? []) {
+      if (p.name === undefined || p.name === '') continue;
+      out.push({ name: p.name, port: p.containerPort, protocol: p.protocol === 'UDP' || p.protocol === 'SCTP' ? p.protocol : 'TCP' });
+    }
+  }
+  return out.length === 0 ? undefined : out;
 }
 
 export function slimService(service: V1Service): V1Service {

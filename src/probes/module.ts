@@ -19,6 +19,7 @@ import type { EventHub } from '../stream/hub.js';
 import type { ProbeName } from './names.js';
 import type { PodRoots } from './pod-roots.js';
 import type { UnattributedEvents } from '../metrics/unattributed.js';
+import type { DriftContext } from '../drift/context.js';
 
 /** What every module's collectors are built from; shared by all modules. */
 export interface ProbeContext {
@@ -39,6 +40,8 @@ export interface ProbeContext {
   log: Logger;
   /** The live event stream: collectors publish into it while it wants events. */
   stream: EventHub;
+  /** Drift (NetworkPolicy, seccomp): where trackers find policies and register for /api/v1/drift. */
+  drift?: DriftContext | undefined;
 }
 
 /** A pod this node no longer runs. */

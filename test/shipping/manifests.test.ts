@@ -48,7 +48,11 @@ t.test('RBAC: read-only access to pods, services and nodes, bound to the DaemonS
   // Issue 5 (pod metadata) needed pods only. Issue 8 resolves flow peers
   // cluster-wide (src/peers/cluster-peers.ts): pod IPs, Service ClusterIPs
   // and node addresses, so services and nodes are read too. Still read-only.
-  t.same(role.rules, [{ apiGroups: [''], resources: ['pods', 'services', 'nodes'], verbs: ['get', 'list', 'watch'] }])
+  t.same(role.rules, [
+    { apiGroups: [''], resources: ['pods', 'services', 'nodes'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch'] },
+  ])
   const binding = only<IClusterRoleBinding>('ClusterRoleBinding')
   const sa = only<KubeObject>('ServiceAccount')
   const ds = only<IDaemonSet>('DaemonSet')

@@ -11,9 +11,10 @@
 //   than the retained history);
 // - fieldSelector=spec.nodeName=<node> on both, like a DaemonSet agent uses;
 //   without it, every pod of the cluster (the cluster-wide peer resolver);
-// - GET /api/v1/services and /api/v1/nodes the same way (ServiceList,
-//   NodeList; their watches), sharing one resource version sequence and one
-//   history with the pods, as an API server backed by etcd does;
+// - GET /api/v1/services, /api/v1/nodes, /api/v1/namespaces and
+//   /apis/networking.k8s.io/v1/networkpolicies the same way (their lists and
+//   watches), sharing one resource version sequence and one history with the
+//   pods, as an API server backed by etcd does;
 // - limit and continue on lists: pages of a snapshot taken at the first
 //   page, every page carrying that snapshot's resourceVersion;
 // - bearer-token authentication (401 otherwise); the token can change while
@@ -32,7 +33,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { KubernetesObject, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Namespace, V1NetworkPolicy, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -46,13 +47,21 @@ export interface RecordedRequest {
 }
 
 /** The collections served, by path under /api/v1/. */
-export type Collection = 'pods' | 'services' | 'nodes';
+export type Collection = 'pods' | 'services' | 'nodes' | 'namespaces' | 'networkpolicies';
 
-const COLLECTIONS: Record<Collection, { kind: string; listKind: string }> = {
-  pods: { kind: 'Pod', listKind: 'PodList' },
-  services: { kind: 'Service', listKind: 'ServiceList' },
-  nodes: { kind: 'Node', listKind: 'NodeList' },
+const COLLECTIONS: Record<Collection, { kind: string; listKind: string; apiVersion: string; path: string }> = {
+  pods: { kind: 'Pod', listKind: 'PodList', apiVersion: 'v1', path: '/api/v1/pods' },
+  services: { kind: 'Service', listKind: 'ServiceList', apiVersion: 'v1', path: '/api/v1/services' },
+  nodes: { kind: 'Node', listKind: 'NodeList', apiVersion: 'v1', path: '/api/v1/nodes' },
+  namespaces: { kind: 'Namespace', listKind: 'NamespaceList', apiVersion: 'v1', path: '/api/v1/namespaces' },
+  networkpolicies: {
+    kind: 'NetworkPolicy',
+    listKind: 'NetworkPolicyList',
+    apiVersion: 'networking.k8s.io/v1',
+    path: '/apis/networking.k8s.io/v1/networkpolicies',
+  },
 };
+const COLLECTION_OF_PATH = new Map(Object.entries(COLLECTIONS).map(([c, v]) => [v.path, c as Collection]));
 
 interface HistoryEvent {
   readonly rv: number;
@@ -99,6 +108,12 @@ export function selfSignedCertificate(): { cert: string; key: string } {
 const keyOf = (obj: KubernetesObject) => `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
 const clone = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
+/** The API server labels every Namespace with its name (immutable, since Kubernetes 1.21). */
+function withNameLabel(namespace: V1Namespace): V1Namespace {
+  const name = namespace.metadata?.name ?? '';
+  return { ...namespace, metadata: { ...namespace.metadata, labels: { ...namespace.metadata?.labels, 'kubernetes.io/metadata.name': name } } };
+}
+
 function status(code: number, reason: string, message: string) {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
 }
@@ -139,7 +154,13 @@ export class TestKubeApiServer {
   private port = 0;
   private readonly sockets = new Set<Socket>();
   private readonly watches = new Set<OpenWatch>();
-  private readonly objects: Record<Collection, Map<string, KubernetesObject>> = { pods: new Map(), services: new Map(), nodes: new Map() };
+  private readonly objects: Record<Collection, Map<string, KubernetesObject>> = {
+    pods: new Map(),
+    services: new Map(),
+    nodes: new Map(),
+    namespaces: new Map(),
+    networkpolicies: new Map(),
+  };
   private readonly pods = this.objects.pods as Map<string, V1Pod>;
   private history: HistoryEvent[] = [];
   private rv = 1000;
@@ -262,6 +283,31 @@ export class TestKubeApiServer {
     this.remove('nodes', '', name);
   }
 
+  /** Adds a Namespace (cluster-scoped), with the kubernetes.io/metadata.name label the API server always sets. */
+  addNamespace(namespace: V1Namespace): V1Namespace {
+    return this.record('namespaces', 'ADDED', withNameLabel(namespace));
+  }
+
+  modifyNamespace(namespace: V1Namespace): V1Namespace {
+    return this.modify('namespaces', withNameLabel(namespace));
+  }
+
+  deleteNamespace(name: string): void {
+    this.remove('namespaces', '', name);
+  }
+
+  addNetworkPolicy(policy: V1NetworkPolicy): V1NetworkPolicy {
+    return this.record('networkpolicies', 'ADDED', policy);
+  }
+
+  modifyNetworkPolicy(policy: V1NetworkPolicy): V1NetworkPolicy {
+    return this.modify('networkpolicies', policy);
+  }
+
+  deleteNetworkPolicy(namespace: string, name: string): void {
+    this.remove('networkpolicies', namespace, name);
+  }
+
   getPod(namespace: string, name: string): V1Pod | undefined {
     const pod = this.pods.get(`${namespace}/${name}`);
     return pod === undefined ? undefined : clone(pod);
@@ -278,7 +324,7 @@ export class TestKubeApiServer {
   bookmark(): void {
     for (const w of this.watches) {
       if (!w.bookmarks) continue;
-      const event = { type: 'BOOKMARK', object: { kind: COLLECTIONS[w.collection].kind, apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) } } };
+      const event = { type: 'BOOKMARK', object: { kind: COLLECTIONS[w.collection].kind, apiVersion: COLLECTIONS[w.collection].apiVersion, metadata: { resourceVersion: String(this.rv) } } };
       w.res.write(JSON.stringify(event) + '\n');
     }
   }
@@ -354,7 +400,7 @@ export class TestKubeApiServer {
       reply(401, status(401, 'Unauthorized', 'Unauthorized'));
       return;
     }
-    const collection = /^\/api\/v1\/(pods|services|nodes)$/.exec(url.pathname)?.[1] as Collection | undefined;
+    const collection = COLLECTION_OF_PATH.get(url.pathname);
     if (req.method !== 'GET' || collection === undefined) {
       reply(404, status(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`));
       return;
@@ -400,7 +446,7 @@ export class TestKubeApiServer {
       }
       reply(200, {
         kind: COLLECTIONS[collection].listKind,
-        apiVersion: 'v1',
+        apiVersion: COLLECTIONS[collection].apiVersion,
         metadata: { resourceVersion: String(snapshot.rv), ...(next === undefined ? {} : { continue: next }) },
         items,
       });

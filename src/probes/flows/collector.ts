@@ -59,6 +59,8 @@ export class FlowsCollector {
   private lastNodeOverflow = 0;
   /** Entries in the kernel map at the last read, exported or not. */
   private kernelEntries = 0;
+  private readonly readers: Array<(flows: readonly FlowRecord[]) => void> = [];
+  private lastReadMs = 0;
 
   constructor(
     registry: Registry,
@@ -119,6 +121,16 @@ export class FlowsCollector {
 
   stop(): void {
     if (this.object) this.options.podRoots?.remove(this.object);
+  }
+
+  /** Called with the flows of every read (the drift tracker judges them there: no read of its own). */
+  onRead(reader: (flows: readonly FlowRecord[]) => void): void {
+    this.readers.push(reader);
+  }
+
+  /** Reads the map unless a read happened within maxAgeMs (a collector that only needs fresh-enough flows). */
+  readIfOlder(maxAgeMs: number): void {
+    if (Date.now() - this.lastReadMs >= maxAgeMs) this.read();
   }
 
   /** Reads the kernel map: updates the metrics and returns the flows. */
@@ -194,7 +206,10 @@ export class FlowsCollector {
     const nodeOverflow = sumPerCpu(this.object.mapLookup('flow_overflow', Buffer.alloc(4)), this.options.numCpus);
     if (nodeOverflow > this.lastNodeOverflow) this.overflowTotal.inc({ reason: 'node_map_full' }, nodeOverflow - this.lastNodeOverflow);
     this.lastNodeOverflow = nodeOverflow;
-    return [...records.values()];
+    const flows = [...records.values()];
+    this.lastReadMs = nowWall;
+    for (const reader of this.readers) reader(flows);
+    return flows;
   }
 
   snapshot(): FlowsSnapshot {

@@ -1,7 +1,9 @@
 // The syscalls probe: which syscalls each container makes, read from
 // syscalls.bpf.o's per-cgroup bitmaps (/api/v1/syscalls, seccomp profiles).
 
+import { SeccompDriftTracker } from '../../drift/seccomp-drift.js';
 import { UserError } from '../../errors.js';
+import { nodeArch } from '../../policy/syscall-table.js';
 import type { ProbeModule } from '../module.js';
 import { SyscallsCollector } from './collector.js';
 import { syscallsProbe } from './probe.js';
@@ -23,6 +25,19 @@ export const syscallsModule: ProbeModule = {
       podRoots: ctx.podRoots,
       recording: ctx.config.syscallsRecording,
     });
+    const drift = ctx.drift;
+    if (drift !== undefined) {
+      const tracker = new SeccompDriftTracker({
+        registry: ctx.registry,
+        pods: ctx.pods,
+        seccompRoot: ctx.config.drift.seccompRoot,
+        exportedProfiles: ctx.config.drift.seccompProfiles,
+        arch: nodeArch(),
+        log: ctx.log,
+        containers: () => syscalls.read(),
+      });
+      drift.report.addSeccomp(() => tracker.list());
+    }
     return {
       attached: (probe) => {
         if (probe.name === 'syscalls') syscalls.attach(probe.object);
