@@ -9,6 +9,10 @@
  * NoNewPrivileges, the filter is loaded as the last step before execve(2),
  * so the only syscall this loader itself needs after loading is execve.
  *
+ * With SECCOMP_EXEC_LOG=1 in the environment the default action is
+ * SCMP_ACT_LOG instead (a profile in log mode: every other syscall runs and
+ * is logged), and names this libseccomp does not know are skipped.
+ *
  * Exit status: the command's, or 125 for a usage/setup error before the
  * filter is loaded, or 126 when execve itself was refused.
  */
@@ -31,7 +35,7 @@ static char *trim(char *s)
 	return s;
 }
 
-static int add_allow_list(scmp_filter_ctx ctx, const char *path)
+static int add_allow_list(scmp_filter_ctx ctx, const char *path, int log_mode)
 {
 	char line[256];
 	int lineno = 0, count = 0;
@@ -49,6 +53,8 @@ static int add_allow_list(scmp_filter_ctx ctx, const char *path)
 		if (*name == '\0' || *name == '#')
 			continue;
 		nr = seccomp_syscall_resolve_name(name);
+		if (nr == __NR_SCMP_ERROR && log_mode)
+			continue;
 		if (nr == __NR_SCMP_ERROR) {
 			fprintf(stderr, "seccomp-exec: %s:%d: unknown syscall %s\n", path, lineno, name);
 			fclose(f);
@@ -69,18 +75,20 @@ static int add_allow_list(scmp_filter_ctx ctx, const char *path)
 int main(int argc, char **argv)
 {
 	scmp_filter_ctx ctx;
+	const char *log_env = getenv("SECCOMP_EXEC_LOG");
+	int log_mode = log_env != NULL && strcmp(log_env, "1") == 0;
 	int err;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: seccomp-exec ALLOWFILE COMMAND [ARG...]\n");
 		return 125;
 	}
-	ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+	ctx = seccomp_init(log_mode ? SCMP_ACT_LOG : SCMP_ACT_ERRNO(EPERM));
 	if (!ctx) {
 		fprintf(stderr, "seccomp-exec: failed to init the filter\n");
 		return 125;
 	}
-	if (add_allow_list(ctx, argv[1]) < 0) {
+	if (add_allow_list(ctx, argv[1], log_mode) < 0) {
 		seccomp_release(ctx);
 		return 125;
 	}
