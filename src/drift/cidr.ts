@@ -23,6 +23,19 @@ function parseAddress(address: string): Parsed | undefined {
   return { v6: true, value: groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n) };
 }
 
+const addresses = new Map<string, Parsed | null>();
+
+/** Parsed once while flows with the address are being judged (a bounded memo: cleared when it grows large). */
+function parsedAddress(address: string): Parsed | undefined {
+  let parsed = addresses.get(address);
+  if (parsed === undefined) {
+    parsed = parseAddress(address) ?? null;
+    if (addresses.size > 50_000) addresses.clear();
+    addresses.set(address, parsed);
+  }
+  return parsed ?? undefined;
+}
+
 /** A parsed CIDR, or undefined when the text is none (the API server validates; a bad one matches nothing). */
 export class Cidr {
   private constructor(
@@ -46,7 +59,7 @@ export class Cidr {
   }
 
   contains(address: string): boolean {
-    const a = parseAddress(address);
+    const a = parsedAddress(address);
     return a !== undefined && a.v6 === this.v6 && (a.value & this.mask) === this.network;
   }
 }

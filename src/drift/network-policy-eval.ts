@@ -76,6 +76,13 @@ export interface PolicyVerdict {
 
 export const policyName = (p: V1NetworkPolicy): string => `${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`;
 
+/** Whether a policy governs a direction (policyTypes, or its default); allocates nothing (judged per policy per flow). */
+export function policyGoverns(policy: V1NetworkPolicy, direction: PolicyDirection): boolean {
+  const types = policy.spec?.policyTypes;
+  if (types !== undefined && types.length > 0) return types.includes(direction === 'ingress' ? 'Ingress' : 'Egress');
+  return direction === 'ingress' || (policy.spec?.egress ?? []).length > 0;
+}
+
 /** The directions a policy governs (policyTypes, or its default). */
 export function policyDirections(policy: V1NetworkPolicy): ReadonlySet<PolicyDirection> {
   const types = policy.spec?.policyTypes;
@@ -101,7 +108,7 @@ export function policiesSelecting(pod: PolicySubject, policies: Iterable<V1Netwo
   const out: V1NetworkPolicy[] = [];
   for (const p of policies) {
     if (!policySelectsPod(p, pod)) continue;
-    if (direction !== undefined && !policyDirections(p).has(direction)) continue;
+    if (direction !== undefined && !policyGoverns(p, direction)) continue;
     out.push(p);
   }
   return out;
