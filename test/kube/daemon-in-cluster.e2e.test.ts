@@ -75,12 +75,13 @@ t.test('in-cluster: the daemon syncs over TLS with the mounted token, and keeps 
   // Nothing in flight: a request that read the token before the rotation
   // and arrived after it would be refused by this strict server (a real
   // one accepts the old token until it expires).
-  await until('every watch open', () => api.openWatchCount === 4, 30_000);
+  // The node's pods; the cluster's pods, Services, nodes; NetworkPolicies and Namespaces (drift).
+  await until('every watch open', () => api.openWatchCount === 6, 30_000);
   sa.rotate('bound-token-2');
   api.token = 'bound-token-2';
   const before = api.requests.length;
   api.injectGone(); // every watch ends; each one lists again
-  await until('re-listed with the new token', () => api.requests.slice(before).filter((r) => !r.watch).length >= 4, 30_000);
+  await until('re-listed with the new token', () => api.requests.slice(before).filter((r) => !r.watch).length >= 6, 30_000);
   api.addPod(makePod({ name: 'web-1', namespace: 'e2e', nodeName: node }));
   await until('pod watch delivers after rotation', async () => value(await daemon.scrape(), 'kubepulse_kube_watch_events_total', { type: 'ADDED' }) === 1, 30_000);
   const after = api.requests.slice(before);
