@@ -50,7 +50,7 @@ import { connect } from 'node:net';
 const { local, targets } = JSON.parse(process.argv[2]);
 const once = ({ host, port }) => new Promise((resolve) => {
   const s = connect({ host, port, localAddress: local });
-  const timer = setTimeout(() => { s.destroy(); resolve('timeout'); }, 2000);
+  const timer = setTimeout(() => { s.destroy(); resolve('timeout'); }, 8000);
   s.on('connect', () => { clearTimeout(timer); s.end(); resolve('ok'); });
   s.on('error', (e) => { clearTimeout(timer); resolve(e.code ?? String(e)); });
 });
@@ -168,7 +168,7 @@ t.test('NetworkPolicy and seccomp drift on the real kernel', { skip, timeout: 15
   const round = async (): Promise<void> => {
     const n = clientOut.length;
     client.stdin!.write('go\n');
-    const line = await until('a round of traffic', () => clientOut[n], { timeoutMs: 10_000, everyMs: 20, retryErrors: true });
+    const line = await until('a round of traffic', () => clientOut[n], { timeoutMs: 20_000, everyMs: 20, retryErrors: true });
     t.same(JSON.parse(line).results, { [`${IP.api}:${API_PORT}`]: 'ok', [`${IP.db}:${DB_PORT}`]: 'ok' }, 'both connections completed (no CNI enforces anything here)');
   };
 
@@ -182,7 +182,7 @@ t.test('NetworkPolicy and seccomp drift on the real kernel', { skip, timeout: 15
   const series = await until('the drift series', async () => {
     const s = await driftSeries();
     return s.length > 0 && (s[0]?.value ?? 0) >= 2 ? s : undefined;
-  }, { timeoutMs: 15_000, everyMs: 300, retryErrors: true });
+  }, { timeoutMs: 30_000, everyMs: 300, retryErrors: true });
   t.equal(series.length, 1, 'exactly one drift series: client → db; client → api is allowed');
   t.same(series[0]!.labels, {
     namespace: 'web', workload: 'client', direction: 'egress', protocol: 'TCP', port: String(DB_PORT),
@@ -196,7 +196,7 @@ t.test('NetworkPolicy and seccomp drift on the real kernel', { skip, timeout: 15
   api.modifyNetworkPolicy(egressPolicy(true));
   await round();
   await until('the flow no longer listed as drift', async () => ((await drift()).network.some((d) => d.namespace === 'web') ? undefined : true), {
-    timeoutMs: 15_000, everyMs: 300, retryErrors: true,
+    timeoutMs: 30_000, everyMs: 300, retryErrors: true,
   });
   const before = (await driftSeries())[0]?.value ?? 0;
   await round();
@@ -236,7 +236,7 @@ t.test('NetworkPolicy and seccomp drift on the real kernel', { skip, timeout: 15
     const snapshot = await until('seccomp drift in /api/v1/drift', async () => {
       const s = (await drift()).seccomp.filter((d) => d.namespace === 'web' && d.pod === 'tool-x7k2p');
       return s.length === 2 ? s : undefined;
-    }, { timeoutMs: 15_000, everyMs: 300, retryErrors: true });
+    }, { timeoutMs: 30_000, everyMs: 300, retryErrors: true });
     const byProfile = Object.fromEntries(snapshot.map((d) => [d.profile, d.syscalls]));
     t.same(byProfile['profiles/tool.json'], ['getppid'], 'the Localhost profile: getppid, and nothing else');
     t.same(byProfile[join(exported, 'web', 'tool', 'tool.json')], ['getppid', 'write'], 'the exported profile: write too');
