@@ -87,7 +87,7 @@ const egressPolicy = (allowDb: boolean): V1NetworkPolicy => ({
 const skipBpf = needsBpf().skip;
 const skip = skipBpf !== false ? skipBpf : needsPodCgroups().skip;
 
-t.test('NetworkPolicy and seccomp drift on the real kernel', { skip, timeout: 150_000 }, async (t) => {
+t.test('NetworkPolicy and seccomp drift on the real kernel', { skip, timeout: 280_000 }, async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'kubepulse-drift-e2e-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const cgroups = podCgroups(t);
@@ -141,7 +141,7 @@ t.test('NetworkPolicy and seccomp drift on the real kernel', { skip, timeout: 15
     '--path.seccomp', seccompRoot, '--drift.seccomp-profiles', exported,
   ]);
   t.teardown(() => daemon.stop());
-  await daemon.waitReady(30_000);
+  await daemon.waitReady(90_000); // a loaded machine: the kubeconfig client loads slowly
   await until(
     'cluster peers and policies in sync',
     async () => {
