@@ -101,6 +101,8 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 direction)
 	e->dport = l4.dport;
 	e->payload_len = len;
 	e->wire_len = wire_len > 0xffff ? 0xffff : wire_len;
+	/* The server: where a query goes, where a response comes from. */
+	__builtin_memcpy(e->server, direction == KP_DNS_QUERY ? l4.daddr : l4.saddr, 16);
 
 	if (bpf_ringbuf_output(&events, e, offsetof(struct kp_dns_event, payload) + len, 0))
 		count_drop();

@@ -40,6 +40,7 @@ struct kp_dns_event {
 	__u16 dport;
 	__u16 payload_len;   /* bytes copied into payload */
 	__u16 wire_len;      /* bytes of the message on the wire (after L4) */
+	__u8 server[16];     /* query: its destination, response: its source; IPv6, or IPv4 in the first 4 bytes */
 	__u8 payload[KP_DNS_MAX_PAYLOAD];
 };
 

@@ -77,10 +77,37 @@ static __always_inline void on_connect_start(const struct sock *sk)
 	bpf_map_update_elem(&tcp_conns, &key, &c, BPF_ANY);
 }
 
+/*
+ * The peer's address into the event: read from the socket when the outcome
+ * is emitted (a few loads, no map state kept per connection for it). With
+ * the BTF-typed pointer each word is a plain load of an exact member; through
+ * an untyped pointer one read takes all 16 bytes.
+ */
+static __always_inline void peer_address(enum access how, const struct sock *sk, __u16 family, __u8 *daddr)
+{
+	__u32 *w = (__u32 *)daddr;
+
+	if (family == AF_INET) {
+		w[0] = SK_FIELD(how, sk, __sk_common.skc_daddr);
+		w[1] = 0;
+		w[2] = 0;
+		w[3] = 0;
+	} else if (how == PROBE_READ) {
+		if (bpf_core_read(daddr, 16, &sk->__sk_common.skc_v6_daddr))
+			__builtin_memset(daddr, 0, 16);
+	} else {
+		w[0] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[0];
+		w[1] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[1];
+		w[2] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[2];
+		w[3] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[3];
+	}
+}
+
 static __always_inline void emit(enum access how, const struct conn_start *c, const struct sock *sk,
 				 __u32 result, __u64 now)
 {
 	struct kp_tcp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	__u16 family;
 
 	if (!e) {
 		count_drop();
@@ -94,8 +121,10 @@ static __always_inline void emit(enum access how, const struct conn_start *c, co
 	e->tgid = c->tgid;
 	e->pid = c->pid;
 	e->result = result;
-	e->family = SK_FIELD(how, sk, __sk_common.skc_family);
+	family = SK_FIELD(how, sk, __sk_common.skc_family);
+	e->family = family;
 	e->dport = bpf_ntohs(SK_FIELD(how, sk, __sk_common.skc_dport));
+	peer_address(how, sk, family, e->daddr);
 	bpf_ringbuf_submit(e, 0);
 }
 

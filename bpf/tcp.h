@@ -30,6 +30,7 @@ struct kp_tcp_event {
 	__u32 result;      /* enum kp_tcp_result */
 	__u16 family;      /* AF_INET or AF_INET6 */
 	__u16 dport;       /* host byte order */
+	__u8 daddr[16];    /* the peer: IPv6 (IPv4-mapped for v4 on a v6 socket), or IPv4 in the first 4 bytes */
 };
 
 #endif

@@ -27,6 +27,7 @@ Napi::Object TcpEvent(Napi::Env env) {
   FIELD(offsets, kp_tcp_event, result);
   FIELD(offsets, kp_tcp_event, family);
   FIELD(offsets, kp_tcp_event, dport);
+  FIELD(offsets, kp_tcp_event, daddr);
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("size", static_cast<double>(sizeof(kp_tcp_event)));
   layout.Set("offsets", offsets);
@@ -48,6 +49,7 @@ Napi::Object DnsEvent(Napi::Env env) {
   FIELD(offsets, kp_dns_event, dport);
   FIELD(offsets, kp_dns_event, payload_len);
   FIELD(offsets, kp_dns_event, wire_len);
+  FIELD(offsets, kp_dns_event, server);
   FIELD(offsets, kp_dns_event, payload);
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("size", static_cast<double>(sizeof(kp_dns_event)));

@@ -24,6 +24,8 @@ export interface TcpEventFields {
   result: number;
   family?: number;
   dport?: number;
+  /** The peer's address: 4 bytes (IPv4) or 16 (IPv6), as the kernel writes it. */
+  daddr?: number[];
 }
 
 export function tcpRecord(f: TcpEventFields): Buffer {
@@ -39,6 +41,7 @@ export function tcpRecord(f: TcpEventFields): Buffer {
   b.writeUInt32LE(f.result, o.result);
   b.writeUInt16LE(f.family ?? 2, o.family);
   b.writeUInt16LE(f.dport ?? 80, o.dport);
+  Buffer.from(f.daddr ?? [10, 0, 0, 7]).copy(b, o.daddr);
   return b;
 }
 
@@ -64,6 +67,8 @@ export interface DnsEventFields {
   lengthPrefix?: number;
   /** The packet's DNS length on the wire; default: what the payload holds. */
   wireLength?: number;
+  /** The server's address: 4 bytes (IPv4) or 16 (IPv6). */
+  server?: number[];
 }
 
 /** A struct kp_dns_event record as the kernel writes it (bpf/dns.h). */
@@ -84,11 +89,12 @@ export function dnsRecord(f: DnsEventFields): Buffer {
   b.writeUInt32LE(f.tgid ?? 1, o.tgid);
   b.writeUInt8(f.direction, o.direction);
   b.writeUInt8(f.tcp ? TRANSPORT_TCP : TRANSPORT_UDP, o.transport);
-  b.writeUInt16LE(2, o.family);
+  b.writeUInt16LE(f.server?.length === 16 ? 10 : 2, o.family);
   b.writeUInt16LE(f.direction === DIRECTION_QUERY ? 40000 : 53, o.sport);
   b.writeUInt16LE(f.direction === DIRECTION_QUERY ? 53 : 40000, o.dport);
   b.writeUInt16LE(payload.length, o.payload_len);
   b.writeUInt16LE(f.wireLength ?? payload.length, o.wire_len);
+  Buffer.from(f.server ?? [10, 96, 0, 10]).copy(b, o.server);
   payload.copy(b, o.payload);
   return b;
 }

@@ -6,7 +6,7 @@ import { readU64 } from '../../bytes.js';
 export const DNS_EVENT_TYPE = 2;
 
 export const DNS_EVENT_LAYOUT = {
-  size: 560,
+  size: 576,
   maxPayload: 512,
   maxPorts: 8,
   offsets: {
@@ -22,7 +22,8 @@ export const DNS_EVENT_LAYOUT = {
     dport: 42,
     payload_len: 44,
     wire_len: 46,
-    payload: 48,
+    server: 48,
+    payload: 64,
   },
 } as const;
 
@@ -45,6 +46,8 @@ export const dnsEvent = {
   dport: (v: DataView, at: number): number => v.getUint16(at + O.dport, true),
   payloadLength: (v: DataView, at: number): number => v.getUint16(at + O.payload_len, true),
   wireLength: (v: DataView, at: number): number => v.getUint16(at + O.wire_len, true),
+  /** Word i (0-3) of the server's address, in network order (an IPv4 address is word 0). */
+  serverWord: (v: DataView, at: number, i: number): number => v.getUint32(at + O.server + 4 * i, false),
   /** Byte offset of the payload within the view's buffer. */
   payloadOffset: (v: DataView, at: number): number => v.byteOffset + at + O.payload,
 };

@@ -6,7 +6,7 @@ import { readU64 } from '../../bytes.js';
 export const TCP_EVENT_TYPE = 1;
 
 export const TCP_EVENT_LAYOUT = {
-  size: 48,
+  size: 64,
   offsets: {
     hdr: 0,
     ts_ns: 8,
@@ -17,6 +17,7 @@ export const TCP_EVENT_LAYOUT = {
     result: 40,
     family: 44,
     dport: 46,
+    daddr: 48,
   },
 } as const;
 
@@ -39,4 +40,6 @@ export const tcpEvent = {
   result: (v: DataView, at: number): number => v.getUint32(at + O.result, true),
   family: (v: DataView, at: number): number => v.getUint16(at + O.family, true),
   dport: (v: DataView, at: number): number => v.getUint16(at + O.dport, true),
+  /** Word i (0-3) of the peer's address, in network order (an IPv4 address is word 0). */
+  daddrWord: (v: DataView, at: number, i: number): number => v.getUint32(at + O.daddr + 4 * i, false),
 };

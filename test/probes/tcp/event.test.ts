@@ -17,7 +17,7 @@ t.test('the decoder follows struct kp_tcp_event as compiled from bpf/tcp.h', { s
 });
 
 t.test('decodes every field', async (t) => {
-  const b = tcpRecord({ cgroupId: 2n ** 33n + 5n, elapsedNs: 1_234_567n, tgid: 4242, pid: 4243, result: 2, family: 10, dport: 5432 });
+  const b = tcpRecord({ cgroupId: 2n ** 33n + 5n, elapsedNs: 1_234_567n, tgid: 4242, pid: 4243, result: 2, family: 10, dport: 5432, daddr: [0xfd, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef] });
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   t.equal(tcpEvent.cgroupId(v, 0), 2 ** 33 + 5);
   t.equal(tcpEvent.elapsedNs(v, 0), 1_234_567);
@@ -26,6 +26,7 @@ t.test('decodes every field', async (t) => {
   t.equal(TCP_RESULTS[tcpEvent.result(v, 0)], 'refused');
   t.equal(tcpEvent.family(v, 0), 10);
   t.equal(tcpEvent.dport(v, 0), 5432);
+  t.same([0, 1, 2, 3].map((i) => tcpEvent.daddrWord(v, 0, i)), [0xfd000010, 0, 0, 0xdeadbeef], 'the peer address, network-order words');
 });
 
 t.test('result names follow enum kp_tcp_result', async (t) => {
