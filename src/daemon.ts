@@ -104,14 +104,15 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   const driftReport = new DriftReport(config.nodeName, registry, policyStore && (() => policyStore.isSynced()));
   const numCpus = addon.numPossibleCpus();
   const podRoots = new PodRoots({ cgroupfs: kernel.cgroup2, log });
+  const peers = clusterPeers ?? addressOnlyPeers;
   // Before the modules: their collectors publish into it.
-  const live = createLiveStream({ node: config.nodeName, registry, log, ...config.api });
+  const live = createLiveStream({ node: config.nodeName, registry, log, ...config.api, peers });
   const context: ProbeContext = {
     config,
     registry,
     resolver: metadata.resolver,
     pods: metadata.pods,
-    peers: clusterPeers ?? addressOnlyPeers,
+    peers,
     podRoots,
     unattributed: new UnattributedEvents(registry),
     numCpus,

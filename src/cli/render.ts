@@ -73,19 +73,37 @@ function peerText(p: unknown): string {
   return `${name} ${String(o.address)}`;
 }
 
+/**
+ * Who a TCP event's peer is, from its peer_* fields: "(shop/cart-7d9f-x2x9q)",
+ * "(svc shop/cart)", "(node)", "(external)"; wide adds the kind and workload
+ * of a pod. Empty for an event from an agent that does not resolve peers.
+ */
+function tcpPeerIdentity(e: Record<string, unknown>, wide: boolean): string {
+  const kind = e.peer_kind;
+  if (typeof kind !== 'string') return '';
+  const ns = String(e.peer_namespace ?? '');
+  if (kind === 'pod') {
+    const name = `${ns}/${String(e.peer_pod ?? e.peer_workload ?? '?')}`;
+    return wide ? ` (pod ${name}${e.peer_workload !== undefined ? `, workload ${String(e.peer_workload)}` : ''})` : ` (${name})`;
+  }
+  if (kind === 'service') return ` (svc ${ns}/${String(e.peer_name ?? '?')})`;
+  return ` (${kind})`;
+}
+
 /** What the event says, after who and when: one line per type. */
-export function summary(e: Record<string, unknown>, c: Colours): string {
+export function summary(e: Record<string, unknown>, c: Colours, wide = false): string {
   if (e.type === 'tcp') {
     const result = String(e.result);
     const r = FAILED_RESULTS.has(result) ? c.red(result) : c.green(result);
     const t = e.latency_seconds !== undefined ? `connect ${seconds(e.latency_seconds)}` : `lived ${seconds(e.duration_seconds)}`;
-    return `${r} → ${String(e.peer)} ${t}`;
+    return `${r} → ${String(e.peer)}${tcpPeerIdentity(e, wide)} ${t}`;
   }
   if (e.type === 'dns') {
     const rcode = String(e.rcode);
     const r = rcode === 'NOERROR' ? c.green(rcode) : c.red(rcode);
     const t = e.latency_seconds !== undefined ? seconds(e.latency_seconds) : '';
-    return `${r} ${String(e.qtype)} ${String(e.name)} ${t}`.trimEnd();
+    const server = e.server !== undefined ? `@${String(e.server)}` : '';
+    return [r, String(e.qtype), String(e.name), t, server].filter((p) => p !== '').join(' ');
   }
   if (e.type === 'flow') {
     const arrow = e.direction === 'ingress' ? '←' : '→';
@@ -99,6 +117,6 @@ export function eventLine(e: Record<string, unknown>, c: Colours, wide: boolean)
   if (wide) cells.push(String(e.node ?? ''));
   cells.push(who(e));
   if (wide) cells.push(`${String(e.workload || '-')}${e.container ? `/${String(e.container)}` : ''}`);
-  cells.push(String(e.type).padEnd(4), summary(e, c));
+  cells.push(String(e.type).padEnd(4), summary(e, c, wide));
   return cells.join('  ');
 }

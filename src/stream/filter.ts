@@ -5,11 +5,14 @@
 //   namespace=a,b   workload=w   pod=web-7c  (a prefix; an exact name is its own prefix)
 //   type=tcp,dns,flow   rcode=NXDOMAIN,timeout   result=refused
 //   domain=example.com  (the folded domain, or a query name at or below it)
-//   peer=10.0.0.7 | 10.0.0.7:443 | :443 | ns/name (a peer pod, Service or workload)
+//   peer=10.0.0.7 | 10.0.0.7:443 | [fd00::7]:443 | :443   (tcp: the peer, dns: the server, flow: the peer)
+//   peer=ns/name   (a peer pod, Service or workload, of tcp and flow events)
 //   last=N   since=5m | 2026-12-01T00:00:00Z   follow=true|false
 // Every key may be repeated or carry a comma-separated list; values of one
 // key are alternatives, keys combine with AND.
 
+import type { Peer } from '../api/v1.js';
+import { canonicalIp } from '../net/ip.js';
 import { RCODE_LABELS } from '../probes/dns/names.js';
 import { TCP_RESULTS } from '../probes/tcp/event.js';
 import { EVENT_TYPES, type EventType, type StreamRecord } from './record.js';
@@ -65,33 +68,48 @@ interface PeerMatcher {
   name?: string;
 }
 
+/** The form events carry (formatIp's), so "::FFFF:10.0.0.7" or "010.0.0.7" match too. */
+function peerAddress(text: string, v: string): string {
+  const a = canonicalIp(text);
+  if (a === undefined) throw new FilterError(`peer: "${v}" is not an address, address:port, :port or namespace/name`);
+  return a;
+}
+
 function parsePeer(v: string): PeerMatcher {
   const slash = v.indexOf('/');
   if (slash > 0) return { namespace: v.slice(0, slash), name: v.slice(slash + 1) };
   const portOnly = /^:(\d{1,5})$/.exec(v);
   if (portOnly) return { port: Number(portOnly[1]) };
   const bracketed = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(v);
-  if (bracketed) return { address: bracketed[1]!.toLowerCase(), port: Number(bracketed[2]) };
+  if (bracketed) return { address: peerAddress(bracketed[1]!, v), port: Number(bracketed[2]) };
   const v4port = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(v);
-  if (v4port) return { address: v4port[1]!, port: Number(v4port[2]) };
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(v) || /^[0-9a-fA-F:]+$/.test(v) && v.includes(':')) return { address: v.toLowerCase() };
+  if (v4port) return { address: peerAddress(v4port[1]!, v), port: Number(v4port[2]) };
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(v) || /^[0-9a-fA-F:.]+$/.test(v) && v.includes(':')) return { address: peerAddress(v, v) };
   throw new FilterError(`peer: "${v}" is not an address, address:port, :port or namespace/name`);
 }
 
+/** A namespace/name matcher against a resolved peer: its Service or pod name, or its workload. */
+function identityMatches(m: PeerMatcher, p: Peer): boolean {
+  return p.namespace === m.namespace && (p.name === m.name || p.pod === m.name || p.workload === m.name);
+}
+
+// Cheap tests first: a port or an address rules most records out before
+// the peer is resolved (a TCP record resolves only here or in its JSON).
 function peerMatches(m: PeerMatcher, r: StreamRecord): boolean {
   if (r.type === 'flow') {
-    const p = r.peer;
-    if (m.address !== undefined && p.address !== m.address) return false;
     if (m.port !== undefined && r.port !== m.port) return false;
-    if (m.name !== undefined) {
-      if (p.namespace !== m.namespace) return false;
-      if (p.name !== m.name && p.pod !== m.name && p.workload !== m.name) return false;
-    }
-    return true;
+    if (m.address !== undefined && r.peer.address !== m.address) return false;
+    return m.name === undefined || identityMatches(m, r.peer);
   }
-  // tcp and dns events carry the peer's port only.
-  if (m.address !== undefined || m.name !== undefined) return false;
-  return (r.type === 'tcp' ? r.peerPort : r.serverPort) === m.port;
+  if (r.type === 'tcp') {
+    if (m.port !== undefined && r.peerPort !== m.port) return false;
+    if (m.address !== undefined && r.peerAddress !== m.address) return false;
+    return m.name === undefined || identityMatches(m, r.peer);
+  }
+  // dns: the server's address and port; the server is not resolved to a name.
+  if (m.name !== undefined) return false;
+  if (m.port !== undefined && r.serverPort !== m.port) return false;
+  return m.address === undefined || r.serverAddress === m.address;
 }
 
 export function parseStreamQuery(params: URLSearchParams, nowMs = Date.now()): StreamQuery {

@@ -6,7 +6,9 @@
 // one subscribes, so then an event costs one property read. Otherwise an
 // event costs one small record (shared identity and peer objects, no
 // strings built) stored in a ring, plus one filter call per subscriber;
-// JSON is made only for subscribers the event passed, in the writer. TCP
+// JSON is made only for subscribers the event passed, in the writer; a TCP
+// event's peer is formatted and resolved (src/peers) only then, or when a
+// subscriber's peer filter asks, never for an event no one wants. TCP
 // events, the most frequent, are kept without any allocation while no one
 // subscribes: their fields go into typed-array columns of the ring and
 // become records only when a client asks for the history.
@@ -20,6 +22,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import { counterFromTotal } from '../metrics/total-counter.js';
 import type { PodIdentity } from '../metadata/resolver.js';
+import { addressOnlyPeers, type PeerResolver } from '../peers/resolver.js';
 import { TCP_RESULTS } from '../probes/tcp/event.js';
 import type { StreamQuery } from './filter.js';
 import { TcpRecord, type StreamRecord } from './record.js';
@@ -51,6 +54,8 @@ export interface EventHubOptions {
   /** Records queued per subscriber while its socket is full. */
   queueSize: number;
   registry?: Registry;
+  /** Who a TCP event's peer is (the flows' resolver); asked only for events a subscriber wants. */
+  peers?: PeerResolver;
 }
 
 export class EventHub {
@@ -59,6 +64,7 @@ export class EventHub {
   readonly node: string;
   readonly historySize: number;
   readonly queueSize: number;
+  readonly peers: PeerResolver;
   /** A slot holds a record, or (undefined) a TCP event in the columns below. */
   private readonly ring: Array<StreamRecord | undefined>;
   private readonly col: {
@@ -67,6 +73,9 @@ export class EventHub {
     seconds: Float64Array;
     port: Uint16Array;
     result: Uint8Array;
+    family: Uint8Array;
+    /** The peer's address, four network-order words a slot. */
+    addr: Uint32Array;
     id: Array<PodIdentity | undefined>;
   };
   private next = 0;
@@ -81,9 +90,10 @@ export class EventHub {
     this.node = options.node;
     this.historySize = options.historySize;
     this.queueSize = options.queueSize;
+    this.peers = options.peers ?? addressOnlyPeers;
     const n = options.historySize;
     this.ring = new Array<StreamRecord | undefined>(n);
-    this.col = { seq: new Float64Array(n), timeMs: new Float64Array(n), seconds: new Float64Array(n), port: new Uint16Array(n), result: new Uint8Array(n), id: new Array(n) };
+    this.col = { seq: new Float64Array(n), timeMs: new Float64Array(n), seconds: new Float64Array(n), port: new Uint16Array(n), result: new Uint8Array(n), family: new Uint8Array(n), addr: new Uint32Array(4 * n), id: new Array(n) };
     this.wanted = options.historySize > 0;
     if (options.registry) this.registerMetrics(options.registry);
   }
@@ -119,10 +129,14 @@ export class EventHub {
     }
   }
 
-  /** A TCP event (result: enum kp_tcp_result); with no subscriber, stored without allocating. */
-  publishTcp(timeMs: number, id: PodIdentity, result: number, seconds: number, peerPort: number): void {
+  /**
+   * A TCP event (result: enum kp_tcp_result; the peer's address as AF_INET or
+   * AF_INET6 and four network-order words); with no subscriber, stored
+   * without allocating, its peer neither formatted nor resolved.
+   */
+  publishTcp(timeMs: number, id: PodIdentity, result: number, seconds: number, peerPort: number, family: number, a0: number, a1: number, a2: number, a3: number): void {
     if (this.subscribers.size > 0 || this.historySize === 0) {
-      this.publish(new TcpRecord(timeMs, id, TCP_RESULTS[result] ?? 'error', seconds, peerPort));
+      this.publish(new TcpRecord(timeMs, id, TCP_RESULTS[result] ?? 'error', seconds, peerPort, family, a0, a1, a2, a3, this.peers));
       return;
     }
     const i = this.next;
@@ -133,6 +147,11 @@ export class EventHub {
     this.col.seconds[i] = seconds;
     this.col.port[i] = peerPort;
     this.col.result[i] = result;
+    this.col.family[i] = family;
+    this.col.addr[4 * i] = a0;
+    this.col.addr[4 * i + 1] = a1;
+    this.col.addr[4 * i + 2] = a2;
+    this.col.addr[4 * i + 3] = a3;
     this.col.id[i] = id;
     this.next = (i + 1) % this.historySize;
     if (this.stored < this.historySize) this.stored++;
@@ -143,7 +162,9 @@ export class EventHub {
     let r = this.ring[slot];
     if (r === undefined) {
       const c = this.col;
-      r = new TcpRecord(c.timeMs[slot] as number, c.id[slot] as PodIdentity, TCP_RESULTS[c.result[slot] as number] ?? 'error', c.seconds[slot] as number, c.port[slot] as number);
+      const a = 4 * slot;
+      r = new TcpRecord(c.timeMs[slot] as number, c.id[slot] as PodIdentity, TCP_RESULTS[c.result[slot] as number] ?? 'error', c.seconds[slot] as number, c.port[slot] as number,
+        c.family[slot] as number, c.addr[a] as number, c.addr[a + 1] as number, c.addr[a + 2] as number, c.addr[a + 3] as number, this.peers);
       r.seq = c.seq[slot] as number;
       this.ring[slot] = r;
     }

@@ -5,6 +5,7 @@
 import type { Registry } from 'prom-client';
 import type { RawRoute } from '../http/server.js';
 import type { Logger } from '../log.js';
+import type { PeerResolver } from '../peers/resolver.js';
 import { EventHub } from './hub.js';
 import { EventsRoute } from './sse.js';
 
@@ -16,6 +17,8 @@ export interface LiveStreamOptions {
   history: number;
   streamQueue: number;
   heartbeatMs: number;
+  /** Who a TCP event's peer is (the flows' resolver). */
+  peers?: PeerResolver;
 }
 
 export interface LiveStream {
@@ -28,7 +31,7 @@ export interface LiveStream {
 }
 
 export function createLiveStream(o: LiveStreamOptions): LiveStream {
-  const hub = new EventHub({ node: o.node, historySize: o.history, queueSize: o.streamQueue, registry: o.registry });
+  const hub = new EventHub({ node: o.node, historySize: o.history, queueSize: o.streamQueue, registry: o.registry, ...(o.peers ? { peers: o.peers } : {}) });
   const route = new EventsRoute(hub, { maxStreams: o.maxStreams, heartbeatMs: o.heartbeatMs, log: o.log });
   return {
     hub,

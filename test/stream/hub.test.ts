@@ -5,10 +5,12 @@ import t from 'tap';
 import { Registry } from 'prom-client';
 import { parseStreamQuery } from '../../src/stream/filter.js';
 import { EventHub, type SubscriberSink } from '../../src/stream/hub.js';
-import { TcpRecord, type StreamRecord } from '../../src/stream/record.js';
+import { recordJson, type TcpRecord, type StreamRecord } from '../../src/stream/record.js';
+import type { PeerResolver } from '../../src/peers/resolver.js';
+import { addressWords, dnsRec, tcpRec } from '../support/stream-records.js';
 
 const id = { namespace: 'shop', pod: 'web-1', workload: 'web', container: 'app', podUid: 'u' };
-const rec = (i: number, result = 'established') => new TcpRecord(1_000_000 + i, id, result, 0.001, 80);
+const rec = (i: number, result = 'established') => tcpRec(1_000_000 + i, id, result, 0.001, 80);
 const q = (s: string) => parseStreamQuery(new URLSearchParams(s));
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -81,17 +83,51 @@ t.test('filters run before anything is written', async (t) => {
 });
 
 t.test('TCP events kept in columns without a subscriber come back as records, in order with the rest', async (t) => {
-  const { DnsRecord } = await import('../../src/stream/record.js');
   const hub = new EventHub({ node: 'n', historySize: 4, queueSize: 10 });
-  hub.publishTcp(1000, id, 2, 0.0001, 8080); // refused
-  hub.publish(new DnsRecord(1001, id, 'a.example.com', 'example.com', 'A', 'NXDOMAIN', 0.002, 53));
-  hub.publishTcp(1002, id, 5, 2.5, 443); // closed
+  hub.publishTcp(1000, id, 2, 0.0001, 8080, ...addressWords('10.0.0.7')); // refused
+  hub.publish(dnsRec(1001, id, 'a.example.com', 'example.com', 'A', 'NXDOMAIN', 0.002));
+  hub.publishTcp(1002, id, 5, 2.5, 443, ...addressWords('fd00:10:96::20')); // closed
   const got = hub.history(q('last=10'));
   t.same(got.map((r) => [r.seq, r.type, r.timeMs]), [[1, 'tcp', 1000], [2, 'dns', 1001], [3, 'tcp', 1002]]);
-  t.match(got[0], { result: 'refused', seconds: 0.0001, peerPort: 8080, id });
-  t.match(got[2], { result: 'closed', seconds: 2.5, peerPort: 443 });
+  t.match(got[0], { result: 'refused', seconds: 0.0001, peerPort: 8080, peerAddress: '10.0.0.7', id });
+  t.match(got[2], { result: 'closed', seconds: 2.5, peerPort: 443, peerAddress: 'fd00:10:96::20' });
   t.equal(hub.history(q('last=1'))[0], got[2], 'made once, then shared');
-  for (let i = 0; i < 3; i++) hub.publishTcp(2000 + i, id, 1, 0.001, 80);
+  for (let i = 0; i < 3; i++) hub.publishTcp(2000 + i, id, 1, 0.001, 80, ...addressWords('10.0.0.8'));
   t.same(hub.history(q('last=10')).map((r) => r.timeMs), [1002, 2000, 2001, 2002], 'the ring wraps');
   t.same(hub.history(q('since=1970-01-01T00:00:02.001Z')).map((r) => r.timeMs), [2001, 2002], 'since reads the columns too');
+});
+
+t.test('a TCP peer is resolved only for an event a subscriber wants, once for all of them', async (t) => {
+  const asked: string[] = [];
+  const peers: PeerResolver = {
+    peerOf(address) {
+      asked.push(address);
+      return address === '10.244.1.7' ? { kind: 'pod', address, namespace: 'shop', pod: 'cart-1', workload: 'cart' } : { kind: 'external', address };
+    },
+  };
+  const hub = new EventHub({ node: 'n', historySize: 10, queueSize: 100, peers });
+  // No subscriber: kept in the columns, nothing formatted or resolved.
+  hub.publishTcp(1000, id, 1, 0.001, 8080, ...addressWords('10.244.1.7'));
+  t.same(asked, [], 'no subscriber: no resolution');
+  const dnsOnly = sink();
+  const byPort = sink();
+  const byName = sink();
+  hub.subscribe(q('type=dns'), dnsOnly);
+  hub.subscribe(q('peer=:9999'), byPort);
+  hub.publishTcp(1001, id, 1, 0.001, 8080, ...addressWords('10.244.1.7'));
+  t.same(asked, [], 'subscribers that do not want the event (type, port): no resolution');
+  hub.subscribe(q('peer=shop/cart'), byName);
+  hub.publishTcp(1002, id, 1, 0.001, 8080, ...addressWords('10.244.1.7'));
+  hub.publishTcp(1003, id, 2, 0.001, 8080, ...addressWords('192.0.2.9'));
+  await tick();
+  t.same(asked, ['10.244.1.7', '192.0.2.9'], 'a filter on the identity resolves each event once');
+  t.same(byName.got.map((r) => (r as TcpRecord).timeMs), [1002], 'and keeps the peer it names');
+  t.match(recordJson(byName.got[0]!, 'n'), { peer: '10.244.1.7:8080', peer_kind: 'pod', peer_namespace: 'shop', peer_pod: 'cart-1', peer_workload: 'cart' });
+  t.equal(asked.length, 2, 'the JSON reuses the resolved peer');
+  // The history: records made from the columns resolve when a client asks.
+  const replay = hub.history(q('last=10&type=tcp'));
+  t.equal(asked.length, 2, 'replaying does not resolve by itself');
+  t.match(recordJson(replay[0]!, 'n'), { peer: '10.244.1.7:8080', peer_kind: 'pod', peer_pod: 'cart-1' });
+  t.match(recordJson(replay.at(-1)!, 'n'), { peer: '192.0.2.9:8080', peer_kind: 'external' });
+  t.notOk('peer_namespace' in recordJson(replay.at(-1)!, 'n'), 'an external peer has no namespace');
 });

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { createServer } from 'node:http';
 import { createLogger } from '../../src/log.js';
 import { EventHub } from '../../src/stream/hub.js';
-import { TcpRecord } from '../../src/stream/record.js';
+import { tcpRec } from '../support/stream-records.js';
 import { EventsRoute } from '../../src/stream/sse.js';
 
 const id = { namespace: 'shop', pod: 'web-1', workload: 'web', container: 'app', podUid: 'u' };
@@ -42,7 +42,7 @@ const seqs = (text: string) => [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Nu
 
 t.test('a long history: all of it, in order, then the end', async (t) => {
   const { hub, url } = await setup(t, 50_000);
-  for (let i = 0; i < 50_000; i++) hub.publish(new TcpRecord(1_000_000 + i, id, 'established', 0.001, 80));
+  for (let i = 0; i < 50_000; i++) hub.publish(tcpRec(1_000_000 + i, id, 'established', 0.001, 80));
   const text = await read(`${url}?last=50000`);
   const ids = seqs(text);
   t.equal(ids.length, 50_000, 'every event of the history');
@@ -52,15 +52,15 @@ t.test('a long history: all of it, in order, then the end', async (t) => {
 
 t.test('history then live: nothing lost between them', async (t) => {
   const { hub, route, url } = await setup(t, 20_000);
-  for (let i = 0; i < 20_000; i++) hub.publish(new TcpRecord(Date.now(), id, 'established', 0.001, 80));
+  for (let i = 0; i < 20_000; i++) hub.publish(tcpRec(Date.now(), id, 'established', 0.001, 80));
   let published = false;
   let closing = false;
   const text = await read(`${url}?since=1h&follow=true`, (sofar) => {
     if (!published && sofar.length > 100_000) {
       // The replay is still going out: live events arrive meanwhile.
       published = true;
-      for (let i = 0; i < 500; i++) hub.publish(new TcpRecord(Date.now(), id, 'refused', 0.001, 81));
-      setTimeout(() => hub.publish(new TcpRecord(Date.now(), id, 'reset', 1, 82)), 50);
+      for (let i = 0; i < 500; i++) hub.publish(tcpRec(Date.now(), id, 'refused', 0.001, 81));
+      setTimeout(() => hub.publish(tcpRec(Date.now(), id, 'reset', 1, 82)), 50);
     }
     if (!closing && sofar.includes('"result":"reset"')) {
       closing = true;
@@ -78,7 +78,7 @@ t.test('history then live: nothing lost between them', async (t) => {
 
 t.test('close() while a history is being replayed', async (t) => {
   const { hub, route, url } = await setup(t, 50_000);
-  for (let i = 0; i < 50_000; i++) hub.publish(new TcpRecord(Date.now(), id, 'established', 0.001, 80));
+  for (let i = 0; i < 50_000; i++) hub.publish(tcpRec(Date.now(), id, 'established', 0.001, 80));
   let closed = false;
   const text = await read(`${url}?last=50000&follow=true`, (sofar) => {
     if (!closed && sofar.length > 50_000) {

@@ -52,6 +52,12 @@ class StreamedQuery {
     readonly domain: string,
     readonly qtype: string,
     readonly serverPort: number,
+    /** The server's address as the event has it (AF_INET or AF_INET6, network-order words): text only if a subscriber wants it. */
+    readonly family: number,
+    readonly s0: number,
+    readonly s1: number,
+    readonly s2: number,
+    readonly s3: number,
   ) {}
 }
 
@@ -188,7 +194,8 @@ export class DnsCollector {
       const pod = this.cells.get(id);
       const qtype = qtypeName(message.qtype);
       const context = this.stream?.wanted
-        ? new StreamedQuery(pod, id, message.qname, this.folder.fold(message.qname), qtype, dnsEvent.dport(view, at))
+        ? new StreamedQuery(pod, id, message.qname, this.folder.fold(message.qname), qtype, dnsEvent.dport(view, at), dnsEvent.family(view, at),
+            dnsEvent.serverWord(view, at, 0), dnsEvent.serverWord(view, at, 1), dnsEvent.serverWord(view, at, 2), dnsEvent.serverWord(view, at, 3))
         : pod;
       // A retransmission is the same query: count it once, time it from the first send.
       if (this.matcher.query(cookie, message.id, ts, context)) {
@@ -228,7 +235,7 @@ export class DnsCollector {
 
   private publish(q: StreamedQuery, timeMs: number, rcode: string, latencySeconds: number): void {
     const hub = this.stream;
-    if (hub?.wanted) hub.publish(new DnsRecord(timeMs, q.id, q.name, q.domain, q.qtype, rcode, latencySeconds, q.serverPort));
+    if (hub?.wanted) hub.publish(new DnsRecord(timeMs, q.id, q.name, q.domain, q.qtype, rcode, latencySeconds, q.serverPort, q.family, q.s0, q.s1, q.s2, q.s3));
   }
 
   forgetPod(namespace: string, pod: string): void {

@@ -78,7 +78,8 @@ export class TcpCollector {
     // "closed" is the normal end of a connection, not a result worth a series.
     const hub = this.stream;
     if (hub !== undefined && hub.wanted)
-      hub.publishTcp(monotonicToWallMs(tcpEvent.tsNs(view, at)), id, result, seconds, tcpEvent.dport(view, at));
+      hub.publishTcp(monotonicToWallMs(tcpEvent.tsNs(view, at)), id, result, seconds, tcpEvent.dport(view, at), tcpEvent.family(view, at),
+        tcpEvent.daddrWord(view, at, 0), tcpEvent.daddrWord(view, at, 1), tcpEvent.daddrWord(view, at, 2), tcpEvent.daddrWord(view, at, 3));
     if (result !== RESULT_CLOSED) (c.results[result] ??= this.connections.cell({ ...c.labels, result: TCP_RESULTS[result] as string })).value += 1;
     return true;
   }
