@@ -3,6 +3,7 @@
 // on command, one command per line, answering one line when done; its
 // children (dig) inherit the cgroup, as in a real container.
 //   tcp N PORT        N connects to 127.0.0.1:PORT → "tcp <succeeded>"
+//   tcpto N HOST PORT   N connects to HOST:PORT → "tcp <succeeded>"
 //   dig PORT TYPE NAME  → "dig status: NOERROR" (or "dig failed" when unanswered)
 import type { ChildProcess } from 'node:child_process';
 import type { PodCgroups } from './pod-cgroups.js';
@@ -12,6 +13,9 @@ while read -r cmd a b c; do
   case "$cmd" in
     tcp)   ok=0; for ((i = 0; i < a; i++)); do
              if exec 3<>"/dev/tcp/127.0.0.1/$b"; then exec 3>&-; ok=$((ok + 1)); fi
+           done 2>/dev/null; echo "tcp $ok" ;;
+    tcpto) ok=0; for ((i = 0; i < a; i++)); do
+             if exec 3<>"/dev/tcp/$b/$c"; then exec 3>&-; ok=$((ok + 1)); fi
            done 2>/dev/null; echo "tcp $ok" ;;
     dig)   out=$(dig @127.0.0.1 -p "$a" +time=${digTimeS} +tries=1 "$c" "$b" 2>&1); echo "dig $(grep -o 'status: [A-Z]*' <<<"$out" || echo failed)" ;;
     *)     echo "unknown $cmd" ;;

@@ -14,6 +14,7 @@ import { detectKernel } from '../../../src/bpf/kernel.js';
 import { loadContext, loadProbe } from '../../../src/bpf/probe.js';
 import { createLogger } from '../../../src/log.js';
 import { TCP_EVENT_TYPE, TCP_RESULTS, tcpEvent } from '../../../src/probes/tcp/event.js';
+import { addressText } from '../../../src/stream/address.js';
 import { tcpProbe } from '../../../src/probes/tcp/probe.js';
 import { ROOT } from '../../support/daemon.js';
 import { needsBpf } from '../../support/privileges.js';
@@ -25,9 +26,9 @@ function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
 }
 
-function connectOnce(port: number): Promise<string> {
+function connectOnce(port: number, host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect(port, host);
     socket.once('connect', () => {
       socket.end();
       resolve('established');
@@ -75,7 +76,9 @@ t.test('each TCP plan reports connects, refusals and closes', needsBpf(), async 
               const dport = tcpEvent.dport(v, at);
               if (dport !== port && dport !== refusedPort) return;
               if (tcpEvent.tgid(v, at) !== process.pid) return;
-              const key = `${dport === port ? 'open' : 'closed'} ${TCP_RESULTS[tcpEvent.result(v, at)]}`;
+              const w = (i: number) => tcpEvent.daddrWord(v, at, i);
+              const peer = addressText(tcpEvent.family(v, at), w(0), w(1), w(2), w(3));
+              const key = `${dport === port ? 'open' : 'closed'} ${TCP_RESULTS[tcpEvent.result(v, at)]} ${peer}`;
               seen.set(key, (seen.get(key) ?? 0) + 1);
             },
           ],
@@ -84,18 +87,24 @@ t.test('each TCP plan reports connects, refusals and closes', needsBpf(), async 
       stream.start(addon, [probe], { flushIntervalMs: 10 });
       t.teardown(() => stream.stop());
 
+      // The peer's address as the kernel has it: IPv4 (any of 127/8 is
+      // loopback), IPv6, and IPv4 through an IPv6 socket (mapped).
       const N = 10;
       const M = 4;
       for (let i = 0; i < N; i++) t.equal(await connectOnce(port), 'established');
-      for (let i = 0; i < M; i++) t.equal(await connectOnce(refusedPort), 'ECONNREFUSED');
-      await until('the events of every connection', () => (seen.get('open closed') ?? 0) >= N && (seen.get('closed refused') ?? 0) >= M, {
+      for (let i = 0; i < M; i++) t.equal(await connectOnce(refusedPort, '127.0.0.23'), 'ECONNREFUSED');
+      t.equal(await connectOnce(refusedPort, '::1'), 'ECONNREFUSED');
+      t.equal(await connectOnce(refusedPort, '::ffff:127.0.0.24'), 'ECONNREFUSED');
+      const want = { 'open established 127.0.0.1': N, 'open closed 127.0.0.1': N, 'closed refused 127.0.0.23': M, 'closed refused ::1': 1, 'closed refused 127.0.0.24': 1 };
+      const total = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
+      await until('the events of every connection', () => total(Object.fromEntries(seen)) >= total(want), {
         timeoutMs: 5000,
         describe: () => JSON.stringify(Object.fromEntries(seen)),
       });
       t.same(
         Object.fromEntries(seen),
-        { 'open established': N, 'open closed': N, 'closed refused': M },
-        'one established and one closed per connection, one refused per attempt, nothing else',
+        want,
+        'one established and one closed per connection, one refused per attempt, each with its peer address, nothing else',
       );
     });
   }
