@@ -59,8 +59,11 @@ const frame = (record) => {
   record.copy(padded, 8);
   return padded;
 };
-const dnsEvent = ({ ts, cgroup = 4242, cookie, tgid = 1000, direction, transport = 1, payload, wireLen }) => {
-  const r = Buffer.alloc(48 + payload.length);
+// Addresses as the events hold them: 16 bytes, an IPv4 one in the first 4.
+const v4 = (...octets) => Buffer.concat([Buffer.from(octets), Buffer.alloc(12)]);
+const v6 = (hex) => Buffer.from(hex, 'hex');
+const dnsEvent = ({ ts, cgroup = 4242, cookie, tgid = 1000, direction, transport = 1, payload, wireLen, server = v4(10, 96, 0, 10), family = 2 }) => {
+  const r = Buffer.alloc(64 + payload.length);
   r.writeUInt32LE(2, 0);
   r.writeUInt32LE(r.length, 4);
   r.writeBigUInt64LE(BigInt(ts), 8);
@@ -69,15 +72,16 @@ const dnsEvent = ({ ts, cgroup = 4242, cookie, tgid = 1000, direction, transport
   r.writeUInt32LE(tgid, 32);
   r.writeUInt8(direction, 36);
   r.writeUInt8(transport, 37);
-  r.writeUInt16LE(2, 38);
+  r.writeUInt16LE(family, 38);
   r.writeUInt16LE(40000, 40);
   r.writeUInt16LE(53, 42);
   r.writeUInt16LE(payload.length, 44);
   r.writeUInt16LE(wireLen ?? payload.length, 46);
-  payload.copy(r, 48);
+  server.copy(r, 48);
+  payload.copy(r, 64);
   return r;
 };
-const tcpEvent = ({ result, elapsed = 250_000 }) => {
+const tcpEvent = ({ result, elapsed = 250_000, daddr = v4(10, 244, 1, 7), family = 2 }) => {
   const r = Buffer.alloc(64);
   r.writeUInt32LE(1, 0);
   r.writeUInt32LE(64, 4);
@@ -87,9 +91,9 @@ const tcpEvent = ({ result, elapsed = 250_000 }) => {
   r.writeUInt32LE(1000, 32);
   r.writeUInt32LE(1000, 36);
   r.writeUInt32LE(result, 40);
-  r.writeUInt16LE(2, 44);
+  r.writeUInt16LE(family, 44);
   r.writeUInt16LE(443, 46);
-  Buffer.from('curl').copy(r, 48);
+  daddr.copy(r, 48);
   return r;
 };
 const batch = (...records) => Buffer.concat(records.map(frame));
@@ -100,8 +104,8 @@ resp[3] = 0x83; // NXDOMAIN
 const tcpPrefixed = (m) => Buffer.concat([Buffer.from(u16(m.length)), m]);
 put('event-batch', 'udp-query-response', batch(dnsEvent({ ts: 1e9, cookie: 7, direction: 1, payload: q }), dnsEvent({ ts: 1.002e9, cookie: 7, direction: 2, payload: resp })));
 put('event-batch', 'tcp-query-response', batch(
-  dnsEvent({ ts: 2e9, cookie: 9, direction: 1, transport: 2, payload: tcpPrefixed(q), wireLen: q.length + 2 }),
-  dnsEvent({ ts: 2.01e9, cookie: 9, direction: 2, transport: 2, payload: tcpPrefixed(resp), wireLen: resp.length + 2 }),
+  dnsEvent({ ts: 2e9, cookie: 9, direction: 1, transport: 2, payload: tcpPrefixed(q), wireLen: q.length + 2, server: v6('fd00001000960000000000000000000a'), family: 10 }),
+  dnsEvent({ ts: 2.01e9, cookie: 9, direction: 2, transport: 2, payload: tcpPrefixed(resp), wireLen: resp.length + 2, server: v6('fd00001000960000000000000000000a'), family: 10 }),
 ));
 put('event-batch', 'query-timeout-then-late-response', batch(dnsEvent({ ts: 1e9, cookie: 11, direction: 1, payload: Buffer.from(dnsSeeds['edns-ecs-query']) }), dnsEvent({ ts: 9e9, cookie: 11, direction: 2, payload: Buffer.from(dnsSeeds['response-compressed-answers']) })));
-put('event-batch', 'malformed-dns-and-tcp', batch(dnsEvent({ ts: 1e9, cookie: 12, direction: 1, payload: Buffer.from(dnsSeeds['pointer-loop-in-answer']).subarray(0, 20) }), tcpEvent({ result: 1 }), tcpEvent({ result: 2 }), tcpEvent({ result: 6 })));
+put('event-batch', 'malformed-dns-and-tcp', batch(dnsEvent({ ts: 1e9, cookie: 12, direction: 1, payload: Buffer.from(dnsSeeds['pointer-loop-in-answer']).subarray(0, 20) }), tcpEvent({ result: 1 }), tcpEvent({ result: 2, daddr: v6('00000000000000000000ffff7f000001'), family: 10 }), tcpEvent({ result: 6, daddr: v6('20010db8000000000000000000000001'), family: 10 })));

@@ -6,12 +6,14 @@
 // Invariant: never throws; every series carries labels from the documented
 // sets only (reason, qtype, rcode, result, outcome, domain ≤ the cap); the
 // stream's counts add up (records handled + malformed ≤ frames in the
-// batch); the DNS outcomes add up to the DNS events handled.
+// batch); the DNS outcomes add up to the DNS events handled; every live-stream
+// record becomes JSON whose tcp `peer` and dns `server` are ADDR:PORT or
+// [ADDR]:PORT, whatever bytes the address fields hold.
 
 import { Registry } from 'prom-client';
 
 export default {
-  sources: ['src/bpf/event-stream.js', 'src/probes/dns/event.js', 'src/probes/dns/collector.js', 'src/probes/dns/matcher.js', 'src/probes/tcp/event.js', 'src/probes/tcp/collector.js'],
+  sources: ['src/bpf/event-stream.js', 'src/probes/dns/event.js', 'src/probes/dns/collector.js', 'src/probes/dns/matcher.js', 'src/probes/tcp/event.js', 'src/probes/tcp/collector.js', 'src/stream/address.js', 'src/stream/record.js'],
   maxLength: 4096,
   async setup(load) {
     const { EventStream } = await load('src/bpf/event-stream.js');
@@ -21,6 +23,11 @@ export default {
     const { QTYPE_LABELS, RCODE_LABELS } = await load('src/probes/dns/names.js');
     const { TCP_RESULTS } = await load('src/probes/tcp/event.js');
     const { fixedDomainLabels, DOMAIN_OTHER } = await load('src/probes/dns/domain.js');
+    const { EventHub } = await load('src/stream/hub.js');
+    const { recordJson } = await load('src/stream/record.js');
+    const { parseStreamQuery } = await load('src/stream/filter.js');
+    const everything = parseStreamQuery(new URLSearchParams('last=64'));
+    const HOST_PORT = /^(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[[0-9a-f:.]+\]):\d{1,5}$/;
     const pods = [0, 1, 2].map((i) => Object.freeze({ namespace: 'ns', pod: `pod-${i}`, workload: 'w', container: 'c', podUid: `uid-${i}` }));
     const resolver = { resolve: (_tgid, cgroupId) => pods[cgroupId % 3] };
     const MAX_DOMAINS = 20;
@@ -32,11 +39,15 @@ export default {
       outcome: new Set(DNS_PACKET_OUTCOMES),
     };
     const fixedDomains = new Set([...fixedDomainLabels('cluster.local'), DOMAIN_OTHER]);
-    let registry, dns, stream, execs = 0;
+    let registry, dns, stream, hub, jsonSeq = 0, execs = 0;
     const fresh = () => {
       registry = new Registry();
       dns = new DnsCollector(registry, resolver, { node: 'n1', timeoutMs: 5000, maxDomains: MAX_DOMAINS, clusterDomain: 'cluster.local' });
       const tcp = new TcpCollector(registry, resolver, 'n1');
+      hub = new EventHub({ node: 'n1', historySize: 64, queueSize: 10 });
+      jsonSeq = 0;
+      tcp.stream = hub;
+      dns.stream = hub;
       stream = new EventStream(new Map([[1, (v, at, len) => tcp.handle(v, at, len)], [2, (v, at, len) => dns.handle(v, at, len)]]));
     };
     fresh();
@@ -58,6 +69,14 @@ export default {
       const after = [...stream.stats.received.values()].reduce((a, b) => a + b, 0) + stream.stats.malformed;
       if (after - before > frames(data)) throw new Error(`stream counted ${after - before} records in ${frames(data)} frames`);
       dns.expire(Number(data.length > 0 ? data[0] : 0) * 1e9);
+      for (const r of hub.history(everything)) {
+        if (r.seq <= jsonSeq) continue; // made into JSON after an earlier input
+        jsonSeq = r.seq;
+        const json = recordJson(r, 'n1');
+        const where = r.type === 'tcp' ? json.peer : r.type === 'dns' ? json.server : undefined;
+        if (where !== undefined && !HOST_PORT.test(where)) throw new Error(`${r.type} record: "${where}" is not ADDR:PORT`);
+        JSON.stringify(json);
+      }
       if (++execs % 32 !== 0) return;
       const domains = new Set();
       let outcomes = 0;
