@@ -5,7 +5,9 @@
 // read every event. Configurations alternate within each repetition, so a noisy neighbour
 // on the shared machine hits all of them alike; figures are medians. Run as root after
 // `make build`:   node bench/stream-cost.mjs [--reps 3] [--duration 3] [--rate 10000]
-// Prints one JSON object (the last line); bench/run.mjs runs it and adds a table.
+// `--before PATH/dist/cmd/kubepulse.js` adds an earlier build's daemon, its runs interleaved
+// with this build's (build × configuration alternate within each repetition), for ratios
+// side by side. Prints one JSON object (the last line); bench/run.mjs runs it and adds a table.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, existsSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -77,10 +79,10 @@ async function drained(subs) {
   for (const t0 = Date.now(); Date.now() - t0 < 10000; await sleep(100)) if (subs.every((x) => Date.now() - x.lastAt > 500)) return;
 }
 
-async function runOnce(config, opts) {
+async function runOnce(config, opts, daemon = DAEMON) {
   const port = await freePort();
   const stormPort = await freePort();
-  const child = spawnTracked(process.execPath, [DAEMON, '--port', String(port), '--listen-address', '127.0.0.1', '--probes', 'tcp', '--log-level', 'warn', ...config.args], { stdio: 'ignore' });
+  const child = spawnTracked(process.execPath, [daemon, '--port', String(port), '--listen-address', '127.0.0.1', '--probes', 'tcp', '--log-level', 'warn', ...config.args], { stdio: 'ignore' });
   try {
     await waitReady(port, child);
     const subs = Array.from({ length: config.subscribers }, () => subscribe(port, `/api/v1/events?type=tcp&peer=:${stormPort}`));
@@ -113,15 +115,18 @@ async function runOnce(config, opts) {
 
 export async function measureStreamCost(opts) {
   const runs = [];
+  const builds = opts.before ? [['before', opts.before], ['after', DAEMON]] : [['after', DAEMON]];
   for (let rep = 1; rep <= opts.reps; rep++)
-    for (const config of CONFIGS) {
-      const r = await runOnce(config, opts);
-      runs.push({ rep, ...r });
-      opts.log?.(`  stream ${config.name} rep ${rep}: ${r.achievedRate.toFixed(0)} conn/s, daemon ${r.cpuPctCore.toFixed(1)}% of a core, ${r.cpuUsPerConn.toFixed(1)} µs/conn`);
-    }
-  const summary = CONFIGS.map((c) => {
-    const mine = runs.filter((r) => r.config === c.name);
+    for (const config of CONFIGS)
+      for (const [build, daemon] of builds) {
+        const r = await runOnce(config, opts, daemon);
+        runs.push({ rep, build, ...r });
+        opts.log?.(`  stream ${opts.before ? `${build}, ` : ''}${config.name} rep ${rep}: ${r.achievedRate.toFixed(0)} conn/s, daemon ${r.cpuPctCore.toFixed(1)}% of a core, ${r.cpuUsPerConn.toFixed(1)} µs/conn`);
+      }
+  const summary = builds.flatMap(([build]) => CONFIGS.map((c) => {
+    const mine = runs.filter((r) => r.config === c.name && r.build === build);
     return {
+      ...(opts.before ? { build } : {}),
       config: c.name,
       subscribers: c.subscribers,
       achievedRate: median(mine.map((r) => r.achievedRate)),
@@ -131,7 +136,7 @@ export async function measureStreamCost(opts) {
       deliveredPerSubscriber: median(mine.flatMap((r) => r.delivered)),
       missed: mine.reduce((a, r) => a + r.missed, 0),
     };
-  });
+  }));
   return { rate: opts.rate, durationS: opts.duration, reps: opts.reps, summary, runs };
 }
 
@@ -139,12 +144,12 @@ export function renderStreamCost(result) {
   if (!result || result.error) return `\n## Live stream cost\n\nnot measured: ${result?.error ?? 'skipped'}\n`;
   const base = result.summary[0].cpuUsPerConn;
   const rows = result.summary.map((s) =>
-    `| ${s.config} | ${s.achievedRate.toFixed(0)} | ${s.cpuPctCore.toFixed(1)} % | ${s.cpuUsPerConn.toFixed(1)} µs | ${(s.cpuUsPerConn / base).toFixed(2)}× | ${s.rssMiB.toFixed(0)} MiB | ${s.subscribers ? `${s.deliveredPerSubscriber} (missed ${s.missed})` : '-'} |`);
+    `| ${s.build ? `${s.build}: ` : ''}${s.config} | ${s.achievedRate.toFixed(0)} | ${s.cpuPctCore.toFixed(1)} % | ${s.cpuUsPerConn.toFixed(1)} µs | ${(s.cpuUsPerConn / base).toFixed(2)}× | ${s.rssMiB.toFixed(0)} MiB | ${s.subscribers ? `${s.deliveredPerSubscriber} (missed ${s.missed})` : '-'} |`);
   return [
     '',
     `## Live stream cost (${result.rate} conn/s target, ${result.durationS} s × ${result.reps}, medians)`,
     '',
-    '| configuration | conn/s | daemon CPU | per connection | vs history off | RSS | events per subscriber |',
+    `| configuration | conn/s | daemon CPU | per connection | vs ${result.summary[0].build ? `${result.summary[0].build}, ` : ''}history off | RSS | events per subscriber |`,
     '|---|---|---|---|---|---|---|',
     ...rows,
     '',
@@ -152,7 +157,7 @@ export function renderStreamCost(result) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { reps: { type: 'string', default: '3' }, duration: { type: 'string', default: '3' }, rate: { type: 'string', default: '10000' }, bin: { type: 'string' }, markdown: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { before: { type: 'string' }, reps: { type: 'string', default: '3' }, duration: { type: 'string', default: '3' }, rate: { type: 'string', default: '10000' }, bin: { type: 'string' }, markdown: { type: 'boolean', default: false } } });
   if (process.getuid?.() !== 0) throw new Error('needs root (the daemon loads BPF)');
   if (!existsSync(DAEMON)) throw new Error(`${DAEMON} not built (make build)`);
   installCleanup();
@@ -161,7 +166,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     bin = join(mkdtempSync(join(tmpdir(), 'kubepulse-stream-bench-')), 'tcp-storm');
     execFileSync('cc', ['-O2', '-pthread', '-o', bin, join(BENCH, 'tcp-storm.c')], { stdio: 'inherit' });
   }
-  const result = await measureStreamCost({ reps: Number(values.reps), duration: Number(values.duration), rate: Number(values.rate), bin, log: (l) => process.stderr.write(l + '\n') });
+  if (values.before && !existsSync(values.before)) throw new Error(`--before ${values.before}: no such daemon`);
+  const result = await measureStreamCost({ before: values.before, reps: Number(values.reps), duration: Number(values.duration), rate: Number(values.rate), bin, log: (l) => process.stderr.write(l + '\n') });
   if (values.markdown) process.stderr.write(renderStreamCost(result));
   process.stdout.write(JSON.stringify(result) + '\n');
 }
