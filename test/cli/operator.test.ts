@@ -29,7 +29,7 @@ const status = (node: string, ready = true) => ({
   pods_known: 12, flows_tracked: 40, stream: { subscribers: 1, history: 500, dropped_total: 0 },
 });
 
-const ev = (node: string, time: string, pod: string) => ({ time, node, type: 'dns', namespace: 'shop', workload: 'web', pod, name: 'x.example.com', domain: 'example.com', qtype: 'A', rcode: 'SERVFAIL', latency_seconds: 0.001, server: ':53' });
+const ev = (node: string, time: string, pod: string) => ({ time, node, type: 'dns', namespace: 'shop', workload: 'web', pod, name: 'x.example.com', domain: 'example.com', qtype: 'A', rcode: 'SERVFAIL', latency_seconds: 0.001, server: '10.96.0.10:53' });
 
 /** An agent whose /api/v1/events replays `history` (for last=) and ends. */
 function sseAgent(history: object[]): Handler {
@@ -85,7 +85,7 @@ t.test('observe: histories of several agents merged in time order; bad agents na
   t.same(both.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { pod: string }).pod), ['b1', 'a2', 'b2', 'a3'], 'the newest 4 of both, in time order');
 
   const table = await runCli(['observe', '--agent', a, '--last', '1']);
-  t.equal(table.stdout, '01:00:00.500  shop/a3  dns   SERVFAIL A x.example.com 1.00ms\n', 'the table line');
+  t.equal(table.stdout, '01:00:00.500  shop/a3  dns   SERVFAIL A x.example.com 1.00ms @10.96.0.10:53\n', 'the table line');
 
   const oneDown = await runCli(['observe', '--agent', a, '--agent', 'http://127.0.0.1:1', '--agent', notSse, '--last', '10', '-o', 'json']);
   t.equal(oneDown.code, 0, 'the others go on');

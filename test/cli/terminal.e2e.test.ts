@@ -116,9 +116,9 @@ t.test('top and observe on a terminal', skip, async (t) => {
 
   const observeScreen = await until('observe shows events', () => {
     const s = screen('observe');
-    return /SERVFAIL A fail\.tty-test\.example/.test(s) && new RegExp(`established → :${openPort}`).test(s) ? s : undefined;
+    return /SERVFAIL A fail\.tty-test\.example/.test(s) && new RegExp(`established → 127\\.0\\.0\\.1:${openPort} \\(external\\)`).test(s) ? s : undefined;
   }, { timeoutMs: 15_000, everyMs: 250, describe: () => screen('observe') });
-  t.match(observeScreen, new RegExp(`${ns}/cart-6f7d9c8b7-m4p2x\\s+dns\\s+SERVFAIL A fail\\.tty-test\\.example`), 'observe: who failed to resolve what');
+  t.match(observeScreen, new RegExp(`${ns}/cart-6f7d9c8b7-m4p2x\\s+dns\\s+SERVFAIL A fail\\.tty-test\\.example \\S+ @127\\.0\\.0\\.1:${dns.port}`), 'observe: who failed to resolve what, asking which server');
   t.match(screen('observe', true), /\x1b\[31mSERVFAIL/, 'failures in red');
 
   tmux('send-keys', '-t', 'main:top', 'q');
