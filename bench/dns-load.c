@@ -45,6 +45,7 @@ static int opt_domains = 5;
 static int opt_window = 64;
 static int opt_serve = 0;
 static const char *opt_label = "";
+static long opt_nx_every = 0; /* every Nth query asks for an "nx" name (NXDOMAIN from --serve); 0 = none */
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -56,16 +57,16 @@ static void usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s [--server IP] [--port P] [--rate N (q/s, 0 = max)] [--duration S]\n"
           "          [--grace S] [--max-queries N] [--sockets N] [--names N] [--domains N]\n"
-          "          [--window N] [--label TEXT]\n"
+          "          [--window N] [--label TEXT] [--nx-every N (every Nth name fails: NXDOMAIN)]\n"
           "       %s --serve 1 [--port P] [--duration S]\n",
           argv0, argv0);
   exit(2);
 }
 
 /* Writes a type-A query for name index i into buf; returns its length. */
-static int build_query(uint8_t *buf, uint16_t id, int i) {
+static int build_query(uint8_t *buf, uint16_t id, int i, int nx) {
   char host[32], dom[32];
-  snprintf(host, sizeof host, "h%d", i);
+  snprintf(host, sizeof host, nx ? "nx%d" : "h%d", i);
   snprintf(dom, sizeof dom, "d%d", i % opt_domains);
   const char *labels[] = {host, dom, "bench-kubepulse", "com"};
   uint8_t *p = buf;
@@ -167,9 +168,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--window")) opt_window = atoi(v);
     else if (!strcmp(k, "--serve")) opt_serve = atoi(v);
     else if (!strcmp(k, "--label")) opt_label = v;
+    else if (!strcmp(k, "--nx-every")) opt_nx_every = atol(v);
     else usage(argv[0]);
   }
-  if (opt_sockets < 1 || opt_sockets > MAX_SOCKETS || opt_duration <= 0 || opt_duration > 600 ||
+  if (opt_nx_every < 0 || opt_sockets < 1 || opt_sockets > MAX_SOCKETS || opt_duration <= 0 || opt_duration > 7200 ||
       opt_grace < 0 || opt_grace > 30 || opt_rate < 0 || opt_names < 1 || opt_domains < 1 ||
       opt_window < 1 || opt_window > 60000 || opt_max_queries < 1) {
     fprintf(stderr, "dns-load: bad arguments\n");
@@ -230,7 +232,7 @@ int main(int argc, char **argv) {
         sent_at[s][id] = 0;
         inflight[s]--;
       }
-      int len = build_query(qbuf, id, (int)(sent % opt_names));
+      int len = build_query(qbuf, id, (int)(sent % opt_names), opt_nx_every > 0 && sent % opt_nx_every == opt_nx_every - 1);
       uint64_t ts = now_ns();
       if (send(fds[s], qbuf, (size_t)len, 0) < 0) {
         send_errors++;

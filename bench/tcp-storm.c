@@ -183,9 +183,9 @@ int main(int argc, char **argv) {
     else usage(argv[0]);
   }
   if (opt_threads < 1 || opt_threads > MAX_THREADS || opt_accept_threads < 1 ||
-      opt_accept_threads > MAX_THREADS || opt_duration <= 0 || opt_duration > 600 ||
+      opt_accept_threads > MAX_THREADS || opt_duration <= 0 || opt_duration > 7200 ||
       opt_rate < 0 || opt_max_conns < 1) {
-    fprintf(stderr, "tcp-storm: bad arguments (threads 1..%d, duration 0..600 s, rate >= 0)\n",
+    fprintf(stderr, "tcp-storm: bad arguments (threads 1..%d, duration 0..7200 s, rate >= 0)\n",
             MAX_THREADS);
     return 2;
   }
