@@ -25,7 +25,7 @@ PAGE_SOURCES := $(wildcard src/page/*) src/api/topology.ts
 PROMETHEUS_RULE := deployments/07-prometheusrule.yaml
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-.PHONY: setup packages deps build run test lint check bench test-kernels fuzz clean
+.PHONY: setup packages deps build run test lint check bench test-kernels fuzz soak clean
 
 setup: packages deps
 
@@ -97,6 +97,13 @@ bench: build
 FUZZ_SECONDS ?= 600
 fuzz: build
 	node test/fuzz/run.mjs --seconds $(FUZZ_SECONDS) --keep-corpus --report build/fuzz/report.md
+
+# The soak: SOAK_MINUTES (default 30) of 5k conn/s, 1k DNS q/s and pod churn
+# against the daemon, unattended, as root; pass/fail, report and PNG plots in
+# build/soak/ (bench/soak/run.mjs).
+SOAK_MINUTES ?= 30
+soak: build
+	node bench/soak/run.mjs --minutes $(SOAK_MINUTES) --out build/soak
 
 # The whole kernel matrix: this host and Debian's 5.10, 6.1 and 6.12 under QEMU TCG,
 # one guest after the other (~2-6 min each here; `make test` runs host + 6.1 only).
