@@ -144,6 +144,12 @@ export class TestKubeApiServer {
   listFailure: number | undefined;
   /** The same for one collection only (wins over listFailure). */
   readonly listFailureOf: Partial<Record<Collection, number>> = {};
+  /**
+   * When true, watches go silent: open ones get no more events or bookmarks
+   * and new ones get their headers, then nothing (a stuck API server, or a
+   * half-open connection). Lists still answer.
+   */
+  hangWatches = false;
 
   private server: Server | undefined;
   private readonly key: string | undefined;
@@ -322,6 +328,7 @@ export class TestKubeApiServer {
 
   /** Sends a BOOKMARK with the current resource version to watches that asked for bookmarks. */
   bookmark(): void {
+    if (this.hangWatches) return;
     for (const w of this.watches) {
       if (!w.bookmarks) continue;
       const event = { type: 'BOOKMARK', object: { kind: COLLECTIONS[w.collection].kind, apiVersion: COLLECTIONS[w.collection].apiVersion, metadata: { resourceVersion: String(this.rv) } } };
@@ -378,6 +385,7 @@ export class TestKubeApiServer {
   }
 
   private send(w: OpenWatch, event: HistoryEvent): void {
+    if (this.hangWatches) return;
     if (event.collection !== w.collection) return;
     if (w.nodeName !== undefined && (event.object as V1Pod).spec?.nodeName !== w.nodeName) return;
     w.res.write(JSON.stringify({ type: event.type, object: event.object }) + '\n');
@@ -455,6 +463,7 @@ export class TestKubeApiServer {
 
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
+    if (this.hangWatches) return; // open, and silent until the client gives up (its socket is cut by stop())
     const w: OpenWatch = { res, collection, nodeName, bookmarks: query['allowWatchBookmarks'] === 'true' };
     const from = query['resourceVersion'];
     if (from === undefined || from === '' || from === '0') {
