@@ -39,7 +39,11 @@ export interface FlowsCollectorOptions {
   numCpus: number;
   /** Fills the kernel's pod roots; without it the kernel counts no flow. */
   podRoots?: PodRoots;
+  /** A flow of a pod this node does not know, idle this long, leaves the kernel map (default 2 min). */
+  unknownIdleMs?: number;
 }
+
+const UNKNOWN_IDLE_MS = 120_000;
 
 /** Why a flow was not kept (kubepulse_flows_overflow_total{reason}). */
 export const OVERFLOW_REASONS = ['node_map_full', 'pod_limit'] as const;
@@ -158,7 +162,16 @@ export class FlowsCollector {
         keys.add(hex);
       }
       if (id.namespace === '') {
-        // Not a known pod's: counted in the kernel, not exported.
+        // Not a known pod's: counted in the kernel, not exported. Nothing
+        // else ever deletes it (podGone only knows known pods' keys), so
+        // once idle it goes: a removed cgroup's flows would otherwise hold
+        // their slots of the node's map for good. The soak found the map
+        // full of a deleted pod's port scan, every later flow of every pod
+        // refused (node_map_full), and each read walking 16,384 dead entries.
+        if ((nowMono - counts.lastNs) / 1e6 > (this.options.unknownIdleMs ?? UNKNOWN_IDLE_MS)) {
+          this.object.mapDelete('flows', kb);
+          this.kernelEntries--;
+        }
         present.delete(hex);
         continue;
       }

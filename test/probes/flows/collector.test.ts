@@ -98,3 +98,25 @@ t.test('both overflow reasons are exported at 0 before any flow, attached or not
   collector.attach(fakeObject(new Map()));
   t.same(await overflow(), ['kubepulse_flows_overflow_total{reason="node_map_full"} 0', 'kubepulse_flows_overflow_total{reason="pod_limit"} 0']);
 });
+
+t.test('an unknown pod\'s idle flows leave the kernel map; known pods\' and recent ones stay', async (t) => {
+  const resolver: Resolver = { resolve: (_tgid, cgroupId) => (cgroupId === 1 ? POD : { ...HOST_IDENTITY, podUid: 'unknown' }) };
+  const peers: PeerResolver = { peerOf: (address): Peer => ({ kind: 'external', address }) };
+  const collector = new FlowsCollector(new Registry(), resolver, peers, new PodIndex(), { node: 'n', maxFlowsPerPod: 16, numCpus: 1, unknownIdleMs: 60_000 });
+  const aged = (count: number, idleMs: number): Buffer => {
+    const v = flowValue(count);
+    v.writeBigUInt64LE(BigInt(Number(process.hrtime.bigint()) - idleMs * 1e6), FLOW_MAP_LAYOUT.value.last_ns);
+    return v;
+  };
+  const knownIdle = flowKey(1, [10, 0, 0, 9], 5432, 1).toString('hex');
+  const unknownIdle = flowKey(2, [10, 0, 0, 8], 80, 1).toString('hex'); // e.g. a removed pod's port scan
+  const unknownRecent = flowKey(3, [10, 0, 0, 7], 443, 1).toString('hex'); // a pod the watch has not delivered yet
+  const map = new Map<string, Buffer>([
+    [knownIdle, aged(3, 10 * 60_000)],
+    [unknownIdle, aged(1, 2 * 60_000)],
+    [unknownRecent, aged(1, 1000)],
+  ]);
+  collector.attach(fakeObject(map));
+  t.equal(collector.snapshot().flows.length, 1, 'the known pod\'s flow is exported');
+  t.same([...map.keys()].sort(), [knownIdle, unknownRecent].sort(), 'the unknown pod\'s idle flow is deleted; the rest stay');
+});
