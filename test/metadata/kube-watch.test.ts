@@ -308,3 +308,33 @@ t.test('chooseKubeConfig', async (t) => {
   t.throws(() => chooseKubeConfig({ kubeconfig: '/nonexistent/kubeconfig' }), /cannot load kubeconfig \/nonexistent\/kubeconfig/);
   t.equal(containerIdOf('containerd://x'), 'x');
 });
+
+t.test('a watch that hangs open without data: pods kept, still synced, the periodic re-list catches up', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kubepulse-watch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const server = new TestKubeApiServer();
+  await server.start();
+  t.teardown(() => server.stop());
+  const client = clientFor(writeKubeconfig(dir, server.url, server.token));
+  await client.endpoint.ready();
+  const pods = new PodIndex();
+  const watch = watchNodePods({ client, nodeName: 'node-a', pods, log: recordingLogger(), resyncIntervalMs: 1500 });
+  t.teardown(() => watch.stop());
+  const id = randomContainerId();
+  server.addPod(makePod({ name: 'before', containers: { app: id } }));
+  watch.start();
+  t.ok(await watch.waitForSync(10_000));
+  await until('watch open', () => server.openWatchCount === 1);
+
+  // Stuck: the open watch gets nothing more, and a pod comes meanwhile.
+  server.hangWatches = true;
+  const lists = server.listCount;
+  const during = server.addPod(makePod({ name: 'during-hang' }));
+  t.equal(pods.byUid(during.metadata!.uid!), undefined, 'the silent watch did not deliver it');
+  t.equal(pods.byContainerId(id)?.pod, 'before', 'the last known pods still resolve');
+  t.ok(watch.isSynced(), 'a quiet watch cannot be told from a stuck one: still synced on the last list');
+  // The re-list (lists still answer) delivers what the watch did not.
+  await until('re-listed', () => server.listCount > lists, 10_000);
+  await until('the pod added during the hang is known', () => pods.byUid(during.metadata!.uid!) !== undefined, 10_000);
+  t.ok(watch.isSynced());
+});
