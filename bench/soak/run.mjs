@@ -213,15 +213,13 @@ function digest(body) {
     else if (name === 'kubepulse_stream_dropped_total') key('streamDropped');
     else if (name === 'kubepulse_ready') key('ready');
     else if (name === 'kubepulse_tcp_connections_total' && line.includes(`namespace="${LOAD_NS}"`)) key('loadTcp');
-    else if (name === 'kubepulse_dns_queries_total' && line.includes(`namespace="${LOAD_NS}"`)) {
-      key('loadDns');
-      if (!line.includes('rcode="NOERROR"')) key('loadDnsFailed');
-    } else if ((name === 'kubepulse_tcp_connections_total' || name === 'kubepulse_dns_queries_total') && line.includes(`namespace="${NAMESPACE}"`)) {
+    else if (name === 'kubepulse_dns_queries_total' && line.includes(`namespace="${LOAD_NS}"`)) key('loadDns');
+    else if (name === 'kubepulse_dns_responses_total' && line.includes(`namespace="${LOAD_NS}"`) && !line.includes('rcode="NOERROR"')) key('loadDnsFailed');
+    else if ((name === 'kubepulse_tcp_connections_total' || name === 'kubepulse_dns_queries_total') && line.includes(`namespace="${NAMESPACE}"`)) {
       // A churned pod's series go with it: keep each one's highest value.
       const series = line.slice(0, space);
       churnCounts.set(series, Math.max(churnCounts.get(series) ?? 0, value));
-    }
-    else if (name === 'kubepulse_flows_overflow_total') key('flowsOverflow');
+    } else if (name === 'kubepulse_flows_overflow_total') key('flowsOverflow');
   }
   return { series, churnSeries, podSeries, families, sums };
 }
@@ -419,6 +417,7 @@ for (let next = 0; ; ) {
     warnLogs: logCounts.warn,
   };
   appendFileSync(samplesFile, `${JSON.stringify(sample)}\n`);
+  const previousT = last.t;
   last = { t, ticks, sched, host, events: d.sums.events ?? 0, subscribed: subscribed.events };
   if (t < WARMUP) {
     baseline = { t, series: d.series, podSeries: d.podSeries, families: d.families };
@@ -426,7 +425,7 @@ for (let next = 0; ; ) {
   }
   final = { t, series: d.series, podSeries: d.podSeries, churnSeries: d.churnSeries, families: d.families };
   writeFileSync(join(out, 'final.prom'), r.body);
-  if (Math.round(t) % 60 < SCRAPE_EVERY)
+  if (Math.floor(t / 60) !== Math.floor(previousT / 60))
     log(`t=${t.toFixed(0)}s ${sample.phase} rss=${sample.rssMiB}MiB cpu=${sample.cpuPct}% (waited ${sample.waitMsPerS} ms/s) series=${d.series} (churn ${d.churnSeries}) pods=${churn.live.size} ev/s=${sample.eventsPerS} scrape=${sample.scrapeMs}ms load=${sample.load1}`);
   if (churnEndedAt !== undefined && t >= Math.max(T - SCRAPE_EVERY / 2, churnEndedAt + TAIL)) break;
 }
