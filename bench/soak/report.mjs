@@ -109,7 +109,7 @@ export function writeReport(dir) {
     title: 'CPU (% of one core)',
     lines: [
       { name: 'daemon', color: BLUE, points: pts('cpuPct') },
-      { name: 'whole machine (of 2 cores /2)', color: GREY, points: pts('hostBusyPct'), width: 1 },
+      { name: 'whole machine (% of all cores)', color: GREY, points: pts('hostBusyPct'), width: 1 },
     ],
   });
   plot('load.png', {
@@ -120,7 +120,7 @@ export function writeReport(dir) {
     ],
   });
   plot('sched.png', {
-    title: 'Daemon threads: ms per second running vs waiting for a CPU',
+    title: 'Daemon threads (ms per s)',
     lines: [
       { name: 'running', color: BLUE, points: pts('runMsPerS') },
       { name: 'runnable, waiting', color: RED, points: pts('waitMsPerS') },
