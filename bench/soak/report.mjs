@@ -113,7 +113,7 @@ export function writeReport(dir) {
     ],
   });
   plot('load.png', {
-    title: 'The shared machine: load average, CPU pressure',
+    title: 'Machine load',
     lines: [
       { name: 'load average (1 min)', color: PURPLE, points: pts('load1') },
       { name: 'CPU pressure some avg10 %', color: GREY, points: pts('cpuPressure'), width: 1 },
