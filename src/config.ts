@@ -14,6 +14,10 @@ import { PROBE_NAMES, type ProbeName } from './probes/names.js';
 export const SYSCALLS_RECORDING_MODES = ['always', 'on-demand'] as const;
 export type SyscallsRecording = (typeof SYSCALLS_RECORDING_MODES)[number];
 
+/** none: the endpoints' own settings (--web.config.file) only; kubernetes: bearer tokens checked by TokenReview and SubjectAccessReview. */
+export const AUTH_MODES = ['none', 'kubernetes'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
 export interface Config {
   port: number;
   listenAddress: string;
@@ -46,6 +50,8 @@ export interface Config {
   webApiListen: { host: string; port: number } | undefined;
   /** Drift: the kubelet's seccomp root (Localhost profiles), and a `kubepulse policy seccomp` output directory to compare with too. */
   drift: { seccompRoot: string; seccompProfiles: string | undefined };
+  /** Who may read /metrics and /api/v1 (health stays open); TTLs of the cached decisions. */
+  auth: { mode: AuthMode; allowedTtlMs: number; deniedTtlMs: number };
 }
 
 interface FlagSpec {
@@ -89,6 +95,9 @@ export const FLAGS: FlagSpec[] = [
   { name: 'web.api-listen-address', help: 'host:port for /api/v1 and the page on a listener of their own (then the main port serves only /metrics and health)' },
   { name: 'path.seccomp', default: '/var/lib/kubelet/seccomp', help: 'the kubelet\'s seccomp root, where Localhost profiles live (seccomp drift)' },
   { name: 'drift.seccomp-profiles', help: 'a `kubepulse policy seccomp --output` directory (NS/WORKLOAD/CONTAINER.json): containers are also compared with their exported profile' },
+  { name: 'auth', default: 'none', help: `${AUTH_MODES.join(' or ')}: kubernetes checks bearer tokens with TokenReview and access with SubjectAccessReview (get on /metrics, /api/v1/…), as kube-rbac-proxy does` },
+  { name: 'auth.cache-ttl', default: '2m', help: 'how long an allowed token and access decision is trusted before the API server is asked again' },
+  { name: 'auth.denied-cache-ttl', default: '30s', help: 'how long a refused token or access decision is remembered' },
   { name: 'flows-per-pod', default: '256', help: 'distinct flows kept per pod (and per workload in metrics); beyond, counted as overflow' },
 ];
 
@@ -234,6 +243,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     webHeadersTimeoutMs: parseDuration(required('web.headers-timeout'), 'web.headers-timeout'),
     webApiListen: parseHostPort(value('web.api-listen-address'), 'web.api-listen-address'),
     drift: { seccompRoot: required('path.seccomp'), seccompProfiles: value('drift.seccomp-profiles') },
+    auth: {
+      mode: oneOf(required('auth'), 'auth', AUTH_MODES),
+      allowedTtlMs: parseDuration(required('auth.cache-ttl'), 'auth.cache-ttl'),
+      deniedTtlMs: parseDuration(required('auth.denied-cache-ttl'), 'auth.denied-cache-ttl'),
+    },
   };
   return { command, config };
 }

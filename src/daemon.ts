@@ -14,6 +14,7 @@ import type { Config } from './config.js';
 import { PolicyStore } from './drift/policy-store.js';
 import { DriftReport } from './drift/report.js';
 import { UserError } from './errors.js';
+import { KubeAuth } from './http/kube-auth.js';
 import { DEFAULT_LIMITS } from './http/limits.js';
 import { HttpServer } from './http/server.js';
 import { API_PATHS, METRICS_PATHS } from './http/split.js';
@@ -22,8 +23,10 @@ import type { Logger } from './log.js';
 import { createClusterPeers, type ClusterPeersHealth, type ClusterResource } from './peers/cluster-peers.js';
 import { cgroupBirthsSpec, KernelCgroupBirths } from './metadata/cgroup-births.js';
 import { createMetadata } from './metadata/index.js';
+import { chooseKubeConfig } from './metadata/kube-config.js';
 import { PodReaper } from './metrics/pod-reaper.js';
 import { createRegistry } from './metrics/registry.js';
+import type { Registry } from 'prom-client';
 import { registerSelfMetrics } from './metrics/self.js';
 import { registerHeldEvents, UnattributedEvents } from './metrics/unattributed.js';
 import { addressOnlyPeers } from './peers/resolver.js';
@@ -75,18 +78,27 @@ function nodeAddresses(): Set<string> {
   return new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address)));
 }
 
+/** --auth=kubernetes: the reviews go to the same API server the pod watch uses. */
+function createKubeAuth(config: Config, registry: Registry, log: Logger): KubeAuth {
+  const kube = chooseKubeConfig({ kubeconfig: config.kubeconfig });
+  if (kube.source === 'none') throw new UserError(`--auth=kubernetes needs the Kubernetes API: ${kube.reason}`);
+  return new KubeAuth({ client: kube.client, allowedTtlMs: config.auth.allowedTtlMs, deniedTtlMs: config.auth.deniedTtlMs, log, registry });
+}
+
 export async function startDaemon(config: Config, log: Logger, addon: Addon = loadAddon()): Promise<Daemon> {
   // First, so a bad web config file fails before any probe is loaded.
-  const endpoint = new WebEndpoint(config.webConfigFile, log, {
-    ...DEFAULT_LIMITS,
-    maxConnections: config.webMaxConnections,
-    headersTimeoutMs: config.webHeadersTimeoutMs,
-  });
+  const registry = createRegistry();
+  const kubeAuth = config.auth.mode === 'kubernetes' ? createKubeAuth(config, registry, log) : undefined;
+  const endpoint = new WebEndpoint(
+    config.webConfigFile,
+    log,
+    { ...DEFAULT_LIMITS, maxConnections: config.webMaxConnections, headersTimeoutMs: config.webHeadersTimeoutMs },
+    kubeAuth,
+  );
   const kernel = detectKernel(config);
   preflight(kernel);
   log.info('kernel', { release: kernel.release, kprobes: kernel.kprobes, cgroup2: kernel.cgroup2, libbpf: addon.libbpfVersion() });
 
-  const registry = createRegistry();
   const metadata = createMetadata({
     nodeName: config.nodeName,
     procfs: config.procfs,
@@ -190,7 +202,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   const server = new HttpServer({ registry, readiness: ready, log, endpoint, unhealthy, ...(split ? { paths: METRICS_PATHS } : { page }) });
   // Same web config (TLS, users) on both listeners, each with its own watcher.
   const apiServer = split
-    ? new HttpServer({ registry, readiness: ready, log, endpoint: new WebEndpoint(config.webConfigFile, log, endpoint.limits), unhealthy, paths: API_PATHS, page })
+    ? new HttpServer({ registry, readiness: ready, log, endpoint: new WebEndpoint(config.webConfigFile, log, endpoint.limits, kubeAuth), unhealthy, paths: API_PATHS, page })
     : undefined;
   const routeOwners = new Map<string, string>();
   for (const [module, collectors] of running) {
@@ -221,6 +233,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   server.route('/api/v1/drift', () => driftReport.snapshot());
   apiServer?.route('/api/v1/drift', () => driftReport.snapshot());
   apiServer?.route('/api/v1/status', () => status.status());
+  await kubeAuth?.prepare();
   const port = await server.listen(config.port, config.listenAddress);
   log.info('serving', { address: config.listenAddress, port, tls: endpoint.tls, api: !split });
   if (apiServer && config.webApiListen) {

@@ -3,6 +3,9 @@
 // is reloaded when it (or a certificate it names) changes. A bad file at start
 // is a one-line error; a bad file on reload is one logged line and the old
 // settings stay, so a half-written Secret never locks Prometheus out.
+// With --auth=kubernetes, bearer tokens are checked by the API server instead
+// of basic auth (kube-auth.ts); both use the Authorization header, so a file
+// with basic_auth_users is refused then.
 
 import { watch, type FSWatcher } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
@@ -12,6 +15,7 @@ import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { BasicAuth } from './basic-auth.js';
+import { verbOf, type KubeAuth } from './kube-auth.js';
 import { applyLimits, creationOptions, type ServerLimits } from './limits.js';
 import { loadWebConfig, type TlsServerSettings, type WebConfig } from './web-config.js';
 
@@ -86,8 +90,16 @@ export class WebEndpoint {
     private readonly configFile: string | undefined,
     private readonly log: Logger,
     readonly limits: ServerLimits,
+    /** --auth=kubernetes: TokenReview and SubjectAccessReview decide (shared by both listeners). */
+    private readonly kubeAuth?: KubeAuth,
   ) {
     this.config = configFile !== undefined ? loadWebConfig(configFile) : NO_CONFIG;
+    this.refuseTwoAuthorities(this.config);
+  }
+
+  private refuseTwoAuthorities(config: WebConfig): void {
+    if (this.kubeAuth !== undefined && config.basicAuthUsers.size > 0)
+      throw new UserError(`--web.config.file ${this.configFile}: basic_auth_users cannot be used with --auth=kubernetes (both read the Authorization header)`);
   }
 
   get tls(): boolean {
@@ -127,7 +139,16 @@ export class WebEndpoint {
   async admit(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
     const { headers, basicAuthUsers } = this.config;
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-    if (basicAuthUsers.size === 0 || UNAUTHENTICATED_PATHS.has(pathname)) return true;
+    if (UNAUTHENTICATED_PATHS.has(pathname)) return true;
+    if (this.kubeAuth) {
+      const decision = await this.kubeAuth.decide(req.headers.authorization, verbOf(req.method), pathname);
+      if (decision.status === 200) return true;
+      res
+        .writeHead(decision.status, { 'content-type': 'text/plain', ...(decision.status === 401 ? { 'www-authenticate': 'Bearer' } : {}) })
+        .end(`${decision.message}\n`);
+      return false;
+    }
+    if (basicAuthUsers.size === 0) return true;
     if (await this.auth.allows(req, basicAuthUsers)) return true;
     res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Basic' }).end('Unauthorized\n');
     return false;
@@ -139,6 +160,7 @@ export class WebEndpoint {
     let next: WebConfig;
     try {
       next = loadWebConfig(this.configFile);
+      this.refuseTwoAuthorities(next);
       if ((next.tls !== undefined) !== (this.config.tls !== undefined))
         throw new UserError(`--web.config.file ${this.configFile}: switching between HTTP and HTTPS needs a restart`);
       if (next.tls && this.server && 'setSecureContext' in this.server) {

@@ -1,5 +1,6 @@
-// The two calls the daemon makes to the Kubernetes API, over node:http(s):
-// a paginated list and a watch stream (newline-delimited JSON events).
+// The calls the daemon makes to the Kubernetes API, over node:http(s): a
+// paginated list, a watch stream (newline-delimited JSON events), and a
+// create (POST) for the reviews that --auth=kubernetes asks for.
 //
 // Why not a generated client: the daemon lists and watches three read-only
 // collections; @kubernetes/client-node's import alone costs more memory than
@@ -109,6 +110,22 @@ export class KubeClient {
     });
   }
 
+  /**
+   * POSTs an object and returns the object the server answers with (201 or
+   * 200) — how TokenReview and SubjectAccessReview are asked: the review is
+   * created, its status filled in, and nothing is stored.
+   */
+  async create<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    const res = await this.send(path, {}, signal, JSON.stringify(body));
+    if (res === undefined) throw new Error(`request to ${path} aborted`);
+    const text = await readBody(res);
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new Error(`malformed answer from ${path}: ${text.slice(0, 80)}`);
+    }
+  }
+
   /** One list page: each item parsed and handed over as it arrives (list-items.ts); resolves with the rest (metadata). */
   private async getPage(path: string, query: Query, onItem: (obj: unknown) => void, signal?: AbortSignal): Promise<unknown> {
     const res = await this.send(path, query, signal);
@@ -146,25 +163,27 @@ export class KubeClient {
     });
   }
 
-  /** A 200 response, or a KubeApiError; undefined when aborted before an answer. */
-  private async send(path: string, query: Query, signal?: AbortSignal): Promise<IncomingMessage | undefined> {
+  /** A 200 (201 for a POST) response, or a KubeApiError; undefined when aborted before an answer. */
+  private async send(path: string, query: Query, signal?: AbortSignal, body?: string): Promise<IncomingMessage | undefined> {
     const { agent, headers, auth } = await this.endpoint.authorize();
     const url = new URL(this.endpoint.server + path);
     for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== '') url.searchParams.set(key, String(value));
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const method = body === undefined ? 'GET' : 'POST';
+    const bodyHeaders = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
     return new Promise((resolve, reject) => {
-      const req = request(url, { agent, headers: { accept: 'application/json', ...headers }, auth, signal }, (res) => {
-        if (res.statusCode === 200) {
+      const req = request(url, { method, agent, headers: { accept: 'application/json', ...bodyHeaders, ...headers }, auth, signal }, (res) => {
+        if (res.statusCode === 200 || (method === 'POST' && res.statusCode === 201)) {
           resolve(res);
           return;
         }
         readBody(res).then(
-          (body) => reject(new KubeApiError(res.statusCode ?? 0, `${res.statusCode} ${statusMessage(body) || res.statusMessage || ''} (GET ${url.pathname})`.trim())),
+          (body) => reject(new KubeApiError(res.statusCode ?? 0, `${res.statusCode} ${statusMessage(body) || res.statusMessage || ''} (${method} ${url.pathname})`.trim())),
           reject,
         );
       });
       req.on('error', (err) => (signal?.aborted === true ? resolve(undefined) : reject(err)));
-      req.end();
+      req.end(body);
     });
   }
 }

@@ -20,6 +20,15 @@
 // - bearer-token authentication (401 otherwise); the token can change while
 //   it runs (`server.token = …`: a rotated service account token, the old
 //   one refused); with TLS, client certificates signed by `clientCa` too.
+// - POST /apis/authentication.k8s.io/v1/tokenreviews and
+//   /apis/authorization.k8s.io/v1/subjectaccessreviews, the real protocol
+//   (as kube-rbac-proxy and the kubelet's webhook authn/authz use it): the
+//   review object is POSTed, answered 201 Created with its status filled in,
+//   and nothing is stored. Tokens are the users `addUser` made; access is
+//   what `grantNonResource` granted, matched as RBAC matches nonResourceURLs
+//   (exact, or a trailing `*` as a prefix) and verbs. The caller must itself
+//   be authenticated and allowed to create reviews (`reviewsForbidden` makes
+//   it the 403 a missing ClusterRole gives).
 // Tests mutate the pods, inject a 410 Gone into open watches, and stop and
 // restart the server on the same port to simulate an API server that went
 // away. It listens on 127.0.0.1 only, over plain HTTP, or over HTTPS with a
@@ -75,6 +84,33 @@ interface OpenWatch {
   readonly collection: Collection;
   readonly nodeName: string | undefined;
   readonly bookmarks: boolean;
+}
+
+/** Who a token belongs to, as TokenReview's status.user says. */
+export interface ReviewUser {
+  username: string;
+  uid?: string;
+  groups?: string[];
+}
+
+/** One RBAC rule for non-resource URLs, bound to users and groups (a ClusterRole plus its binding). */
+export interface NonResourceGrant {
+  users?: string[];
+  groups?: string[];
+  verbs: string[];
+  nonResourceURLs: string[];
+}
+
+const AUTHENTICATION_GROUP = 'authentication.k8s.io';
+const AUTHORIZATION_GROUP = 'authorization.k8s.io';
+const TOKEN_REVIEWS = `/apis/${AUTHENTICATION_GROUP}/v1/tokenreviews`;
+const ACCESS_REVIEWS = `/apis/${AUTHORIZATION_GROUP}/v1/subjectaccessreviews`;
+
+// RBAC's own matching (k8s.io/kubernetes/plugin/pkg/auth/authorizer/rbac):
+// a nonResourceURL rule is the path exactly, or a prefix ending in `*`.
+function nonResourceUrlMatches(rule: string, path: string): boolean {
+  if (rule === '*' || rule === path) return true;
+  return rule.endsWith('*') && path.startsWith(rule.slice(0, -1));
 }
 
 export interface KubeApiServerOptions {
@@ -150,6 +186,14 @@ export class TestKubeApiServer {
    * half-open connection). Lists still answer.
    */
   hangWatches = false;
+  /** Tokens TokenReview knows, and whose they are. */
+  readonly users = new Map<string, ReviewUser>();
+  /** What SubjectAccessReview allows (non-resource URLs only). */
+  readonly grants: NonResourceGrant[] = [];
+  /** The caller lacks `create` on the review resources (its ClusterRole is missing): 403. */
+  reviewsForbidden = false;
+  /** The username the caller's own token stands for (in 403 messages). */
+  callerName = 'system:serviceaccount:kubepulse:kubepulse';
 
   private server: Server | undefined;
   private readonly key: string | undefined;
@@ -194,6 +238,25 @@ export class TestKubeApiServer {
   /** Lists begun (a list's further pages are not counted again). */
   get listCount(): number {
     return this.requests.filter((r) => !r.watch && (r.query['continue'] ?? '') === '').length;
+  }
+
+  /** TokenReviews and SubjectAccessReviews asked for. */
+  get tokenReviewCount(): number {
+    return this.requests.filter((r) => r.method === 'POST' && r.path === TOKEN_REVIEWS).length;
+  }
+
+  get accessReviewCount(): number {
+    return this.requests.filter((r) => r.method === 'POST' && r.path === ACCESS_REVIEWS).length;
+  }
+
+  /** A token TokenReview authenticates as `user`. */
+  addUser(token: string, user: ReviewUser): void {
+    this.users.set(token, user);
+  }
+
+  /** Lets users/groups use verbs on nonResourceURLs, as a ClusterRole and ClusterRoleBinding do. */
+  grantNonResource(grant: NonResourceGrant): void {
+    this.grants.push(grant);
   }
 
   get watchCount(): number {
@@ -391,6 +454,57 @@ export class TestKubeApiServer {
     w.res.write(JSON.stringify({ type: event.type, object: event.object }) + '\n');
   }
 
+  /** A TokenReview or SubjectAccessReview: read the posted object, fill in its status, answer 201. */
+  private review(req: IncomingMessage, path: string, reply: (code: number, body: unknown) => void): void {
+    const token = path === TOKEN_REVIEWS;
+    const [resource, group] = token ? ['tokenreviews', AUTHENTICATION_GROUP] : ['subjectaccessreviews', AUTHORIZATION_GROUP];
+    const kind = token ? 'TokenReview' : 'SubjectAccessReview';
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (this.reviewsForbidden) {
+        const message = `${resource}.${group} is forbidden: User "${this.callerName}" cannot create resource "${resource}" in API group "${group}" at the cluster scope`;
+        reply(403, status(403, 'Forbidden', message));
+        return;
+      }
+      let object: { apiVersion?: string; kind?: string; spec?: Record<string, unknown> };
+      try {
+        object = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof object;
+      } catch (err) {
+        reply(400, status(400, 'BadRequest', `the object provided is unrecognized: ${(err as Error).message}`));
+        return;
+      }
+      if (object.apiVersion !== `${group}/v1` || object.kind !== kind) {
+        reply(400, status(400, 'BadRequest', `the API version in the data (${object.apiVersion}) does not match the expected API version (${group}/v1) or kind (${kind})`));
+        return;
+      }
+      const spec = object.spec ?? {};
+      const answer = (statusField: Record<string, unknown>) =>
+        reply(201, { kind, apiVersion: `${group}/v1`, metadata: { creationTimestamp: null }, spec, status: statusField });
+      if (token) {
+        const user = this.users.get(String(spec['token'] ?? ''));
+        answer(user === undefined ? { user: {}, error: '[invalid bearer token, token lookup failed]' } : { authenticated: true, user: { uid: '', groups: [], ...user } });
+        return;
+      }
+      const user = typeof spec['user'] === 'string' ? spec['user'] : '';
+      const groups = Array.isArray(spec['groups']) ? (spec['groups'] as string[]) : [];
+      const attributes = spec['nonResourceAttributes'] as { path?: string; verb?: string } | undefined;
+      if (user === '' && groups.length === 0) {
+        reply(422, status(422, 'Invalid', `SubjectAccessReview.authorization.k8s.io "" is invalid: spec.user: Invalid value: "": at least one of user or group must be specified`));
+        return;
+      }
+      const allowed =
+        attributes !== undefined &&
+        this.grants.some(
+          (g) =>
+            ((g.users ?? []).includes(user) || (g.groups ?? []).some((x) => groups.includes(x))) &&
+            g.verbs.some((v) => v === '*' || v === attributes.verb) &&
+            g.nonResourceURLs.some((u) => nonResourceUrlMatches(u, attributes.path ?? '')),
+        );
+      answer(allowed ? { allowed: true, reason: 'RBAC: allowed by ClusterRoleBinding' } : { allowed: false });
+    });
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const query = Object.fromEntries(url.searchParams);
@@ -406,6 +520,10 @@ export class TestKubeApiServer {
     };
     if (authorization !== `Bearer ${this.token}` && clientCertificate === '') {
       reply(401, status(401, 'Unauthorized', 'Unauthorized'));
+      return;
+    }
+    if (req.method === 'POST' && (url.pathname === TOKEN_REVIEWS || url.pathname === ACCESS_REVIEWS)) {
+      this.review(req, url.pathname, reply);
       return;
     }
     const collection = COLLECTION_OF_PATH.get(url.pathname);
