@@ -160,6 +160,31 @@ t.test('another release name names everything consistently', async t => {
   checkServiceMonitorFits(t, one<IServiceMonitor>(objects, 'ServiceMonitor'), svc)
 })
 
+t.test('auth.kubernetes and networkPolicy render deployments/optional/, the flag and the token', async t => {
+  const values = { auth: { kubernetes: { enabled: true } }, networkPolicy: { enabled: true, apiServer: { cidrs: ['10.0.0.1/32'] } } }
+  const base = new Set(render().map(objectKey))
+  const objects = render({ values })
+  const added = objects.filter(o => !base.has(objectKey(o)))
+  const optional = loadManifestDir(join(repoRoot, 'deployments', 'optional')).map(o => o.object)
+  t.same(added.map(objectKey).sort(), optional.map(objectKey).sort(), 'the same extra objects')
+  for (const o of added) {
+    t.doesNotThrow(() => validateObject(o), `${objectKey(o)} validates`)
+    t.strictSame(withoutHelmLabels(o), optional.find(p => objectKey(p) === objectKey(o)), `${objectKey(o)} equals deployments/optional/`)
+  }
+  const ds = one<IDaemonSet>(objects, 'DaemonSet')
+  const { flags } = parseArgs(kubepulseContainer(ds).args ?? [])
+  t.equal(flags.get('auth'), 'kubernetes', 'the daemon runs with --auth=kubernetes')
+  const ep = one<IServiceMonitor>(objects, 'ServiceMonitor').spec.endpoints?.[0]
+  t.equal(ep?.bearerTokenFile, '/var/run/secrets/kubernetes.io/serviceaccount/token', "Prometheus sends its own service account token")
+  const binding = objects.find(o => objectKey(o) === 'ClusterRoleBinding/kubepulse-auth') as IClusterRoleBinding & KubeObject
+  t.same(binding.subjects, [{ kind: 'ServiceAccount', name: ds.spec?.template.spec?.serviceAccountName, namespace: 'kubepulse' }], "the review grant is the DaemonSet's service account's")
+  t.notOk(render().some(o => o.kind === 'NetworkPolicy' || objectKey(o).endsWith('-auth')), 'both off by default')
+  const tls = one<IServiceMonitor>(render({ values: { serviceMonitor: { scheme: 'https', tlsConfig: { serverName: 'kubepulse', ca: { secret: { name: 'kp-ca', key: 'ca.crt' } } } } } }), 'ServiceMonitor')
+  t.equal(tls.spec.endpoints?.[0]?.scheme, 'https')
+  t.same(tls.spec.endpoints?.[0]?.tlsConfig, { serverName: 'kubepulse', ca: { secret: { name: 'kp-ca', key: 'ca.crt' } } })
+  t.throws(() => render({ values: { networkPolicy: { enabled: true } } }), /apiServer.cidrs/, "a NetworkPolicy without the API server's address is refused")
+})
+
 t.test('helm-lite refuses what it does not understand', async t => {
   t.throws(() => renderChart(join(repoRoot, 'test', 'shipping', 'no-such-chart')), 'missing chart')
 })

@@ -19,6 +19,9 @@ export const daemonFlags = new Set([
   'cluster-domain',
   'kubeconfig',
   'metadata-cache-ttl',
+  'auth',
+  'auth.cache-ttl',
+  'auth.denied-cache-ttl',
   'bpf-object-dir',
 ])
 

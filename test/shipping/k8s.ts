@@ -7,6 +7,7 @@ import { parseAllDocuments } from 'yaml'
 import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1'
 import { DaemonSet } from 'kubernetes-models/apps/v1'
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1'
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'
 
 export const repoRoot = new URL('../../', import.meta.url).pathname
@@ -28,6 +29,7 @@ const validators: Record<string, Validator> = {
   'apps/v1/DaemonSet': o => new DaemonSet(o as never).validate(),
   'rbac.authorization.k8s.io/v1/ClusterRole': o => new ClusterRole(o as never).validate(),
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': o => new ClusterRoleBinding(o as never).validate(),
+  'networking.k8s.io/v1/NetworkPolicy': o => new NetworkPolicy(o as never).validate(),
   'monitoring.coreos.com/v1/ServiceMonitor': o => new ServiceMonitor(o as never).validate(),
   'monitoring.coreos.com/v1/PrometheusRule': o => new PrometheusRule(o as never).validate(),
 }
