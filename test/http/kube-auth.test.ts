@@ -166,6 +166,22 @@ t.test('the API server gone: fail closed (503), never open; cached decisions exp
   t.match(warnings.at(-1), /cannot create resource \\"tokenreviews\\"/, 'the warning names the missing permission');
 });
 
+t.test('a flood of forged tokens: a bounded number of reviews in flight, the cached scraper keeps its 200', async (t) => {
+  const { api, auth } = await setup(t, { allowedTtlMs: 60_000, deniedTtlMs: 60_000 });
+  const port = await serve(t, auth);
+  t.equal(await status(port, '/metrics', 'prometheus-token'), 200, 'the scraper, cached');
+  api.reviewDelayMs = 1000;
+  const flood = Promise.all(Array.from({ length: 300 }, (_, i) => status(port, '/metrics', `forged-${i}`)));
+  await sleep(200);
+  const started = Date.now();
+  t.equal(await status(port, '/metrics', 'prometheus-token'), 200, 'a scrape during the flood: 200');
+  t.ok(Date.now() - started < 500, `without waiting for the flood (${Date.now() - started} ms)`);
+  const answers = await flood;
+  t.ok(answers.every((s) => s === 401 || s === 503), 'every forged token refused (401, or 503 when too many checks wait)');
+  t.ok(answers.filter((s) => s === 503).length > 0, 'the excess refused without a review');
+  t.ok(api.maxReviewsInFlight <= 64, `the API server had at most 64 reviews at once (${api.maxReviewsInFlight})`);
+});
+
 t.test('cost per request: a cache hit against a miss (two reviews)', async (t) => {
   const { api, auth } = await setup(t, { allowedTtlMs: 60_000, deniedTtlMs: 60_000 });
   const N = 200;

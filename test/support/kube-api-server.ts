@@ -192,6 +192,11 @@ export class TestKubeApiServer {
   readonly grants: NonResourceGrant[] = [];
   /** The caller lacks `create` on the review resources (its ClusterRole is missing): 403. */
   reviewsForbidden = false;
+  /** Reviews are answered after this long (a slow API server). */
+  reviewDelayMs = 0;
+  /** The most reviews that were being answered at once. */
+  maxReviewsInFlight = 0;
+  private reviewsInFlight = 0;
   /** The username the caller's own token stands for (in 403 messages). */
   callerName = 'system:serviceaccount:kubepulse:kubepulse';
 
@@ -460,8 +465,16 @@ export class TestKubeApiServer {
     const [resource, group] = token ? ['tokenreviews', AUTHENTICATION_GROUP] : ['subjectaccessreviews', AUTHORIZATION_GROUP];
     const kind = token ? 'TokenReview' : 'SubjectAccessReview';
     const chunks: Buffer[] = [];
+    this.reviewsInFlight++;
+    this.maxReviewsInFlight = Math.max(this.maxReviewsInFlight, this.reviewsInFlight);
+    const done = reply;
+    reply = (code, body) => {
+      this.reviewsInFlight--;
+      done(code, body);
+    };
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
+      if (this.reviewDelayMs > 0) await new Promise((r) => setTimeout(r, this.reviewDelayMs));
       if (this.reviewsForbidden) {
         const message = `${resource}.${group} is forbidden: User "${this.callerName}" cannot create resource "${resource}" in API group "${group}" at the cluster scope`;
         reply(403, status(403, 'Forbidden', message));
