@@ -81,7 +81,7 @@ function nodeAddresses(): Set<string> {
 /** --auth=kubernetes: the reviews go to the same API server the pod watch uses. */
 function createKubeAuth(config: Config, registry: Registry, log: Logger): KubeAuth {
   const kube = chooseKubeConfig({ kubeconfig: config.kubeconfig });
-  if (kube.source === 'none') throw new UserError(`--auth=kubernetes needs the Kubernetes API: ${kube.reason}`);
+  if (kube.source === 'none') throw new UserError(`--auth=kubernetes needs the Kubernetes API: ${kube.reason}`, 2);
   return new KubeAuth({ client: kube.client, allowedTtlMs: config.auth.allowedTtlMs, deniedTtlMs: config.auth.deniedTtlMs, log, registry });
 }
 

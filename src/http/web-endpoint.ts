@@ -99,7 +99,7 @@ export class WebEndpoint {
 
   private refuseTwoAuthorities(config: WebConfig): void {
     if (this.kubeAuth !== undefined && config.basicAuthUsers.size > 0)
-      throw new UserError(`--web.config.file ${this.configFile}: basic_auth_users cannot be used with --auth=kubernetes (both read the Authorization header)`);
+      throw new UserError(`--web.config.file ${this.configFile}: basic_auth_users cannot be used with --auth=kubernetes (both read the Authorization header)`, 2);
   }
 
   get tls(): boolean {

@@ -5,7 +5,8 @@
 // never open; the split listeners over TLS with per-path RBAC; a real
 // Prometheus scraping with its service account token (credentials_file).
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +24,7 @@ import { KubeClient } from '../../src/kube/client.js';
 import { InClusterEndpoint } from '../../src/kube/in-cluster.js';
 import type { Logger } from '../../src/log.js';
 import { createRegistry } from '../../src/metrics/registry.js';
+import { CLI } from '../support/daemon.js';
 import { TestKubeApiServer } from '../support/kube-api-server.js';
 import { inClusterEnv, serviceAccountDir } from '../support/in-cluster.js';
 import { prometheusMissing, startPrometheus } from '../support/prometheus.js';
@@ -215,6 +217,17 @@ t.test('--auth flags, and basic_auth_users refused beside it with one line', asy
   const file = join(dir, 'web.yml');
   writeFileSync(file, `basic_auth_users:\n  ops: "${bcrypt.hashSync('pw', 4)}"\n`);
   t.throws(() => new WebEndpoint(file, { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} }, DEFAULT_LIMITS, auth), /basic_auth_users cannot be used with --auth=kubernetes/);
+});
+
+t.test('--auth=kubernetes without an API server to ask: one line at start, before probes load', { skip: existsSync(CLI) ? false : `${CLI} missing (make build)` }, async (t) => {
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '', NODE_V8_COVERAGE: undefined };
+  delete env.KUBERNETES_SERVICE_HOST;
+  delete env.KUBERNETES_SERVICE_PORT;
+  const r = spawnSync(process.execPath, [CLI, '--port', '0', '--auth', 'kubernetes'], { encoding: 'utf8', timeout: 90_000, env });
+  t.equal(r.status, 2, 'exits 2, as for any bad flag');
+  const lines = r.stderr.trim().split('\n');
+  t.equal(lines.length, 1, `one line: ${r.stderr.trim()}`);
+  t.match(lines[0], /--auth=kubernetes needs the Kubernetes API: not running in a cluster .* and no kubeconfig given/);
 });
 
 const tlsMissing = opensslMissing();
