@@ -68,8 +68,11 @@ if (missing) {
     await prom.waitForTargetsUp('tls-basic', { timeoutMs: 30_000 });
     const samples = await prom.waitForQuery('kubepulse_test_requests_total{job="tls-basic"}', { timeoutMs: 30_000 });
     t.ok(Number(samples[0]?.value[1]) > 0, 'Prometheus stored a series it scraped over TLS with basic auth');
-    const wrong = await prom.waitFor('the wrong-password target to be down', async () =>
-      (await prom.targets()).find((x) => x.labels.job === 'tls-wrong-password' && x.health === 'down'),
+    // A wrong password costs a bcrypt comparison; on a loaded machine one can
+    // outlast the 1 s scrape timeout, so a scrape may first fail by timing
+    // out. The refusal must still come: wait for a 401, not for any failure.
+    const wrong = await prom.waitFor('the wrong-password target to be down with 401', async () =>
+      (await prom.targets()).find((x) => x.labels.job === 'tls-wrong-password' && x.health === 'down' && /401/.test(x.lastError)),
     );
     t.match(wrong.lastError, /401/, `the wrong password is refused: ${wrong.lastError}`);
     t.same(errors, [], 'nothing logged at error');
