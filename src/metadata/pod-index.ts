@@ -4,6 +4,7 @@
 // resolver. Identities are built once per pod change and shared, so a lookup
 // allocates nothing.
 import type { V1OwnerReference, V1Pod, V1ContainerStatus } from '@kubernetes/client-node';
+import { postureOf, type PodPosture } from './pod-posture.js';
 import type { PodIdentity } from './resolver.js';
 
 export interface PodRecord {
@@ -30,6 +31,8 @@ export interface PodRecord {
   readonly namedPorts: readonly NamedContainerPort[];
   /** Container name → its Localhost seccomp profile path (the container's, else the pod's); others absent (drift). */
   readonly localhostProfiles: ReadonlyMap<string, string>;
+  /** The spec's security-relevant facts, for the posture audit (pod-posture.ts). */
+  readonly posture?: PodPosture;
 }
 
 export interface NamedContainerPort {
@@ -168,6 +171,7 @@ export function recordOf(pod: V1Pod, previous?: PodRecord): PodRecord | undefine
     staticUid: pod.metadata?.annotations?.[MIRROR_ANNOTATION] ?? '',
     namedPorts: namedPortsOf(pod),
     localhostProfiles: localhostProfilesOf(pod),
+    posture: postureOf(pod),
   };
 }
 
