@@ -8,6 +8,7 @@ import { UserError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import { ATTACH_MODES, type AttachMode } from './bpf/probe.js';
 import { PROBE_NAMES, type ProbeName } from './probes/names.js';
+import { parseAuditConfig, type AuditConfig } from './audit/config.js';
 
 
 /** always: the sys_enter hook attached from start; on-demand: only while recording is switched on through the API. */
@@ -52,6 +53,8 @@ export interface Config {
   drift: { seccompRoot: string; seccompProfiles: string | undefined };
   /** Who may read /metrics and /api/v1 (health stays open); TTLs of the cached decisions. */
   auth: { mode: AuthMode; allowedTtlMs: number; deniedTtlMs: number };
+  /** The posture audit (src/audit/). */
+  audit: AuditConfig;
 }
 
 interface FlagSpec {
@@ -98,6 +101,10 @@ export const FLAGS: FlagSpec[] = [
   { name: 'auth', default: 'none', help: `${AUTH_MODES.join(' or ')}: kubernetes checks bearer tokens with TokenReview and access with SubjectAccessReview (get on /metrics, /api/v1/…), as kube-rbac-proxy does` },
   { name: 'auth.cache-ttl', default: '2m', help: 'how long an allowed token and access decision is trusted before the API server is asked again' },
   { name: 'auth.denied-cache-ttl', default: '30s', help: 'how long a refused token or access decision is remembered' },
+  { name: 'audit.checks', default: 'all', help: 'posture checks to run: all, none, a list (privileged,host_path) or all but some (-image_tag,-no_limits)' },
+  { name: 'audit.exempt-namespaces', default: '', help: 'comma-separated namespaces the posture audit leaves out' },
+  { name: 'audit.allowed-registries', default: '', help: 'comma-separated registries (ghcr.io) or name prefixes (ghcr.io/acme); an image from elsewhere is an image_registry violation (empty: not checked)' },
+  { name: 'audit.interval', default: '30s', help: 'how often the audit reads the containers\' processes from /proc (runs_as_root, seccomp_unconfined)' },
   { name: 'flows-per-pod', default: '256', help: 'distinct flows kept per pod (and per workload in metrics); beyond, counted as overflow' },
 ];
 
@@ -248,6 +255,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       allowedTtlMs: parseDuration(required('auth.cache-ttl'), 'auth.cache-ttl'),
       deniedTtlMs: parseDuration(required('auth.denied-cache-ttl'), 'auth.denied-cache-ttl'),
     },
+    audit: parseAuditConfig((f) => value(f) ?? '', parseDuration(required('audit.interval'), 'audit.interval')),
   };
   return { command, config };
 }

@@ -38,6 +38,7 @@ import { createLiveStream } from './stream/index.js';
 import type { FlowsSnapshot } from './api/v1.js';
 import { PageAssets } from './http/page-assets.js';
 import { createTopologyRoutes } from './topology/index.js';
+import { createAudit, VIOLATIONS_PATH } from './audit/index.js';
 
 export interface Daemon {
   port: number;
@@ -114,6 +115,8 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   // Drift: NetworkPolicies and Namespaces watched when there is a cluster.
   const policyStore = metadata.mode === 'kubernetes' ? new PolicyStore({ kubeconfig: config.kubeconfig, log }) : undefined;
   const driftReport = new DriftReport(config.nodeName, registry, policyStore && (() => policyStore.isSynced()));
+  // The posture audit of the node's pods: not a probe (src/audit/index.ts).
+  const audit = createAudit({ config, registry, pods: metadata.pods, kubernetes: metadata.mode === 'kubernetes', cgroupfs: kernel.cgroup2, log });
   const numCpus = addon.numPossibleCpus();
   const podRoots = new PodRoots({ cgroupfs: kernel.cgroup2, log });
   const peers = clusterPeers ?? addressOnlyPeers;
@@ -234,6 +237,8 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   apiServer?.route('/api/v1/drift', () => driftReport.snapshot());
   apiServer?.route('/api/v1/status', () => status.status());
   await kubeAuth?.prepare();
+  server.route(VIOLATIONS_PATH, () => audit.snapshot());
+  apiServer?.route(VIOLATIONS_PATH, () => audit.snapshot());
   const port = await server.listen(config.port, config.listenAddress);
   log.info('serving', { address: config.listenAddress, port, tls: endpoint.tls, api: !split });
   if (apiServer && config.webApiListen) {
@@ -288,8 +293,10 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     await metadata.start();
     clusterPeers?.start();
     policyStore?.start();
+    audit.start();
   } catch (err) {
     closeProbes();
+    await audit.stop();
     await policyStore?.stop();
     await clusterPeers?.stop();
     await metadata.stop();
@@ -304,6 +311,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     async stop() {
       closeProbes();
       await policyStore?.stop();
+      await audit.stop();
       await clusterPeers?.stop();
       await metadata.stop();
       await server.close();

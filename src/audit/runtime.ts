@@ -1,0 +1,126 @@
+// Runtime truth for the posture audit: what each container's processes are,
+// whatever its spec says. A container's processes are those in its cgroup
+// (and the cgroups below it: crun's leaf, a systemd inside), read from
+// cgroup.procs under the kubepods subtrees; for each, /proc/<pid>/status
+// gives the effective UID (second field of `Uid:`) and the seccomp mode
+// (`Seccomp:` 0 = none, 1 = strict, 2 = filter).
+//
+// UIDs are as this process sees them: in the host's user namespace, so root
+// inside a user-namespaced pod (hostUsers: false) is its mapped UID, not 0 —
+// which is the truth that matters to the node.
+//
+// Cost of one scan: a readdir per cgroup below kubepods, a read of
+// cgroup.procs per container cgroup and of /proc/<pid>/status per process
+// (measured in test/audit/runtime.test.ts).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findKubepodsRoots, subdirs } from '../cgroup/kubepods.js';
+import { parseCgroupPath } from '../metadata/cgroup-path.js';
+
+export interface ProcessFact {
+  readonly pid: number;
+  /** The Name: line (the command, 15 characters at most). */
+  readonly command: string;
+}
+
+export interface ContainerRuntimeFacts {
+  /** Processes seen in the container's cgroups. */
+  readonly processes: number;
+  /** The first process seen with effective UID 0. */
+  readonly root?: ProcessFact;
+  /** The first process seen without a seccomp filter (Seccomp: 0). */
+  readonly unconfined?: ProcessFact;
+}
+
+export interface ProcStatus {
+  name: string;
+  effectiveUid: number;
+  /** undefined when the kernel has no seccomp (no Seccomp: line). */
+  seccomp: number | undefined;
+}
+
+/** The lines of /proc/<pid>/status the audit reads; undefined when they are not there. */
+export function parseProcStatus(text: string): ProcStatus | undefined {
+  let name = '';
+  let effectiveUid: number | undefined;
+  let seccomp: number | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('Name:')) name = line.slice(5).trim();
+    else if (line.startsWith('Uid:')) {
+      const e = line.slice(4).trim().split(/\s+/)[1];
+      if (e !== undefined && /^\d+$/.test(e)) effectiveUid = Number(e);
+    } else if (line.startsWith('Seccomp:')) {
+      const m = /^\d+$/.exec(line.slice(8).trim());
+      if (m) seccomp = Number(m[0]);
+    }
+  }
+  return effectiveUid === undefined ? undefined : { name, effectiveUid, seccomp };
+}
+
+export interface ScanOptions {
+  /** The cgroup v2 mount. */
+  cgroupfs: string;
+  /** The host's /proc. */
+  procfs: string;
+  /** Bound on cgroup directories visited per scan. */
+  maxDirs?: number;
+}
+
+export interface ScanResult {
+  /** Container ID → what its processes are. */
+  readonly containers: Map<string, ContainerRuntimeFacts>;
+  readonly dirs: number;
+  readonly processes: number;
+}
+
+function readPids(dir: string): number[] {
+  try {
+    return readFileSync(join(dir, 'cgroup.procs'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map(Number);
+  } catch {
+    return []; // gone meanwhile
+  }
+}
+
+/** One pass over the kubepods subtrees: every container's processes, with their UIDs and seccomp modes. */
+export function scanContainers(options: ScanOptions): ScanResult {
+  const maxDirs = options.maxDirs ?? 50_000;
+  const budget = { dirs: maxDirs };
+  const pidsOf = new Map<string, number[]>();
+  const walk = (relative: string): void => {
+    if (budget.dirs-- <= 0) return;
+    const full = join(options.cgroupfs, relative);
+    const id = parseCgroupPath(`/${relative}`)?.containerId ?? '';
+    if (id !== '') {
+      const pids = readPids(full);
+      if (pids.length > 0) pidsOf.set(id, [...(pidsOf.get(id) ?? []), ...pids]);
+    }
+    for (const name of subdirs(full)) walk(`${relative}/${name}`);
+  };
+  for (const root of findKubepodsRoots(options.cgroupfs, 4, maxDirs)) walk(root.path);
+
+  const containers = new Map<string, ContainerRuntimeFacts>();
+  let processes = 0;
+  for (const [id, pids] of pidsOf) {
+    let root: ProcessFact | undefined;
+    let unconfined: ProcessFact | undefined;
+    let seen = 0;
+    for (const pid of pids) {
+      let status: ProcStatus | undefined;
+      try {
+        status = parseProcStatus(readFileSync(join(options.procfs, String(pid), 'status'), 'utf8'));
+      } catch {
+        continue; // exited between the two reads
+      }
+      if (status === undefined) continue;
+      seen++;
+      if (root === undefined && status.effectiveUid === 0) root = { pid, command: status.name };
+      if (unconfined === undefined && status.seccomp === 0) unconfined = { pid, command: status.name };
+    }
+    processes += seen;
+    if (seen > 0) containers.set(id, { processes: seen, ...(root ? { root } : {}), ...(unconfined ? { unconfined } : {}) });
+  }
+  return { containers, dirs: maxDirs - Math.max(budget.dirs, 0), processes };
+}
