@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // kubepulse: the exporter daemon (`kubepulse [run]`), its pre-flight check
 // (`kubepulse check`), the policy exporter (`kubepulse policy`) and the
-// operator's commands (`observe`, `flows`, `status`, `top`). Those run on a
+// operator's commands (`observe`, `flows`, `status`, `top`, `audit`). Those run on a
 // laptop: only the daemon and `check` import the modules that load the
 // native addon (dynamic imports below), so the CLI works without it.
 
@@ -20,7 +20,7 @@ const { packageRoot } = await import('../src/bpf/addon.js');
 const { parseConfig, usage } = await import('../src/config.js');
 const { createLogger } = await import('../src/log.js');
 
-const OPERATOR_COMMANDS = new Set(['observe', 'flows', 'status', 'top', 'ui']);
+const OPERATOR_COMMANDS = new Set(['observe', 'flows', 'status', 'top', 'ui', 'audit']);
 
 function fail(err: unknown): never {
   if (err instanceof UserError) {

@@ -123,6 +123,7 @@ export function usage(): string {
     '       kubepulse observe ...       follow the agents\' live TCP, DNS and flow events (kubepulse observe --help)',
     '       kubepulse flows|status|top  the agents\' flows, health, and busiest/failing workloads (each has --help)',
     '       kubepulse ui --prometheus URL  serve the topology page for the whole cluster (kubepulse ui --help)',
+    '       kubepulse audit ...         posture violations and policy drift across agents, for CI gates (kubepulse audit --help)',
     '       kubepulse policy ...        export NetworkPolicies and seccomp profiles from what agents observed (kubepulse policy --help)',
     '',
     'Flags:',

@@ -1,9 +1,10 @@
-// The operator's commands — observe, flows, status, top, ui — with their shared
+// The operator's commands — observe, flows, status, top, ui, audit — with their shared
 // error handling: a usage error is one line and exit 2; an agent problem is
 // one line naming the agent.
 
 import { SourceError } from '../policy/sources.js';
 import { UsageError, type Io } from './agents.js';
+import { runAudit } from './audit.js';
 import { runFlows } from './flows.js';
 import { runObserve } from './observe.js';
 import { runStatus } from './status.js';
@@ -27,6 +28,8 @@ export async function runOperatorCommand(command: string, argv: string[], io: Io
         return await runTop(argv, io, interrupted.signal);
       case 'ui':
         return await runUi(argv, io, interrupted.signal);
+      case 'audit':
+        return await runAudit(argv, io);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

@@ -56,7 +56,7 @@ export interface RecordedRequest {
 }
 
 /** The collections served, by path under /api/v1/. */
-export type Collection = 'pods' | 'services' | 'nodes' | 'namespaces' | 'networkpolicies';
+export type Collection = 'pods' | 'services' | 'nodes' | 'namespaces' | 'networkpolicies' | 'deployments' | 'ingresses';
 
 const COLLECTIONS: Record<Collection, { kind: string; listKind: string; apiVersion: string; path: string }> = {
   pods: { kind: 'Pod', listKind: 'PodList', apiVersion: 'v1', path: '/api/v1/pods' },
@@ -69,6 +69,8 @@ const COLLECTIONS: Record<Collection, { kind: string; listKind: string; apiVersi
     apiVersion: 'networking.k8s.io/v1',
     path: '/apis/networking.k8s.io/v1/networkpolicies',
   },
+  deployments: { kind: 'Deployment', listKind: 'DeploymentList', apiVersion: 'apps/v1', path: '/apis/apps/v1/deployments' },
+  ingresses: { kind: 'Ingress', listKind: 'IngressList', apiVersion: 'networking.k8s.io/v1', path: '/apis/networking.k8s.io/v1/ingresses' },
 };
 const COLLECTION_OF_PATH = new Map(Object.entries(COLLECTIONS).map(([c, v]) => [v.path, c as Collection]));
 
@@ -215,6 +217,8 @@ export class TestKubeApiServer {
     nodes: new Map(),
     namespaces: new Map(),
     networkpolicies: new Map(),
+    deployments: new Map(),
+    ingresses: new Map(),
   };
   private readonly pods = this.objects.pods as Map<string, V1Pod>;
   private history: HistoryEvent[] = [];
@@ -380,6 +384,19 @@ export class TestKubeApiServer {
 
   deleteNetworkPolicy(namespace: string, name: string): void {
     this.remove('networkpolicies', namespace, name);
+  }
+
+  /** Adds an object of any collection (namespaced or not, as its metadata says). */
+  addObject<T extends KubernetesObject>(collection: Collection, object: T): T {
+    return this.record(collection, 'ADDED', object);
+  }
+
+  modifyObject<T extends KubernetesObject>(collection: Collection, object: T): T {
+    return this.modify(collection, object);
+  }
+
+  deleteObject(collection: Collection, namespace: string, name: string): void {
+    this.remove(collection, namespace, name);
   }
 
   getPod(namespace: string, name: string): V1Pod | undefined {
