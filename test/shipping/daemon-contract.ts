@@ -53,6 +53,11 @@ export const daemonMetrics = new Set([
   'kubepulse_kube_watch_errors_total',
   'kubepulse_kube_watch_last_sync_timestamp_seconds',
   'kubepulse_kube_watch_synced',
+  // The posture audit (src/audit/) and the drift its sibling serves (issue 15).
+  'kubepulse_audit_violations',
+  'kubepulse_audit_pods',
+  'kubepulse_policy_drift_flows_total',
+  'kubepulse_seccomp_drift_syscalls',
   'process_cpu_seconds_total',
   'process_resident_memory_bytes',
   ...[...daemonHistograms].flatMap(h => [`${h}_bucket`, `${h}_sum`, `${h}_count`]),
@@ -82,6 +87,7 @@ export function seriesNamesIn(expr: string): string[] {
     .replace(/\{[^}]*\}/g, '{}') // label matchers
     .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '') // label lists
     .replace(/\[[^\]]*\]/g, '[]') // ranges
+    .replace(/\boffset\s+-?[0-9smhdwy]+/g, '') // offset 15m
   const names = new Set<string>()
   for (const m of stripped.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
     const word = m[0]
