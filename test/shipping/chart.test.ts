@@ -94,6 +94,7 @@ t.test('values reach the DaemonSet and Service', async t => {
       resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
       tracefsPath: '/sys/kernel/debug',
       podAnnotations: { 'example.com/a': 'b' },
+      audit: { checks: '-image_tag', exemptNamespaces: ['kube-system', 'batch'], allowedRegistries: ['ghcr.io/acme', 'registry.k8s.io'], ignoreOwnChecks: ['host_path', 'runs_as_root'] },
     },
   })
   for (const o of objects) t.doesNotThrow(() => validateObject(o), `${objectKey(o)} validates`)
@@ -113,6 +114,9 @@ t.test('values reach the DaemonSet and Service', async t => {
     'dns-max-domains': '200',
     attach: 'tracepoint',
     'dns-ports': '53,5353',
+    'audit.checks': '-image_tag',
+    'audit.exempt-namespaces': 'kube-system,batch',
+    'audit.allowed-registries': 'ghcr.io/acme,registry.k8s.io',
   })
   t.same(pod.tolerations, [{ key: 'dedicated', operator: 'Equal', value: 'infra', effect: 'NoSchedule' }])
   t.same(pod.nodeSelector, { 'kubernetes.io/arch': 'amd64', 'kubernetes.io/os': 'linux' }, 'maps merge like helm -f')
@@ -120,8 +124,14 @@ t.test('values reach the DaemonSet and Service', async t => {
   t.same(c.resources, { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } })
   t.equal(pod.volumes?.find(v => v.name === 'tracefs')?.hostPath?.path, '/sys/kernel/debug')
   t.equal(c.volumeMounts?.find(m => m.name === 'tracefs')?.mountPath, '/sys/kernel/debug')
-  t.same(ds.spec?.template.metadata?.annotations, { 'example.com/a': 'b' })
+  t.same(ds.spec?.template.metadata?.annotations, { 'kubepulse.io/audit-ignore': 'host_path,runs_as_root', 'example.com/a': 'b' })
   checkServiceFits(t, one<IService>(objects, 'Service'), ds)
+})
+
+t.test('audit.ignoreOwnChecks: [] audits KubePulse\'s own pod like any other', async t => {
+  const ds = one<IDaemonSet>(render({ values: { audit: { ignoreOwnChecks: [] } } }), 'DaemonSet')
+  t.equal(ds.spec?.template.metadata?.annotations, undefined)
+  t.notOk((kubepulseContainer(ds).args ?? []).some(a => a.startsWith('--audit.')), 'defaults need no flags')
 })
 
 t.test('privileged fallback values render', async t => {

@@ -23,6 +23,10 @@ export const daemonFlags = new Set([
   'auth.cache-ttl',
   'auth.denied-cache-ttl',
   'bpf-object-dir',
+  'audit.checks',
+  'audit.exempt-namespaces',
+  'audit.allowed-registries',
+  'audit.interval',
 ])
 
 export const daemonSubcommands = new Set(['run', 'check'])

@@ -244,6 +244,7 @@ class Renderer {
       trunc: (n, s) => String(s).slice(0, Number(n)),
       trimSuffix: (suffix, s) => (String(s).endsWith(String(suffix)) ? String(s).slice(0, -String(suffix).length) : String(s)),
       replace: (from, to, s) => String(s).split(String(from)).join(String(to)),
+      join: (sep, list) => (Array.isArray(list) ? list.map(printValue).join(String(sep)) : printValue(list)),
       contains: (sub, s) => String(s).includes(String(sub)),
       eq: (a, b) => a === b,
       ne: (a, b) => a !== b,
