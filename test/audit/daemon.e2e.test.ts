@@ -54,7 +54,7 @@ function status(pid: number): { uid: number; seccomp: number } {
 t.test('posture audit: real processes, real cgroups, the real daemon', skip, async (t) => {
   const loader = buildSeccompExec();
   if (!loader.ok) {
-    t.skip(loader.skip);
+    t.plan(0, `skipped: ${loader.skip}`);
     return;
   }
   const daemons: RunningDaemon[] = [];

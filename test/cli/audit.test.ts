@@ -3,7 +3,7 @@
 // cluster checks against the API stand-in, usage errors. The real agent is
 // exercised in test/audit/daemon.e2e.test.ts, Prometheus in
 // test/shipping/audit-dashboard.test.ts.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { runCli } from '../support/daemon.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-async function serve(t: Tap.Test, handler: Handler): Promise<string> {
+async function serve(t: Test, handler: Handler): Promise<string> {
   const server = createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.teardown(

@@ -60,7 +60,7 @@ t.test('the row and `kubepulse audit --prometheus` on a real Prometheus', async 
   const run = async (title: string, refId: string, values: Record<string, string> = {}) => {
     const target = panels.find(p => p.title === title)?.targets?.find(x => x.refId === refId)
     const samples = await prom.query(substitute(target?.expr ?? '', { node: '.*', namespace: '.*', pod: '.*', ...values }))
-    return samples.map(s => ({ ...s.metric, value: Number(s.value[1]) }))
+    return samples.map((s): Record<string, string | number> => ({ ...s.metric, value: Number(s.value[1]) }))
   }
   const allVsBad = 'Pods checked, with violations, with high-severity violations'
   t.same(await run(allVsBad, 'A'), [{ value: 8 }], 'checked: 4 pods on each of two nodes')
