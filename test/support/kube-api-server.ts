@@ -11,10 +11,11 @@
 //   than the retained history);
 // - fieldSelector=spec.nodeName=<node> on both, like a DaemonSet agent uses;
 //   without it, every pod of the cluster (the cluster-wide peer resolver);
-// - GET /api/v1/services, /api/v1/nodes, /api/v1/namespaces and
-//   /apis/networking.k8s.io/v1/networkpolicies the same way (their lists and
-//   watches), sharing one resource version sequence and one history with the
-//   pods, as an API server backed by etcd does;
+// - GET /api/v1/services, /api/v1/nodes, /api/v1/namespaces,
+//   /apis/networking.k8s.io/v1/networkpolicies and ingresses and
+//   /apis/apps/v1/deployments the same way (their lists and watches; any of
+//   them through addObject), sharing one resource version sequence and one
+//   history with the pods, as an API server backed by etcd does;
 // - limit and continue on lists: pages of a snapshot taken at the first
 //   page, every page carrying that snapshot's resourceVersion;
 // - bearer-token authentication (401 otherwise); the token can change while
