@@ -102,7 +102,8 @@ export class Auditor {
 
   /** Scans the containers' processes and re-evaluates every pod. */
   scanNow(): void {
-    if (this.stopped || this.options.scan === undefined) return;
+    // No pods (no Kubernetes, or none scheduled yet): nothing to attribute processes to.
+    if (this.stopped || this.options.scan === undefined || this.options.pods.size === 0) return;
     const began = performance.now();
     let result: ScanResult;
     try {

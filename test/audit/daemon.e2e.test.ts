@@ -166,7 +166,8 @@ t.test('posture audit: real processes, real cgroups, the real daemon', skip, asy
 
   // `kubepulse audit` against this agent: a CI gate.
   const audit = async (...args: string[]) => {
-    const r = await runCli(['audit', '--agent', daemon.url(''), ...args]);
+    // A generous timeout: the machine that runs the tests may be loaded.
+    const r = await runCli(['audit', '--agent', daemon.url(''), '--timeout', '60s', ...args]);
     // An agent without the drift endpoint is a warning, not a failure; nothing else is said.
     t.match(r.stderr, /^(kubepulse audit: agent \S+: no \/api\/v1\/drift \(an older agent\): no drift data from it\n)?$/, `stderr of audit ${args.join(' ')}`);
     return r;
