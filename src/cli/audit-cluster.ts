@@ -3,8 +3,11 @@
 // nothing is changed): Deployments of one replica (one node drain from an
 // outage), Ingress rules for any host (`*.example.com`, or no host at all),
 // namespaces nobody owns (no --owner-annotation). Namespaces of Kubernetes
-// itself (kube-*) are left out of the owner check.
+// itself (kube-*) are left out of the owner check. The API is found as
+// kubectl finds it (src/kube/operator.ts).
 import type { V1Deployment, V1Ingress, V1Namespace } from '@kubernetes/client-node';
+import { KubeApiError } from '../kube/client.js';
+import { operatorKube, type OperatorKube } from '../kube/operator.js';
 import { describeError, SourceError } from '../policy/sources.js';
 import type { Finding } from './audit-findings.js';
 
@@ -46,43 +49,35 @@ export function clusterChecks(input: { deployments: V1Deployment[]; ingresses: V
 }
 
 export async function fetchClusterFindings(opts: { kubeconfig?: string | undefined; ownerAnnotation: string; timeoutMs: number }): Promise<Finding[]> {
-  const k8s = await import('@kubernetes/client-node');
-  const kc = new k8s.KubeConfig();
-  let source = 'kubernetes API';
+  let kube: OperatorKube;
   try {
-    if (opts.kubeconfig !== undefined) kc.loadFromFile(opts.kubeconfig);
-    else kc.loadFromDefault();
-    const server = kc.getCurrentCluster()?.server;
-    if (server !== undefined) source = `kubernetes API ${server}`;
+    kube = operatorKube(opts.kubeconfig);
   } catch (err) {
-    throw new SourceError(source, `cannot load kubeconfig: ${(err as Error).message}`);
+    throw new SourceError('kubernetes API', (err as Error).message);
   }
-  const apps = kc.makeApiClient(k8s.AppsV1Api);
-  const net = kc.makeApiClient(k8s.NetworkingV1Api);
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SourceError(source, `timed out after ${opts.timeoutMs}ms listing deployments, ingresses and namespaces`)), opts.timeoutMs);
-  });
-  const step = async <T>(what: string, list: () => Promise<{ items: T[] }>): Promise<T[]> => {
+  let source = 'kubernetes API';
+  // The clock starts once the kubeconfig is loaded (no network involved before).
+  let signal: AbortSignal | undefined;
+  const list = async <T>(what: string, path: string): Promise<T[]> => {
     try {
-      return (await list()).items;
+      return (await kube.client.list(path, {}, (o) => o as T, signal)).items;
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      throw new SourceError(source, typeof code === 'number' ? `HTTP ${code} listing ${what}` : `${describeError(err, opts.timeoutMs)} listing ${what}`);
+      if (err instanceof KubeApiError) throw new SourceError(source, `HTTP ${err.message.split('\n')[0]} listing ${what}`);
+      if (signal?.aborted) throw new SourceError(source, `timed out after ${opts.timeoutMs}ms listing ${what}`);
+      throw new SourceError(source, `${describeError(err, opts.timeoutMs)} listing ${what}`);
     }
   };
   try {
-    const [deployments, ingresses, namespaces] = await Promise.race([
-      Promise.all([
-        step('deployments', () => apps.listDeploymentForAllNamespaces()),
-        step('ingresses', () => net.listIngressForAllNamespaces()),
-        step('namespaces', () => core.listNamespace()),
-      ]),
-      timeout,
-    ]);
-    return clusterChecks({ deployments, ingresses, namespaces }, opts.ownerAnnotation);
-  } finally {
-    clearTimeout(timer);
+    await kube.client.endpoint.ready();
+  } catch (err) {
+    throw new SourceError(source, (err as Error).message);
   }
+  source = `kubernetes API ${kube.client.endpoint.server}`;
+  signal = AbortSignal.timeout(opts.timeoutMs);
+  const [deployments, ingresses, namespaces] = await Promise.all([
+    list<V1Deployment>('deployments', '/apis/apps/v1/deployments'),
+    list<V1Ingress>('ingresses', '/apis/networking.k8s.io/v1/ingresses'),
+    list<V1Namespace>('namespaces', '/api/v1/namespaces'),
+  ]);
+  return clusterChecks({ deployments, ingresses, namespaces }, opts.ownerAnnotation);
 }
