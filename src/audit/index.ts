@@ -11,7 +11,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { chooseKubeConfig } from '../metadata/kube-config.js';
 import type { PodIndex } from '../metadata/pod-index.js';
-import { Auditor } from './auditor.js';
+import { Auditor, type PolicySelection } from './auditor.js';
 import { NetworkPolicyIndex, watchNetworkPolicies } from './network-policies.js';
 import { scanContainers } from './runtime.js';
 
@@ -23,6 +23,8 @@ export interface AuditOptions {
   pods: PodIndex;
   /** Whether the daemon watches Kubernetes (then NetworkPolicies are watched too). */
   kubernetes: boolean;
+  /** Which NetworkPolicies select a pod, from a watch the daemon already has; else the audit watches them itself. */
+  policies?: PolicySelection | undefined;
   /** The cgroup v2 mount; undefined: no runtime checks. */
   cgroupfs: string | undefined;
   log: Logger;
@@ -38,11 +40,13 @@ export function createAudit(options: AuditOptions): Audit {
   const { config, log } = options;
   const audit = config.audit;
   const wantsPolicies = options.kubernetes && audit.checks.has('no_network_policy');
-  const policies = wantsPolicies ? new NetworkPolicyIndex() : undefined;
+  let policies: PolicySelection | undefined = wantsPolicies ? options.policies : undefined;
   let watch: ReturnType<typeof watchNetworkPolicies> | undefined;
-  if (policies !== undefined) {
+  if (wantsPolicies && policies === undefined) {
+    const index = new NetworkPolicyIndex();
     const choice = chooseKubeConfig({ kubeconfig: config.kubeconfig });
-    if (choice.source !== 'none') watch = watchNetworkPolicies(choice.client, policies, log);
+    if (choice.source !== 'none') watch = watchNetworkPolicies(choice.client, index, log);
+    policies = index;
   }
   const cgroupfs = options.cgroupfs;
   const auditor = new Auditor({
