@@ -39,6 +39,7 @@ import type { FlowsSnapshot } from './api/v1.js';
 import { PageAssets } from './http/page-assets.js';
 import { createTopologyRoutes } from './topology/index.js';
 import { createAudit, VIOLATIONS_PATH } from './audit/index.js';
+import { policySelectionOf } from './audit/policy-selection.js';
 
 export interface Daemon {
   port: number;
@@ -116,7 +117,16 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   const policyStore = metadata.mode === 'kubernetes' ? new PolicyStore({ kubeconfig: config.kubeconfig, log }) : undefined;
   const driftReport = new DriftReport(config.nodeName, registry, policyStore && (() => policyStore.isSynced()));
   // The posture audit of the node's pods: not a probe (src/audit/index.ts).
-  const audit = createAudit({ config, registry, pods: metadata.pods, kubernetes: metadata.mode === 'kubernetes', cgroupfs: kernel.cgroup2, log });
+  // It reads the NetworkPolicies through the drift's watch: one watch for both.
+  const audit = createAudit({
+    config,
+    registry,
+    pods: metadata.pods,
+    kubernetes: metadata.mode === 'kubernetes',
+    policies: policyStore && policySelectionOf(policyStore),
+    cgroupfs: kernel.cgroup2,
+    log,
+  });
   const numCpus = addon.numPossibleCpus();
   const podRoots = new PodRoots({ cgroupfs: kernel.cgroup2, log });
   const peers = clusterPeers ?? addressOnlyPeers;
