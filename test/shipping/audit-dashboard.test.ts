@@ -6,7 +6,7 @@
 import t from 'tap'
 import { runCli } from '../support/daemon.js'
 import { prometheusMissing, startPrometheus } from '../support/prometheus.js'
-import { loadDashboard, substitute } from './dashboard.js'
+import { AUDIT_ROW, loadDashboard, rowPanels, substitute } from './dashboard.js'
 import { startFakeExporter, type FakeSeries } from './fake-exporter.js'
 
 const violation = (node: string, namespace: string, pod: string, container: string, check: string, severity: string) => ({
@@ -34,12 +34,7 @@ function auditSeries(node: string): FakeSeries {
   }
 }
 
-const row = () => {
-  const panels = loadDashboard().panels // rows included, in order
-  const at = panels.findIndex(p => p.type === 'row' && p.title === 'Posture audit and drift')
-  const next = panels.findIndex((p, i) => i > at && p.type === 'row')
-  return panels.slice(at + 1, next < 0 ? undefined : next)
-}
+const row = () => rowPanels(loadDashboard(), AUDIT_ROW)
 
 t.test('the row and `kubepulse audit --prometheus` on a real Prometheus', async t => {
   const missing = prometheusMissing()

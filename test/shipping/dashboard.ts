@@ -52,6 +52,28 @@ export function dashboardQueries(d = loadDashboard(), values: Record<string, str
   )
 }
 
+/** The row whose panels only findings fill: proven by audit-dashboard.test.ts, which makes violations and drift. */
+export const AUDIT_ROW = 'Posture audit and drift'
+
+/** The panels of a row (open or collapsed). */
+export function rowPanels(d: Dashboard, title: string): Panel[] {
+  const at = d.panels.findIndex(p => p.type === 'row' && p.title === title)
+  if (at < 0) return []
+  const row = d.panels[at]!
+  if ((row.panels ?? []).length > 0) return row.panels!
+  const next = d.panels.findIndex((p, i) => i > at && p.type === 'row')
+  return d.panels.slice(at + 1, next < 0 ? undefined : next)
+}
+
+/**
+ * The expressions traffic fills: every panel but the audit row's (a healthy
+ * test cluster has no violations or drift to show there).
+ */
+export function trafficQueries(values: Record<string, string> = {}, interval = '30s', d = loadDashboard()): PanelQuery[] {
+  const audit = new Set(rowPanels(d, AUDIT_ROW).map(p => p.title))
+  return dashboardQueries(d, values, interval).filter(q => !audit.has(q.panel))
+}
+
 /** The series selector of a `label_values(selector, label)` variable query. */
 export function variableSelector(v: TemplateVar): { selector: string; label: string } | undefined {
   const q = typeof v.query === 'string' ? v.query : v.query?.query

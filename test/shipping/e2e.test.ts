@@ -35,7 +35,7 @@ import { parseMetrics, sumOf } from '../support/metrics.js'
 import { cgroup2Mount, PodCgroups } from '../support/pod-cgroups.js'
 import { needsBpf } from '../support/privileges.js'
 import { freePort, prometheusMissing, startPrometheus, type Prometheus, type Sample } from '../support/prometheus.js'
-import { dashboardQueries, loadDashboard, variableSelector } from './dashboard.js'
+import { loadDashboard, trafficQueries, variableSelector } from './dashboard.js'
 import { makeFakePod, startPodTraffic } from './e2e-pod.js'
 import { repoRoot } from './k8s.js'
 
@@ -201,7 +201,7 @@ t.test('real daemon, real Prometheus, real traffic', { ...skipReason(), timeout:
   // time: rate() over 30 s needs two scrapes in the window, the histograms
   // and ratios need the pod's connections and queries.
   const checkPanels = async (t: Test, values: Record<string, string>, timeoutMs: number) => {
-    const queries = dashboardQueries(undefined, values, '30s')
+    const queries = trafficQueries(values, '30s')
     const results = new Map<string, { samples: Sample[]; error?: string }>()
     const good = (r: { samples: Sample[] } | undefined) => r !== undefined && r.samples.some(s => Number.isFinite(Number(s.value[1])))
     const deadline = Date.now() + timeoutMs

@@ -8,7 +8,7 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { prometheusMissing, startPrometheus, freePort } from '../support/prometheus.js'
-import { dashboardQueries } from './dashboard.js'
+import { trafficQueries } from './dashboard.js'
 import { nodeSeries, startFakeExporter } from './fake-exporter.js'
 import { repoRoot } from './k8s.js'
 
@@ -46,7 +46,7 @@ if (missing) {
   })
 
   t.test('every dashboard expression returns data', async t => {
-    for (const q of dashboardQueries(undefined, {}, '30s')) {
+    for (const q of trafficQueries({}, '30s')) {
       const samples = await prom.waitForQuery(q.expr, { timeoutMs: 30_000 }).catch(() => [])
       t.ok(samples.length > 0, `"${q.panel}" ${q.refId} has data`)
     }
