@@ -183,6 +183,9 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   });
 
   const probes: LoadedProbe[] = [];
+  // The self-metrics speak of probes (modules), not kernel objects: one object
+  // read by several modules (packets: dns and flows) is one probe per module.
+  const reported: LoadedProbe[] = [];
   const failed: string[] = [];
   let births: LoadedProbe | undefined;
   const ready = (): { ready: boolean; reasons: string[]; notes: string[] } => {
@@ -200,7 +203,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   registerSelfMetrics(registry, {
     version: version(),
     node: config.nodeName,
-    probes: () => probes,
+    probes: () => reported,
     failedProbes: () => failed,
     stream,
     eventTypes,
@@ -267,6 +270,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     reaper.stop();
     podRoots.stop();
     stream.stop();
+    reported.splice(0);
     for (const p of probes.splice(0)) p.object.close();
     births?.object.close();
     births = undefined;
@@ -288,13 +292,17 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
       try {
         const probe = loadProbe(use.spec, ctx);
         probes.push(probe);
-        for (const module of use.modules) running.get(module)?.attached?.(probe);
+        for (const module of use.modules) {
+          const collectors = running.get(module);
+          reported.push({ ...probe, name: module.name, streams: probe.streams && (collectors?.events?.size ?? 0) > 0 });
+          collectors?.attached?.(probe);
+        }
       } catch (err) {
         // With --attach forced, the user asked for exactly this: fail. In
         // auto mode a probe that cannot attach is visible, not fatal.
         if (config.attach !== 'auto' || !(err instanceof UserError)) throw err;
         log.error('probe not attached', { probe: use.spec.name, error: err.message });
-        failed.push(use.spec.name);
+        failed.push(...use.modules.map((m) => m.name));
       }
     }
     if (probes.length === 0) throw new UserError(`no probe could attach on this kernel (${kernel.release})`);

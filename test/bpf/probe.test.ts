@@ -6,7 +6,7 @@
 // addon's errors do (Error with .code).
 import t from 'tap';
 import { type AttachMode, type LoadContext, loadProbe, planAllowed, type ProbeSpec } from '../../src/bpf/probe.js';
-import { dnsProbe } from '../../src/probes/dns/probe.js';
+import { packetsProbe } from '../../src/probes/packets.js';
 import { syscallsProbe } from '../../src/probes/syscalls/probe.js';
 import { tcpProbe } from '../../src/probes/tcp/probe.js';
 import type { Addon, MapInfo, ProgramInfo } from '../../src/bpf/addon.js';
@@ -23,7 +23,7 @@ t.test('each mode narrows the plans in their order of preference', async (t) => 
   t.same(allowed(tcpProbe, 'classic'), ['tracepoint/sock/inet_sock_set_state']);
   t.same(allowed(syscallsProbe(), 'tracepoint'), ['tp_btf/sys_enter', 'raw_tracepoint/sys_enter']);
   t.same(allowed(syscallsProbe(), 'classic'), ['raw_tracepoint/sys_enter']);
-  t.same(allowed(dnsProbe([53]), 'classic'), ['cgroup_skb/egress+cgroup_skb/ingress'], 'cgroup hooks serve every mode');
+  t.same(allowed(packetsProbe({ probes: ['dns', 'flows'], dnsPorts: [53] }), 'classic'), ['cgroup_skb/egress+cgroup_skb/ingress'], 'cgroup hooks serve every mode');
 });
 
 interface FakeObject {

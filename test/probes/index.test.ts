@@ -16,14 +16,33 @@ t.test('every probe name has its module, named the same', async (t) => {
   t.same(selectModules(['flows', 'tcp']).map((m) => m.name), ['flows', 'tcp'], '--probes order');
 });
 
-t.test('today each module reads its own object, named after it', async (t) => {
+t.test('dns and flows read one packets object; the others their own', async (t) => {
   const uses = kernelObjectUses(selectModules(PROBE_NAMES), config);
   t.same(uses.map((u) => [u.spec.name, u.spec.objectFile, u.modules.map((m) => m.name)]), [
     ['tcp', 'tcp.bpf.o', ['tcp']],
-    ['dns', 'dns.bpf.o', ['dns']],
-    ['flows', 'flows.bpf.o', ['flows']],
+    ['packets', 'packets.bpf.o', ['dns', 'flows']],
     ['syscalls', 'syscalls.bpf.o', ['syscalls']],
   ]);
+});
+
+t.test('the packets object switches on the parts --probes asks for', async (t) => {
+  for (const [probes, dns, flows] of [
+    ['dns,flows', 1, 1],
+    ['dns', 1, 0],
+    ['flows,tcp', 0, 1],
+  ] as const) {
+    const c = parseConfig(['--probes', probes], {}).config;
+    const [use] = kernelObjectUses(selectModules(c.probes), c).filter((u) => u.spec.name === 'packets');
+    const consts: Record<string, number[]> = {};
+    const sizes: Record<string, number> = {};
+    use?.spec.configure?.({
+      setConst: (name: string, value: Buffer) => void (consts[name] = [...value]),
+      setMapMaxEntries: (name: string, n: number) => void (sizes[name] = n),
+    } as never);
+    t.same([consts.dns_on, consts.flows_on], [[dns], [flows]], probes);
+    t.equal(consts.dns_ports !== undefined, dns === 1, `${probes}: DNS ports set only with DNS`);
+    t.equal(sizes.events, dns ? undefined : 4096, `${probes}: without DNS the ring buffer is one page`);
+  }
 });
 
 const packets: ProbeSpec = { name: 'packets', objectFile: 'packets.bpf.o', plans: [] };

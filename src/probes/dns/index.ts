@@ -1,14 +1,15 @@
 // The DNS probe: queries, latency and response codes per pod, from the
-// packets dns.bpf.o copies out of DNS ports.
+// packets the packets object's DNS part copies out of DNS ports
+// (bpf/packets.bpf.c, bpf/dns.bpf.h).
 
 import type { ProbeModule } from '../module.js';
 import { DnsCollector } from './collector.js';
 import { DNS_EVENT_TYPE } from './event.js';
-import { dnsProbe } from './probe.js';
+import { packetsProbe } from '../packets.js';
 
 export const dnsModule: ProbeModule = {
   name: 'dns',
-  kernelObjects: (config) => [dnsProbe(config.dnsPorts)],
+  kernelObjects: (config) => [packetsProbe(config)],
   create(ctx) {
     const { config } = ctx;
     const dns = new DnsCollector(ctx.registry, ctx.resolver, {

@@ -104,15 +104,20 @@ export class FlowsCollector {
   }
 
   /**
-   * Called once the programs are attached at the cgroup v2 root. With pod
-   * roots to follow, they move below each kubepods cgroup instead: host
-   * packets then never run them (the kernel's verdict still skips the
-   * kubepods cgroup itself, which is no container).
+   * Called once the programs are attached at the cgroup v2 root. The
+   * object's pod roots are kept current from now on. With belowPodRoots the
+   * programs move below each kubepods cgroup instead: host packets then
+   * never run them (the kernel's verdict still skips the kubepods cgroup
+   * itself, which is no container).
    */
-  attach(object: BpfObjectHandle): void {
+  attach(object: BpfObjectHandle, { belowPodRoots = true }: { belowPodRoots?: boolean } = {}): void {
     this.object = object;
     const podRoots = this.options.podRoots;
     if (!podRoots) return;
+    if (!belowPodRoots) {
+      podRoots.add('flows', object);
+      return;
+    }
     const programs = Object.keys(object.programIds());
     object.detachAll();
     podRoots.add('flows', object, {

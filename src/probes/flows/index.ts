@@ -1,15 +1,16 @@
-// The flows probe: who talks to whom, read from flows.bpf.o's map at scrape
-// time and for /api/v1/flows (the policy exporter's input).
+// The flows probe: who talks to whom, read from the packets object's flows
+// map (bpf/packets.bpf.c, bpf/flows.bpf.h) at scrape time and for
+// /api/v1/flows (the policy exporter's input).
 
 import { NetworkDriftTracker } from '../../drift/network-drift.js';
 import { FlowTicker } from '../../stream/flow-ticker.js';
 import type { ProbeModule } from '../module.js';
 import { FlowsCollector } from './collector.js';
-import { flowsProbe } from './probe.js';
+import { PACKETS_OBJECT, packetsProbe } from '../packets.js';
 
 export const flowsModule: ProbeModule = {
   name: 'flows',
-  kernelObjects: () => [flowsProbe],
+  kernelObjects: (config) => [packetsProbe(config)],
   create(ctx) {
     const flows = new FlowsCollector(ctx.registry, ctx.resolver, ctx.peers, ctx.pods, {
       node: ctx.config.nodeName,
@@ -32,7 +33,9 @@ export const flowsModule: ProbeModule = {
     ticker.start();
     return {
       attached: (probe) => {
-        if (probe.name === flowsProbe.name) flows.attach(probe.object);
+        // Alone, the programs can hang below the pod roots (host packets never
+        // run them); with DNS they stay at the root, where DNS needs them.
+        if (probe.name === PACKETS_OBJECT) flows.attach(probe.object, { belowPodRoots: !ctx.config.probes.includes('dns') });
       },
       routes: { '/api/v1/flows': () => flows.snapshot() },
       podDeleted: (pod) => flows.podGone(pod.uid),

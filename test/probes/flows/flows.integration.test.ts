@@ -11,7 +11,7 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { FLOW_MAP_LAYOUT } from '../../../src/probes/flows/map.js';
@@ -27,11 +27,13 @@ interface KernelFlow {
   cgroupId: number;
   port: number;
   protocol: number;
+  direction: number;
+  count: number;
 }
 
-/** The daemon's kernel map `name`, by the map ids of its flows programs. */
+/** The daemon's kernel map `name`, by the map ids of its packets programs (the flows part). */
 function mapId(daemon: RunningDaemon, name: string): number {
-  const attached = daemon.logs.find((l) => l.msg === 'probe attached' && l.probe === 'flows');
+  const attached = daemon.logs.find((l) => l.msg === 'probe attached' && l.probe === 'packets');
   const progId = Object.values((attached?.programs ?? {}) as Record<string, number>)[0];
   if (progId === undefined) throw new Error('no flows program in the logs');
   const prog = JSON.parse(execFileSync('bpftool', ['prog', 'show', 'id', String(progId), '-j'], { encoding: 'utf8' })) as { map_ids: number[] };
@@ -55,10 +57,12 @@ function dump(id: number): Array<Buffer[]> {
 }
 
 function kernelFlows(daemon: RunningDaemon): KernelFlow[] {
-  return dump(mapId(daemon, 'flows')).map(([k]) => ({
+  return dump(mapId(daemon, 'flows')).map(([k, v]) => ({
     cgroupId: Number(k!.readBigUInt64LE(FLOW_MAP_LAYOUT.key.cgroup_id)),
     port: k!.readUInt16LE(FLOW_MAP_LAYOUT.key.port),
     protocol: k!.readUInt8(FLOW_MAP_LAYOUT.key.protocol),
+    direction: k!.readUInt8(FLOW_MAP_LAYOUT.key.direction),
+    count: Number(v!.readBigUInt64LE(0)),
   }));
 }
 
@@ -111,9 +115,9 @@ t.test('the kernel counts pods\' flows only; roots created after start are found
   const host = cgroups.mkdir('system.slice', 'host-daemon.service');
   const rootFound = (path: string) => () => daemon.logs.some((l) => l.msg === 'pod root found' && l.path === path);
   await until('the new pod root registered (the mount is watched)', rootFound(podRoot), poll(5000));
-  const attached = daemon.logs.find((l) => l.msg === 'probe attached' && l.probe === 'flows');
+  const attached = daemon.logs.find((l) => l.msg === 'probe attached' && l.probe === 'packets');
   const progIds = Object.values((attached?.programs ?? {}) as Record<string, number>);
-  t.equal(progIds.length, 2, 'two flows programs');
+  t.equal(progIds.length, 2, 'two packets programs');
   t.same(attachedTo(podRoot).filter((id) => progIds.includes(id)).sort(), [...progIds].sort(), 'both hang below the pod root');
   t.same(attachedTo(cgroups.mount).filter((id) => progIds.includes(id)), [], 'none on the cgroup v2 root: host packets never run them');
 
@@ -144,4 +148,69 @@ t.test('the kernel counts pods\' flows only; roots created after start are found
   await trafficFrom(cgroups, lateCtr, latePort, udpPort);
   await until('the late pod\'s flow counted', () => kernelFlows(daemon).some((f) => f.cgroupId === lateId && f.port === latePort), poll(5000));
   t.pass('counted once its root is known');
+});
+
+/**
+ * A server in the cgroup: listens on 127.0.0.1, answers each connection with
+ * 64 KiB (many packets on the established connection) and closes it.
+ */
+async function serverIn(cgroups: PodCgroups, dir: string): Promise<{ port: number; stop(): void }> {
+  const script = `
+    const s = require('node:net').createServer((c) => { c.on('error', () => {}); c.end(Buffer.alloc(65536)); });
+    s.listen(0, '127.0.0.1', () => console.log(s.address().port));`;
+  const child = cgroups.spawnIn(dir, [process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').once('data', (d: string) => resolve(Number(d.trim())));
+    child.once('exit', (code) => reject(new Error(`server in ${dir} exited (${code})`)));
+  });
+  return { port, stop: () => void child.kill() };
+}
+
+/** Connects, reads everything the server sends until it closes. */
+function fetchAll(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let bytes = 0;
+    const s = connect(port, '127.0.0.1');
+    s.on('data', (d) => (bytes += d.length)).on('end', () => resolve(bytes)).on('error', reject);
+  });
+}
+
+t.test('with DNS the packets programs stay on the root and still count pods\' flows only, once per connection', { skip, timeout: 60_000 }, async (t) => {
+  const udp = createSocket('udp4');
+  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+  t.teardown(() => udp.close());
+  const client = createServer((c) => c.on('error', () => {}).end(Buffer.alloc(65536)));
+  await new Promise<void>((r) => client.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise((r) => client.close(r)));
+  const hostServerPort = (client.address() as { port: number }).port;
+
+  const daemon = await startDaemon(['--probes', 'dns,flows']);
+  t.teardown(() => daemon.stop());
+  await daemon.waitReady(30_000);
+  const cgroups = podCgroups(t);
+  const pod = cgroups.container(randomUUID(), randomBytes(32).toString('hex')).dir;
+  const podRoot = join(cgroups.base, 'kubepods.slice');
+  await until('the pod root registered', () => daemon.logs.some((l) => l.msg === 'pod root found' && l.path === podRoot), poll(5000));
+  const attached = daemon.logs.find((l) => l.msg === 'probe attached' && l.probe === 'packets');
+  const progIds = Object.values((attached?.programs ?? {}) as Record<string, number>);
+  t.same(attachedTo(cgroups.mount).filter((id) => progIds.includes(id)).sort(), [...progIds].sort(), 'both on the cgroup v2 root');
+  t.same(attachedTo(podRoot).filter((id) => progIds.includes(id)), [], 'none below the pod root');
+
+  // The pod serves three connections (its SYN-ACKs leave a listener: ingress
+  // flows) and makes one (egress), with 64 KiB on each established connection.
+  const server = await serverIn(cgroups, pod);
+  t.teardown(() => server.stop());
+  for (let i = 0; i < 3; i++) t.equal(await fetchAll(server.port), 65536, `connection ${i + 1} to the pod served`);
+  await trafficFrom(cgroups, pod, hostServerPort, udp.address().port);
+  const podId = statSync(pod).ino;
+  const INGRESS = 2;
+  const EGRESS = 1;
+  const flows = await until('the pod\'s three flows in the kernel map', () => {
+    const mine = kernelFlows(daemon).filter((f) => f.cgroupId === podId);
+    const served = mine.find((f) => f.direction === INGRESS && f.port === server.port && f.protocol === 6);
+    return served?.count === 3 && mine.some((f) => f.direction === EGRESS && f.port === hostServerPort) && mine.some((f) => f.protocol === 17) && mine;
+  }, poll(5000));
+  t.equal(flows.find((f) => f.direction === INGRESS && f.port === server.port)?.count, 3, 'served: one count per connection, none for the data packets');
+  t.equal(flows.find((f) => f.direction === EGRESS && f.port === hostServerPort && f.protocol === 6)?.count, 1, 'made: one count');
+  t.same(kernelFlows(daemon).filter((f) => f.port === hostServerPort && f.cgroupId !== podId), [], 'the host listener\'s side is not counted');
 });

@@ -1,21 +1,22 @@
-// SPDX-License-Identifier: GPL-2.0
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
- * DNS probe: copies DNS messages (queries out, responses in) into the ring
- * buffer for user space to parse and match.
+ * DNS part of the packets object (packets.bpf.c): copies DNS messages
+ * (queries out, responses in) into the ring buffer for user space to parse
+ * and match.
  *
  * The query name and the response code are in the packet, so the hook has
  * to see payloads in both directions. cgroup_skb egress/ingress on the
  * cgroup v2 root does, on every kernel KubePulse supports, whether or not
  * it has kprobes: a kprobe on udp_sendmsg sees only the outgoing half, and
  * its payload sits in user memory behind an iov_iter whose layout changes
- * between kernels. Both programs always return 1: they observe, never drop.
+ * between kernels.
  */
+#ifndef KUBEPULSE_DNS_BPF_H
+#define KUBEPULSE_DNS_BPF_H
+
 #include "ringbuf.bpf.h"
 #include "dns.h"
 #include "packet.bpf.h"
-
-char LICENSE[] SEC("license") = "GPL";
-
 
 /* Set by user space before load (--dns-ports); 0 ends the list. */
 const volatile __u16 dns_ports[KP_DNS_MAX_PORTS] = { 53 };
@@ -50,7 +51,7 @@ static __always_inline bool is_dns_port(__u16 port)
  * The field holds the port in network order, shifted to the upper half on
  * little-endian kernels; either way one half is 0.
  */
-static __always_inline bool may_be_dns(struct __sk_buff *skb)
+static __always_inline bool kp_dns_may_be(struct __sk_buff *skb)
 {
 	__u32 remote = skb->remote_port;
 	__u16 port = remote >> 16 ? remote >> 16 : remote;
@@ -58,17 +59,14 @@ static __always_inline bool may_be_dns(struct __sk_buff *skb)
 	return port == 0 || is_dns_port(bpf_ntohs(port));
 }
 
-static __always_inline void capture(struct __sk_buff *skb, __u8 direction)
+/* A packet kp_dns_may_be let through, parsed: to the ring if it is DNS. */
+static __always_inline void kp_dns_capture(struct __sk_buff *skb, const struct kp_packet *p, __u8 direction)
 {
-	struct kp_packet l4 = {};
+	const struct kp_packet l4 = *p;
 	struct kp_dns_event *e;
 	__u32 zero = 0, wire_len;
 	__u64 len; /* 64-bit: a 32-bit copy would reach the helper unbounded */
 
-	if (!may_be_dns(skb))
-		return;
-	if (!kp_parse_packet(skb, &l4))
-		return;
 	if (!is_dns_port(direction == KP_DNS_QUERY ? l4.dport : l4.sport))
 		return;
 	if (skb->len <= l4.payload_off)
@@ -108,16 +106,4 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 direction)
 		count_drop();
 }
 
-SEC("cgroup_skb/egress")
-int kp_dns_egress(struct __sk_buff *skb)
-{
-	capture(skb, KP_DNS_QUERY);
-	return 1;
-}
-
-SEC("cgroup_skb/ingress")
-int kp_dns_ingress(struct __sk_buff *skb)
-{
-	capture(skb, KP_DNS_RESPONSE);
-	return 1;
-}
+#endif

@@ -1,10 +1,11 @@
-// SPDX-License-Identifier: GPL-2.0
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Flows probe: who talks to whom, counted per cgroup in a map that user
- * space reads at scrape time (no per-packet events).
+ * Flows part of the packets object (packets.bpf.c): who talks to whom,
+ * counted per cgroup in a map that user space reads at scrape time (no
+ * per-packet events).
  *
- * On cgroup_skb egress/ingress at the cgroup v2 root, so both ends of a
- * connection on this node are seen, with the socket owner's cgroup:
+ * On cgroup_skb egress/ingress, so both ends of a connection on this node
+ * are seen, with the socket owner's cgroup:
  *   TCP  a SYN-ACK marks an established handshake: arriving at a socket it
  *        is an egress flow of the client (peer = the server, port = its
  *        port); leaving a socket it is an ingress flow of the server
@@ -15,17 +16,21 @@
  *
  * Only pods' sockets are counted (cgroups strictly below a pod root, as the
  * syscalls probe decides: pod_roots.bpf.h), so host traffic cannot fill the
- * map and push pod flows out. A host packet costs an inlined array read and
- * one ancestor-id compare per pod root, before any parsing. The socket's
- * cgroup, not current's: in cgroup_skb the current task (softirq, another
- * process) is not the socket's owner.
+ * map and push pod flows out. The socket's cgroup, not current's: in
+ * cgroup_skb the current task (softirq, another process) is not the
+ * socket's owner.
+ *
+ * Most packets belong to established TCP connections, which never carry a
+ * handshake's SYN-ACK: kp_flows_may_be turns them away from two socket
+ * fields, before the pod test and before any parsing.
  */
+#ifndef KUBEPULSE_FLOWS_BPF_H
+#define KUBEPULSE_FLOWS_BPF_H
+
 #include "common.bpf.h"
 #include "flows.h"
 #include "packet.bpf.h"
 #include "pod_roots.bpf.h"
-
-char LICENSE[] SEC("license") = "GPL";
 
 #define E2BIG 7
 
@@ -88,16 +93,36 @@ static __always_inline void count_flow(__u64 cgid, const struct kp_packet *p,
 	}
 }
 
-static __always_inline void observe(struct __sk_buff *skb, bool egress)
-{
-	struct kp_packet p = {};
-	__u64 cgid;
+/* TCP states a socket is in when a SYN-ACK leaves or reaches it: SYN_SENT
+ * (2; the client), SYN_RECV (3; a fast-open or simultaneous-open socket),
+ * LISTEN (10) and NEW_SYN_RECV (12; the server's request socket). */
+#define KP_TCP_HANDSHAKE_STATES ((1u << 2) | (1u << 3) | (1u << 10) | (1u << 12))
 
-	if (!pod_socket(skb))
-		return;
-	cgid = bpf_skb_cgroup_id(skb);
-	if (!kp_parse_packet(skb, &p))
-		return;
+/*
+ * Whether the packet may open or continue a flow: on a TCP socket, only in
+ * a handshake state (established ones, most packets, return here from two
+ * socket fields); and only from a pod's socket. A socket that is not a full
+ * one (a request socket) goes on to the pod test.
+ */
+static __always_inline bool kp_flows_may_be(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct bpf_sock *full;
+
+	if (!sk)
+		return false;
+	full = bpf_sk_fullsock(sk);
+	if (full && full->protocol == IPPROTO_TCP && full->state < 32 &&
+	    !((1u << full->state) & KP_TCP_HANDSHAKE_STATES))
+		return false;
+	return pod_socket(skb);
+}
+
+/* A packet kp_flows_may_be let through, parsed: counted if it opens or continues a flow. */
+static __always_inline void kp_flows_observe(struct __sk_buff *skb, const struct kp_packet *pp, bool egress)
+{
+	const struct kp_packet p = *pp;
+	__u64 cgid = bpf_skb_cgroup_id(skb);
 
 	if (p.protocol == IPPROTO_TCP) {
 		if ((p.tcp_flags & (KP_TCP_FLAG_SYN | KP_TCP_FLAG_ACK)) != (KP_TCP_FLAG_SYN | KP_TCP_FLAG_ACK))
@@ -124,16 +149,4 @@ static __always_inline void observe(struct __sk_buff *skb, bool egress)
 		count_flow(cgid, &p, KP_FLOW_INGRESS, p.saddr, p.dport);
 }
 
-SEC("cgroup_skb/egress")
-int kp_flows_egress(struct __sk_buff *skb)
-{
-	observe(skb, true);
-	return 1;
-}
-
-SEC("cgroup_skb/ingress")
-int kp_flows_ingress(struct __sk_buff *skb)
-{
-	observe(skb, false);
-	return 1;
-}
+#endif
