@@ -21,8 +21,8 @@
  * socket's owner.
  *
  * Most packets belong to established TCP connections, which never carry a
- * handshake's SYN-ACK: kp_flows_may_be turns them away from two socket
- * fields, before the pod test and before any parsing.
+ * handshake's SYN-ACK, nor do most handshake packets: kp_flows_may_be turns
+ * them away from two socket fields, before the pod test and any parsing.
  */
 #ifndef KUBEPULSE_FLOWS_BPF_H
 #define KUBEPULSE_FLOWS_BPF_H
@@ -93,18 +93,22 @@ static __always_inline void count_flow(__u64 cgid, const struct kp_packet *p,
 	}
 }
 
-/* TCP states a socket is in when a SYN-ACK leaves or reaches it: SYN_SENT
- * (2; the client), SYN_RECV (3; a fast-open or simultaneous-open socket),
- * LISTEN (10) and NEW_SYN_RECV (12; the server's request socket). */
-#define KP_TCP_HANDSHAKE_STATES ((1u << 2) | (1u << 3) | (1u << 10) | (1u << 12))
+/* The TCP states of a socket a SYN-ACK leaves: the server's listener,
+ * request socket (NEW_SYN_RECV, 12) or a fast-open/simultaneous-open
+ * SYN_RECV (3) one; and reaches: the client's SYN_SENT (2) socket, or a
+ * simultaneous-open SYN_RECV one. Every other packet of a connection (the
+ * SYN leaving SYN_SENT, SYN and ACK reaching a listener, everything once
+ * established) is on a socket in another state. */
+#define KP_SYNACK_OUT_STATES ((1u << 3) | (1u << 10) | (1u << 12))
+#define KP_SYNACK_IN_STATES ((1u << 2) | (1u << 3))
 
 /*
  * Whether the packet may open or continue a flow: on a TCP socket, only in
- * a handshake state (established ones, most packets, return here from two
+ * a state a SYN-ACK leaves or reaches (most packets return here from two
  * socket fields); and only from a pod's socket. A socket that is not a full
- * one (a request socket) goes on to the pod test.
+ * one goes on to the pod test.
  */
-static __always_inline bool kp_flows_may_be(struct __sk_buff *skb)
+static __always_inline bool kp_flows_may_be(struct __sk_buff *skb, bool egress)
 {
 	struct bpf_sock *sk = skb->sk;
 	struct bpf_sock *full;
@@ -113,7 +117,7 @@ static __always_inline bool kp_flows_may_be(struct __sk_buff *skb)
 		return false;
 	full = bpf_sk_fullsock(sk);
 	if (full && full->protocol == IPPROTO_TCP && full->state < 32 &&
-	    !((1u << full->state) & KP_TCP_HANDSHAKE_STATES))
+	    !((1u << full->state) & (egress ? KP_SYNACK_OUT_STATES : KP_SYNACK_IN_STATES)))
 		return false;
 	return pod_socket(skb);
 }

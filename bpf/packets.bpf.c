@@ -25,7 +25,7 @@ static __always_inline void observe(struct __sk_buff *skb, bool egress)
 {
 	struct kp_packet p = {};
 	bool dns = dns_on && kp_dns_may_be(skb);
-	bool flows = flows_on && kp_flows_may_be(skb);
+	bool flows = flows_on && kp_flows_may_be(skb, egress);
 
 	if (!dns && !flows)
 		return;
