@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 
 #include "bpf_object.h"
@@ -61,6 +63,7 @@ EventPoller::EventPoller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Even
     bpf_map* map = bpf_object__find_map_by_name(object->object(), name.c_str());
     if (map == nullptr || bpf_map__fd(map) < 0)
       throw Napi::Error::New(env, "no loaded ring buffer " + name);
+    smallest_ring_bytes_ = std::min<size_t>(smallest_ring_bytes_, bpf_map__max_entries(map));
     ResetLibbpfLog();
     int err = 0;
     if (rings_ == nullptr) {
@@ -114,16 +117,32 @@ void EventPoller::StopThread() {
 // before handing the batch to JavaScript: a JS call costs far more than a
 // record, so a busy ring goes across in few large batches (the benchmark
 // measured half the daemon CPU at 100 ms rather than 10 ms). Meanwhile the
-// rings are drained every kDrainStepMs, so waiting never fills them.
+// rings are drained often enough that waiting never fills them: at the rate
+// records arrived since the wake, a drain comes before the smallest ring is
+// a quarter full, at least every kDrainStepMs. At ordinary rates that is one
+// sleep to the flush (two thread wake-ups per interval, not eleven).
 void EventPoller::Run() {
   constexpr int kDrainStepMs = 10;
+  using Clock = std::chrono::steady_clock;
   while (!stopping_.load()) {
+    gathered_ = 0;
     int n = ring_buffer__poll(rings_, poll_timeout_ms_);
     if (n < 0 && n != -EINTR) return Fail("ring buffer poll failed", n);
     if (batch_.empty()) continue;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(flush_interval_ms_);
-    while (!stopping_.load() && batch_.size() < batch_bytes_ && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(kDrainStepMs));
+    auto woke = Clock::now();
+    auto deadline = woke + std::chrono::milliseconds(flush_interval_ms_);
+    while (!stopping_.load() && batch_.size() < batch_bytes_) {
+      auto now = Clock::now();
+      if (now >= deadline) break;
+      auto step = std::chrono::duration_cast<Clock::duration>(std::chrono::milliseconds(kDrainStepMs));
+      double seconds = std::chrono::duration<double>(now - woke).count();
+      if (seconds > 0 && gathered_ > 0) {
+        double to_quarter = (static_cast<double>(smallest_ring_bytes_) / 4) / (static_cast<double>(gathered_) / seconds);
+        auto safe = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(to_quarter));
+        if (safe > step) step = safe;
+      }
+      if (step > deadline - now) step = deadline - now;
+      std::this_thread::sleep_for(step);
       int consumed = ring_buffer__consume(rings_);
       if (consumed < 0) return Fail("ring buffer read failed", consumed);
     }
@@ -144,6 +163,7 @@ void EventPoller::Fail(const char* what, int error) {
 
 int EventPoller::OnRecord(void* ctx, void* data, size_t size) {
   auto* self = static_cast<EventPoller*>(ctx);
+  self->gathered_ += size;
   size_t at = self->batch_.size();
   size_t padded = (size + 7) & ~size_t{7};
   self->batch_.resize(at + kFrameHeader + padded);

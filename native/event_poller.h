@@ -56,6 +56,10 @@ class EventPoller : public Napi::ObjectWrap<EventPoller> {
   bool started_ = false;
   Batch batch_;
   size_t batch_bytes_ = 256 * 1024;
+  /** Bytes of the smallest ring; the drain waits long only while that stays far. */
+  size_t smallest_ring_bytes_ = SIZE_MAX;
+  /** Record bytes read since the poll thread last woke (for the fill rate). */
+  size_t gathered_ = 0;
   int poll_timeout_ms_ = 100;
   int flush_interval_ms_ = 100;
 };

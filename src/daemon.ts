@@ -290,7 +290,9 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     }
     for (const use of objectUses) {
       try {
-        const probe = loadProbe(use.spec, ctx);
+        const loaded = loadProbe(use.spec, ctx);
+        // An object's ring is polled only when one of its readers takes events (flows alone: not).
+        const probe = { ...loaded, streams: loaded.streams && use.modules.some((m) => (running.get(m)?.events?.size ?? 0) > 0) };
         probes.push(probe);
         for (const module of use.modules) {
           const collectors = running.get(module);
