@@ -181,25 +181,27 @@ export class DnsCollector {
       offset += TCP_LENGTH_PREFIX;
       size -= TCP_LENGTH_PREFIX;
     }
-    const message = parseDnsMessage(this.bytesOf(view), offset, size);
+    const direction = dnsEvent.direction(view, at);
+    // Only a query leaving needs its name: a response's comes with its query.
+    const message = parseDnsMessage(this.bytesOf(view), offset, size, direction === DIRECTION_QUERY);
     if (isDnsParseFailure(message)) {
       this.countMalformed(message.error);
       return false;
     }
-    const direction = dnsEvent.direction(view, at);
     const cookie = dnsEvent.socketCookie(view, at);
     const ts = dnsEvent.tsNs(view, at);
     if (direction === DIRECTION_QUERY && !message.isResponse) {
       const id = this.resolver.resolve(dnsEvent.tgid(view, at), dnsEvent.cgroupId(view, at));
       const pod = this.cells.get(id);
       const qtype = qtypeName(message.qtype);
+      const domain = this.folder.fold(message.qname);
       const context = this.stream?.wanted
-        ? new StreamedQuery(pod, id, message.qname, this.folder.fold(message.qname), qtype, dnsEvent.dport(view, at), dnsEvent.family(view, at),
+        ? new StreamedQuery(pod, id, message.qname, domain, qtype, dnsEvent.dport(view, at), dnsEvent.family(view, at),
             dnsEvent.serverWord(view, at, 0), dnsEvent.serverWord(view, at, 1), dnsEvent.serverWord(view, at, 2), dnsEvent.serverWord(view, at, 3))
         : pod;
       // A retransmission is the same query: count it once, time it from the first send.
       if (this.matcher.query(cookie, message.id, ts, context)) {
-        this.queryCell(pod, this.limiter.limit(this.folder.fold(message.qname)), qtype).value += 1;
+        this.queryCell(pod, this.limiter.limit(domain), qtype).value += 1;
         this.count(Outcome.Query);
       } else this.count(Outcome.Retransmission);
       return true;

@@ -111,9 +111,11 @@ let nameString = '';
 /**
  * Parse the header and first question of the DNS message stored in
  * `bytes[offset, offset + length)`. Offsets inside the message (compression
- * pointers) are relative to `offset`.
+ * pointers) are relative to `offset`. Without `withName` the name is checked
+ * the same way but not built (qname is ""): a caller that takes the name
+ * from elsewhere (a response, from its query) allocates no string.
  */
-export function parseDnsMessage(bytes: Uint8Array, offset: number, length: number): DnsParseResult {
+export function parseDnsMessage(bytes: Uint8Array, offset: number, length: number, withName = true): DnsParseResult {
   if (
     !Number.isInteger(offset) ||
     !Number.isInteger(length) ||
@@ -143,7 +145,7 @@ export function parseDnsMessage(bytes: Uint8Array, offset: number, length: numbe
     return { id, isResponse, opcode, rcode, truncated, qdcount, qname: '', qtype: 0, qclass: 0 };
   }
 
-  const err = readName(b, o, length, DNS_HEADER_LENGTH);
+  const err = readName(b, o, length, DNS_HEADER_LENGTH, withName);
   if (err !== null) return FAIL[err];
   const p = nameEnd;
   if (p + 4 > length) return FAIL.truncated;
@@ -170,7 +172,7 @@ export function parseDnsName(bytes: Uint8Array, offset: number, length: number, 
   ) {
     return FAIL.bad_range;
   }
-  const err = readName(bytes, offset, length, at);
+  const err = readName(bytes, offset, length, at, true);
   return err === null ? nameString : FAIL[err];
 }
 
@@ -185,7 +187,7 @@ export function parseDnsName(bytes: Uint8Array, offset: number, length: number, 
  * (Consequently the first question, which starts right after the header,
  * can never contain a valid pointer.)
  */
-function readName(b: Uint8Array, o: number, length: number, start: number): DnsParseError | null {
+function readName(b: Uint8Array, o: number, length: number, start: number, build: boolean): DnsParseError | null {
   let pos = start; // message offset of the next length byte
   let runStart = start; // where the current run of labels began
   let end = -1; // offset after the name in the original stream, once known
@@ -225,6 +227,10 @@ function readName(b: Uint8Array, o: number, length: number, start: number): DnsP
     if (wire + 1 > MAX_NAME_WIRE_LENGTH) return 'name_too_long';
     const labelEnd = pos + 1 + len;
     if (labelEnd > length) return 'truncated';
+    if (!build) {
+      pos = labelEnd;
+      continue;
+    }
     if (n !== 0) SCRATCH[n++] = 0x2e; // "."
     for (let i = o + pos + 1, stop = o + labelEnd; i < stop; i++) {
       const c = b[i]!;
@@ -244,6 +250,6 @@ function readName(b: Uint8Array, o: number, length: number, start: number): DnsP
   }
 
   nameEnd = end;
-  nameString = n === 0 ? '.' : SCRATCH.toString('latin1', 0, n);
+  nameString = !build ? '' : n === 0 ? '.' : SCRATCH.toString('latin1', 0, n);
   return null;
 }

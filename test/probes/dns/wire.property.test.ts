@@ -62,3 +62,15 @@ t.test('every cut of a legal message is a failure or the same message, never a t
     { numRuns: 3000 },
   );
 });
+
+t.test('without the name, any bytes give the same verdict and fields, and qname ""', async (t) => {
+  fc.assert(
+    fc.property(fc.oneof(name.map((ls) => Uint8Array.from([0, 9, 0x81, 0x83, 0, 1, 0, 0, 0, 0, 0, 0, ...encode(ls), 0, 1, 0, 1])), fc.uint8Array({ maxLength: 300 })), (bytes) => {
+      const full = parseDnsMessage(bytes, 0, bytes.length);
+      const bare = parseDnsMessage(bytes, 0, bytes.length, false);
+      if (isDnsParseFailure(full)) return isDnsParseFailure(bare) && bare.error === full.error;
+      return !isDnsParseFailure(bare) && JSON.stringify({ ...full, qname: '' }) === JSON.stringify(bare);
+    }),
+    { numRuns: 3000 },
+  );
+});
