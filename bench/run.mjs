@@ -560,7 +560,11 @@ function perfSummary(file) {
 async function profileDaemon(stamp) {
   const dir = join(OUT, `profile-${stamp}`);
   mkdirSync(dir, { recursive: true });
-  const tool = await startDaemon(['--cpu-prof', `--cpu-prof-dir=${dir}`], 'daemon-profile');
+  const profile = join(dir, 'daemon.cpuprofile');
+  process.env.PROF_OUT = profile; // read by bench/lib/cpu-profile-hook.cjs in the daemon
+  const tool = await startDaemon(['--require', join(BENCH, 'lib', 'cpu-profile-hook.cjs')], 'daemon-profile');
+  delete process.env.PROF_OUT;
+  tool.child.kill('SIGUSR2'); // the profiler starts once every probe is loaded
   const before = await snapshotBefore(tool);
   const dur = Number(opt['profile-duration']);
   const [cmd, args] = generator(SCENARIOS['tcp-max'], dur, 'profile');
@@ -577,6 +581,8 @@ async function profileDaemon(stamp) {
   if (perf) await waitExit(perf, 15000);
   await sleep(SETTLE * 1000);
   const after = await snapshotAfter(tool);
+  tool.child.kill('SIGUSR2');
+  for (let i = 0; i < 100 && !existsSync(profile); i++) await sleep(100);
   const ex = await stop(tool.child, 'SIGTERM', 20000);
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   const cpuS = after.cpu - before.cpu;
@@ -590,10 +596,9 @@ async function profileDaemon(stamp) {
     exit: ex,
   };
   if (perf) res.perf = perfSummary(perfData);
-  if (!files.length) return { ...res, error: 'no .cpuprofile written (did the daemon exit through process.exit?)' };
-  // only the load window: from just before the load to the end of the drain
-  const window = { fromMs: Number(before.t - tool.spawnedAt) / 1e6, toMs: Number(after.t - tool.spawnedAt) / 1e6 };
-  return { ...res, ...summarizeProfile(join(dir, files[0]), ROOT, 15, window) };
+  if (!files.length) return { ...res, error: 'no .cpuprofile written (the daemon did not answer SIGUSR2)' };
+  // The profile covers the load window only: started before the load, stopped after the drain.
+  return { ...res, ...summarizeProfile(join(dir, files[0]), ROOT, 15) };
 }
 
 // ───────────────────────── main ─────────────────────────
