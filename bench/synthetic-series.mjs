@@ -59,8 +59,12 @@ const resolver = { resolve: (_tgid, cgroupId) => identities[(cgroupId - 1) % POD
 const registry = createRegistry();
 const log = createLogger('warn');
 const { config } = parseConfig(['--node-name', opt.node], {});
-// Only what the TCP and DNS modules read: they keep no kernel object and no pod list.
-const context = { config, registry, resolver, log, numCpus: 1 };
+// Only what the TCP and DNS modules read: they keep no kernel object and no pod list. No stream
+// history: these events are for /metrics only.
+const { UnattributedEvents } = await import(dist('src/metrics/unattributed.js'));
+const { EventHub } = await import(dist('src/stream/hub.js'));
+const stream = new EventHub({ node: opt.node, historySize: 0, queueSize: 1000 });
+const context = { config, registry, resolver, log, numCpus: 1, unattributed: new UnattributedEvents(registry), stream };
 const tcp = PROBE_MODULES.tcp.create(context);
 const dnsModule = PROBE_MODULES.dns.create(context);
 const handleTcp = tcp.events.get(tcpEventMod.TCP_EVENT_TYPE);
