@@ -210,7 +210,7 @@ async function oneRun(spec: RunSpec, dnsPort: number): Promise<RunResult> {
     } while (Date.now() < deadline && !settled());
 
     const podFlows = spec.checks.includes('flows')
-      ? (await dumpMap(await mapOf(daemon, 'flows', 'flows')))
+      ? (await dumpMap(await mapOf(daemon, 'packets', 'flows')))
           .map(([k]) => decodeFlowKey(k))
           .filter((k) => k.cgroupId === pod.cgroupId)
           .map(({ peer, port, protocol, direction }) => ({ peer, port, protocol, direction }))
