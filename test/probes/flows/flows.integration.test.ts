@@ -143,7 +143,13 @@ t.test('the kernel counts pods\' flows only; roots created after start are found
   const lateCtr = cgroups.mkdir('late', 'kubepods', `pod${randomUUID()}`, 'ctr');
   await trafficFrom(cgroups, lateCtr, latePort, udpPort);
   const lateId = statSync(lateCtr).ino;
-  t.same(kernelFlows(daemon).filter((f) => f.cgroupId === lateId), [], 'not counted before its root is known');
+  const early = kernelFlows(daemon).filter((f) => f.cgroupId === lateId);
+  // The 10 s rescan may have found the root meanwhile (a slow machine): then there is nothing
+  // to check. The daemon logs right after writing the root; half a second lets that line
+  // through the pipe, so a root in use by the time the map was read is not taken for unknown.
+  await new Promise((r) => setTimeout(r, 500));
+  if (!rootFound(late)()) t.same(early, [], 'not counted before its root is known');
+  else t.comment('the periodic rescan found the late root before its first traffic was read');
   await until('the nested pod root registered by the rescan', rootFound(late), poll(15_000));
   await trafficFrom(cgroups, lateCtr, latePort, udpPort);
   await until('the late pod\'s flow counted', () => kernelFlows(daemon).some((f) => f.cgroupId === lateId && f.port === latePort), poll(5000));
@@ -190,7 +196,7 @@ t.test('with DNS the packets programs stay on the root and still count pods\' fl
   const cgroups = podCgroups(t);
   const pod = cgroups.container(randomUUID(), randomBytes(32).toString('hex')).dir;
   const podRoot = join(cgroups.base, 'kubepods.slice');
-  await until('the pod root registered', () => daemon.logs.some((l) => l.msg === 'pod root found' && l.path === podRoot), poll(5000));
+  await until('the pod root registered', () => daemon.logs.some((l) => l.msg === 'pod root found' && l.path === podRoot), poll(15_000));
   const attached = daemon.logs.find((l) => l.msg === 'probe attached' && l.probe === 'packets');
   const progIds = Object.values((attached?.programs ?? {}) as Record<string, number>);
   t.same(attachedTo(cgroups.mount).filter((id) => progIds.includes(id)).sort(), [...progIds].sort(), 'both on the cgroup v2 root');
@@ -208,9 +214,13 @@ t.test('with DNS the packets programs stay on the root and still count pods\' fl
   const flows = await until('the pod\'s three flows in the kernel map', () => {
     const mine = kernelFlows(daemon).filter((f) => f.cgroupId === podId);
     const served = mine.find((f) => f.direction === INGRESS && f.port === server.port && f.protocol === 6);
-    return served?.count === 3 && mine.some((f) => f.direction === EGRESS && f.port === hostServerPort) && mine.some((f) => f.protocol === 17) && mine;
-  }, poll(5000));
-  t.equal(flows.find((f) => f.direction === INGRESS && f.port === server.port)?.count, 3, 'served: one count per connection, none for the data packets');
-  t.equal(flows.find((f) => f.direction === EGRESS && f.port === hostServerPort && f.protocol === 6)?.count, 1, 'made: one count');
+    return (served?.count ?? 0) >= 3 && mine.some((f) => f.direction === EGRESS && f.port === hostServerPort) && mine.some((f) => f.protocol === 17) && mine;
+  }, poll(15_000));
+  // One count per SYN-ACK: a retransmitted one (a loaded machine) counts again; the ~45
+  // data packets of each connection must not.
+  const served = flows.find((f) => f.direction === INGRESS && f.port === server.port)?.count ?? 0;
+  t.ok(served >= 3 && served <= 5, `served: one count per connection, none for the data packets (${served})`);
+  const made = flows.find((f) => f.direction === EGRESS && f.port === hostServerPort && f.protocol === 6)?.count ?? 0;
+  t.ok(made >= 1 && made <= 2, `made: one count (${made})`);
   t.same(kernelFlows(daemon).filter((f) => f.port === hostServerPort && f.cgroupId !== podId), [], 'the host listener\'s side is not counted');
 });
