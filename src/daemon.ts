@@ -303,7 +303,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
         // With --attach forced, the user asked for exactly this: fail. In
         // auto mode a probe that cannot attach is visible, not fatal.
         if (config.attach !== 'auto' || !(err instanceof UserError)) throw err;
-        log.error('probe not attached', { probe: use.spec.name, error: err.message });
+        log.error('probe not attached', { probe: use.spec.name, modules: use.modules.map((m) => m.name), error: err.message });
         failed.push(...use.modules.map((m) => m.name));
       }
     }
