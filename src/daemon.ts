@@ -104,7 +104,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
   const metadata = createMetadata({
     nodeName: config.nodeName,
     procfs: config.procfs,
-    cgroupfs: config.cgroupfs,
+    cgroupfs: kernel.cgroup2, // --path.cgroupfs as resolved (a hybrid host's cgroup2 is below it)
     kubeconfig: config.kubeconfig,
     cacheTtlMs: config.metadataCacheTtlMs,
     registry,

@@ -4,7 +4,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { findMount } from '../cgroup/mounts.js';
+import { cgroup2At, findMount } from '../cgroup/mounts.js';
 import { UserError } from '../errors.js';
 import type { Addon } from './addon.js';
 
@@ -66,7 +66,7 @@ export function detectKernel(paths: { procfs: string; sysfs: string; cgroupfs?: 
     btf: existsSync(join(paths.sysfs, 'kernel', 'btf', 'vmlinux')),
     kprobes,
     tracefs,
-    cgroup2: paths.cgroupfs ?? findMount(mounts, 'cgroup2'),
+    cgroup2: paths.cgroupfs !== undefined ? cgroup2At(mounts, paths.cgroupfs) : findMount(mounts, 'cgroup2'),
     capabilities: parseCapabilities(read(join(paths.procfs, 'self', 'status'))),
   };
 }

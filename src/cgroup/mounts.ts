@@ -23,6 +23,24 @@ export function findCgroup2Mount(procfs: string): string | undefined {
   return findMount(readFileSync(join(procfs, 'mounts'), 'utf8'), 'cgroup2');
 }
 
+/**
+ * The cgroup v2 mount a --path.cgroupfs stands for. A host's /sys/fs/cgroup
+ * mounted into the container is cgroup2 itself on a unified host; on a
+ * hybrid one it is a tmpfs of v1 hierarchies with cgroup2 below it (at
+ * `unified`), and the DaemonSet mounts the same host path either way, so a
+ * cgroup2 mount strictly below the path is taken when the path is none.
+ */
+export function cgroup2At(mounts: string, path: string): string {
+  const cgroup2 = mounts
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((f) => f[2] === 'cgroup2' && f[1])
+    .map((f) => unescapeMountField(f[1]!));
+  const base = path.replace(/\/+$/, '');
+  if (cgroup2.includes(base) || cgroup2.includes(path)) return path;
+  return cgroup2.find((m) => m.startsWith(`${base}/`)) ?? path;
+}
+
 /** The inode number of a cgroup v2 directory, which is the kernel's cgroup ID. */
 export function cgroupIdOf(dir: string): number {
   return statSync(dir).ino;

@@ -37,6 +37,9 @@ t.test('a fixture tree of /proc and /sys', async (t) => {
   t.equal(k.capabilities.sysAdmin, false);
   // An explicit --path.cgroupfs wins.
   t.equal(detectKernel({ procfs: proc, sysfs: sys, cgroupfs: '/elsewhere' }).cgroup2, '/elsewhere');
+  // ...and on a hybrid host, where it names the tmpfs of v1 hierarchies, the cgroup2 below it.
+  writeFileSync(join(proc, 'self', 'mounts'), 'tmpfs /host/cg tmpfs ro 0 0\ncgroup2 /host/cg/unified cgroup2 ro 0 0\n');
+  t.equal(detectKernel({ procfs: proc, sysfs: sys, cgroupfs: '/host/cg' }).cgroup2, '/host/cg/unified');
 });
 
 t.test('this machine: what uname, findmnt and the BTF file say', async (t) => {
