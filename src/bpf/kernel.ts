@@ -13,6 +13,7 @@ export interface Capabilities {
   perfmon: boolean;
   netAdmin: boolean;
   sysAdmin: boolean;
+  sysResource: boolean;
 }
 
 export interface KernelFeatures {
@@ -26,10 +27,13 @@ export interface KernelFeatures {
   /** cgroup v2 mount point in this process's mount namespace, if any. */
   cgroup2: string | undefined;
   capabilities: Capabilities;
+  /** The soft RLIMIT_MEMLOCK in bytes (Infinity: unlimited); before 5.11 BPF maps are charged to it. */
+  memlockBytes: number;
 }
 
 const CAP_NET_ADMIN = 12;
 const CAP_SYS_ADMIN = 21;
+const CAP_SYS_RESOURCE = 24;
 const CAP_PERFMON = 38;
 const CAP_BPF = 39;
 
@@ -40,7 +44,31 @@ export function parseCapabilities(status: string): Capabilities {
   const has = (bit: number): boolean => (caps & (1n << BigInt(bit))) !== 0n;
   const sysAdmin = has(CAP_SYS_ADMIN);
   // Before CAP_BPF/CAP_PERFMON existed (5.8), CAP_SYS_ADMIN covered both.
-  return { bpf: has(CAP_BPF) || sysAdmin, perfmon: has(CAP_PERFMON) || sysAdmin, netAdmin: has(CAP_NET_ADMIN), sysAdmin };
+  return {
+    bpf: has(CAP_BPF) || sysAdmin,
+    perfmon: has(CAP_PERFMON) || sysAdmin,
+    netAdmin: has(CAP_NET_ADMIN),
+    sysAdmin,
+    sysResource: has(CAP_SYS_RESOURCE),
+  };
+}
+
+/** The soft RLIMIT_MEMLOCK from a /proc/<pid>/limits text, in bytes; Infinity when unlimited or unreadable. */
+export function parseMemlock(limits: string): number {
+  const soft = /^Max locked memory\s+(\S+)/m.exec(limits)?.[1];
+  return soft === undefined || soft === 'unlimited' ? Infinity : Number(soft);
+}
+
+/**
+ * Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK rather than to the
+ * memory cgroup; libbpf raises the limit to unlimited there, which needs
+ * CAP_SYS_RESOURCE. From 5.11 on the limit plays no part.
+ */
+export function chargesMemlock(release: string): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major < 5 || (major === 5 && minor < 11);
 }
 
 export function detectKernel(paths: { procfs: string; sysfs: string; cgroupfs?: string | undefined }): KernelFeatures {
@@ -68,15 +96,21 @@ export function detectKernel(paths: { procfs: string; sysfs: string; cgroupfs?: 
     tracefs,
     cgroup2: paths.cgroupfs !== undefined ? cgroup2At(mounts, paths.cgroupfs) : findMount(mounts, 'cgroup2'),
     capabilities: parseCapabilities(read(join(paths.procfs, 'self', 'status'))),
+    memlockBytes: parseMemlock(read(join(paths.procfs, 'self', 'limits'))),
   };
 }
 
 /** Refuses to start where nothing could work, naming what is missing. */
 export function preflight(kernel: KernelFeatures): void {
-  if (!kernel.capabilities.bpf || !kernel.capabilities.perfmon)
-    throw new UserError('cannot load BPF: operation not permitted (needs CAP_BPF and CAP_PERFMON, or root)');
+  const caps = kernel.capabilities;
+  const missing = [caps.bpf ? '' : 'CAP_BPF', caps.perfmon ? '' : 'CAP_PERFMON'].filter(Boolean);
+  if (missing.length > 0) throw new UserError(`cannot load BPF: operation not permitted (needs ${missing.join(' and ')}, or root)`);
   if (!kernel.btf)
     throw new UserError('cannot load BPF: the kernel has no BTF at /sys/kernel/btf/vmlinux (needs CONFIG_DEBUG_INFO_BTF)');
+  if (chargesMemlock(kernel.release) && Number.isFinite(kernel.memlockBytes) && !caps.sysResource && !caps.sysAdmin)
+    throw new UserError(
+      `cannot load BPF: kernel ${kernel.release} charges BPF maps to RLIMIT_MEMLOCK (${kernel.memlockBytes} bytes here) and raising it needs CAP_SYS_RESOURCE (kernels before 5.11; or a memlock ulimit of unlimited)`,
+    );
 }
 
 /** What the BPF side can do, probed by asking the kernel (needs CAP_BPF). */

@@ -83,7 +83,8 @@ const KERNEL: KernelFeatures = {
   kprobes: false,
   tracefs: '/sys/kernel/tracing',
   cgroup2: '/sys/fs/cgroup',
-  capabilities: { bpf: true, perfmon: true, netAdmin: true, sysAdmin: false },
+  capabilities: { bpf: true, perfmon: true, netAdmin: true, sysAdmin: false, sysResource: false },
+  memlockBytes: Infinity,
 };
 
 const SPEC: ProbeSpec = {
