@@ -9,7 +9,7 @@ SHELL := /bin/bash
 BUILD_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3
 TEST_PACKAGES := dnsutils dnsmasq-base prometheus iproute2 qemu-system-x86 busybox-static \
                  bpftrace libseccomp-dev strace linux-perf kmod cpio xz-utils zstd util-linux \
-                 linux-libc-dev-arm64-cross chromium
+                 linux-libc-dev-arm64-cross chromium podman runc mmdebstrap
 PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 
 BPF_SOURCES := $(wildcard bpf/*.bpf.c)
@@ -25,7 +25,7 @@ PAGE_SOURCES := $(wildcard src/page/*) src/api/topology.ts
 PROMETHEUS_RULE := deployments/07-prometheusrule.yaml
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-.PHONY: setup packages deps build run test lint check bench test-kernels fuzz soak clean
+.PHONY: setup packages deps build daemon image run test test-image lint check bench test-kernels fuzz soak clean
 
 setup: packages deps
 
@@ -44,7 +44,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-build: setup $(BPF_OBJECTS) $(ADDON) $(TS_STAMP) $(PAGE) $(PROMETHEUS_RULE)
+build: daemon $(PROMETHEUS_RULE)
+
+# What the daemon runs (BPF objects, addon, JavaScript, the page): the image builds this.
+daemon: setup $(BPF_OBJECTS) $(ADDON) $(TS_STAMP) $(PAGE)
 
 # The alert rules exist once, in rules/; the plain manifests take them from
 # there (the chart links to the same file: charts/kubepulse/files/).
@@ -75,6 +78,33 @@ $(PAGE): $(PAGE_SOURCES) | deps
 	npx tsc -p src/page/tsconfig.json
 	node src/page/build.mjs
 
+# The image (Dockerfile), with Docker where its engine answers, else podman
+# (Debian's: runc, which also runs on hybrid cgroup hosts where crun refuses;
+# RUN steps on the host network; explicit ulimits, as podman's defaults may
+# exceed what the caller may set: its own open-file limit, and a process
+# limit that does not bind uid 0 anyway). IMAGE names it;
+# IMAGE_BUILD_ARGS adds e.g. --build-arg BUILD_IMAGE=...; LOCAL_BASE=1 builds
+# on a local stand-in for the node images (test/support/local-node-image.sh)
+# where they cannot be pulled. PODMAN may carry global flags (--root ...).
+# Behind a TLS-intercepting proxy, NODE_EXTRA_CA_CERTS (its CA) goes to
+# npm in the build as a build secret.
+IMAGE ?= kubepulse:dev
+IMAGE_BUILD_ARGS ?=
+PODMAN ?= podman
+image:
+	@set -e; \
+	hard() { v=$$(ulimit -H$$1); [ "$$v" = unlimited ] && v=1048576; echo $$v; }; \
+	if docker info >/dev/null 2>&1; then engine=docker; build="docker build"; \
+	elif command -v podman >/dev/null; then engine="$(PODMAN)"; \
+	  build="$(PODMAN) build --runtime runc --network host --ulimit nofile=$$(hard n):$$(hard n) --ulimit nproc=4096:4096"; \
+	else echo "error: make image needs docker (with a running engine) or podman (apt-get install podman runc)"; exit 1; fi; \
+	args="$(IMAGE_BUILD_ARGS)"; \
+	if [ -s "$$NODE_EXTRA_CA_CERTS" ]; then args="$$args --secret id=ca-certificates,src=$$NODE_EXTRA_CA_CERTS"; fi; \
+	if [ -n "$(LOCAL_BASE)" ]; then base=$$(test/support/local-node-image.sh $$engine); \
+	  args="$$args --build-arg BUILD_IMAGE=$$base --build-arg RUNTIME_IMAGE=$$base"; fi; \
+	echo "$$build $$args -t $(IMAGE) ."; \
+	$$build $$args -t $(IMAGE) .
+
 run: build
 	node dist/cmd/kubepulse.js $(ARGS)
 
@@ -83,6 +113,14 @@ check: build
 
 test: build
 	bash test/run.sh $(ARGS)
+
+# The image built (make image, on the local stand-in base) and run as the
+# DaemonSet runs it, each capability shown needed: test/shipping/image.test.ts.
+# Its own target, like test-kernels: a cold cache (debootstrap, apt, npm ci
+# in the build) takes ~13 minutes here, a source change ~5 (the in-image
+# build), more than `make test` can spare. The cache: KUBEPULSE_CACHE.
+test-image: build
+	npx tap --reporter=tap --timeout=2400 test/shipping/image.test.ts
 
 # Also part of `make test` (test/lint.test.ts); rules in biome.json.
 lint: deps
