@@ -139,7 +139,7 @@ t.test('privileged fallback values render', async t => {
     render({
       values: {
         securityContext: {
-          capabilities: ['BPF', 'PERFMON', 'NET_ADMIN', 'SYS_RESOURCE', 'SYS_PTRACE', 'DAC_READ_SEARCH', 'SYS_ADMIN'],
+          capabilities: ['BPF', 'PERFMON', 'NET_ADMIN', 'SYS_RESOURCE', 'SYS_ADMIN'],
           allowPrivilegeEscalation: true,
           privileged: true,
         },
