@@ -46,7 +46,7 @@ COPY . .
 # dev dependencies, type declarations, source maps and docs (a third of the
 # production node_modules, most of it @kubernetes/client-node's), symbol
 # tables. /src/node is the node the addon was built against, stripped
-# (-12 MiB); it replaces the runtime base's.
+# (-11 MB); it replaces the runtime base's.
 RUN make daemon 'PACKAGES=$(BUILD_PACKAGES)' \
  && npm prune --omit=dev --no-audit --no-fund \
  && find node_modules dist -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' -o -name '*.md' \) -delete \

@@ -49,7 +49,7 @@ const POD = 'client-0'
 const CONNECTS = 5
 /** Everything the daemon's probes list by default (--probes). */
 const PROBES = ['tcp', 'dns', 'flows', 'syscalls']
-/** The image as measured on 2026-12-01 is 187 MB; this keeps it from growing back unnoticed. */
+/** The image as measured on 2026-12-01 is 205 MB; this keeps it from growing back unnoticed. */
 const SIZE_BUDGET_BYTES = 220e6
 
 const daemonSet = parseAllDocuments(readFileSync(join(repoRoot, 'deployments', '04-daemonset.yaml'), 'utf8'))
