@@ -46,8 +46,10 @@ COPY . .
 # dev dependencies, type declarations, source maps and docs (a third of the
 # production node_modules, most of it @kubernetes/client-node's), symbol
 # tables. /src/node is the node the addon was built against, stripped
-# (-11 MB); it replaces the runtime base's.
-RUN make daemon 'PACKAGES=$(BUILD_PACKAGES)' \
+# (-11 MB); it replaces the runtime base's. `-o` keeps make from running
+# npm ci again: COPY gives package.json its checkout's time, which can be
+# newer than the cached npm ci layer made from the same contents.
+RUN make -o node_modules/.package-lock.json daemon 'PACKAGES=$(BUILD_PACKAGES)' \
  && npm prune --omit=dev --no-audit --no-fund \
  && find node_modules dist -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' -o -name '*.md' \) -delete \
  && strip --strip-unneeded build/Release/kubepulse.node \

@@ -34,7 +34,7 @@ t.test('the official node 20 bookworm images by default, as build arguments', as
 
 t.test('the build stage runs the Makefile build with its build packages', async t => {
   const build = stages[0]!.join('\n')
-  t.match(build, /RUN make daemon 'PACKAGES=\$\(BUILD_PACKAGES\)'/)
+  t.match(build, /RUN make -o node_modules\/\.package-lock\.json daemon 'PACKAGES=\$\(BUILD_PACKAGES\)'/)
   t.match(build, /npm prune --omit=dev/)
   const makefile = readFileSync(join(repoRoot, 'Makefile'), 'utf8')
   t.match(makefile, /^build: daemon /m, 'make daemon is make build less the manifests')
