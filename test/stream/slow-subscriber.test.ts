@@ -77,11 +77,16 @@ t.test('a stuck subscriber under a connection storm: bounded, counted, told; oth
   t.comment(`storm: ${storm.connections} connections, ${storm.achieved_rate} conn/s`);
   t.ok(storm.achieved_rate > 2000, `the storm ran (${storm.achieved_rate} conn/s)`);
 
-  // RSS flat: after the first second (history filling, JIT warming) it grows by less than 32 MiB.
+  // RSS flat: after the first second (history filling, JIT warming) it grows
+  // by less than 64 MiB. Since the stream carries the peer's address and
+  // identity (resolved for the reading subscriber), the heap's working set
+  // under this 10k conn/s storm grew 20–41 MiB in three runs before the
+  // collector caught up; a stuck client holding events would grow without
+  // bound (the soak watches the long-run slope).
   const settled = rss.slice(4);
   const growth = Math.max(...settled) - (settled[0] as number);
   t.comment(`daemon RSS MiB during the storm: ${rss.map((x) => x.toFixed(0)).join(' ')}`);
-  t.ok(growth < 32, `daemon RSS stays flat with a stuck subscriber (grew ${growth.toFixed(1)} MiB after the first second)`);
+  t.ok(growth < 64, `daemon RSS stays flat with a stuck subscriber (grew ${growth.toFixed(1)} MiB after the first second)`);
 
   // The reader kept up: wait until it goes quiet.
   while (Date.now() - reader.state.lastDataAt < 1000) await sleep(200);
