@@ -6,9 +6,7 @@
 // itself (kube-*) are left out of the owner check. The API is found as
 // kubectl finds it (src/kube/operator.ts).
 import type { V1Deployment, V1Ingress, V1Namespace } from '@kubernetes/client-node';
-import { KubeApiError } from '../kube/client.js';
-import { operatorKube, type OperatorKube } from '../kube/operator.js';
-import { describeError, SourceError } from '../policy/sources.js';
+import { operatorLister } from '../policy/sources.js';
 import type { Finding } from './audit-findings.js';
 
 export const DEFAULT_OWNER_ANNOTATION = 'owner';
@@ -49,35 +47,11 @@ export function clusterChecks(input: { deployments: V1Deployment[]; ingresses: V
 }
 
 export async function fetchClusterFindings(opts: { kubeconfig?: string | undefined; ownerAnnotation: string; timeoutMs: number }): Promise<Finding[]> {
-  let kube: OperatorKube;
-  try {
-    kube = operatorKube(opts.kubeconfig);
-  } catch (err) {
-    throw new SourceError('kubernetes API', (err as Error).message);
-  }
-  let source = 'kubernetes API';
-  // The clock starts once the kubeconfig is loaded (no network involved before).
-  let signal: AbortSignal | undefined;
-  const list = async <T>(what: string, path: string): Promise<T[]> => {
-    try {
-      return (await kube.client.list(path, {}, (o) => o as T, signal)).items;
-    } catch (err) {
-      if (err instanceof KubeApiError) throw new SourceError(source, `HTTP ${err.message.split('\n')[0]} listing ${what}`);
-      if (signal?.aborted) throw new SourceError(source, `timed out after ${opts.timeoutMs}ms listing ${what}`);
-      throw new SourceError(source, `${describeError(err, opts.timeoutMs)} listing ${what}`);
-    }
-  };
-  try {
-    await kube.client.endpoint.ready();
-  } catch (err) {
-    throw new SourceError(source, (err as Error).message);
-  }
-  source = `kubernetes API ${kube.client.endpoint.server}`;
-  signal = AbortSignal.timeout(opts.timeoutMs);
+  const api = await operatorLister(opts.kubeconfig, opts.timeoutMs);
   const [deployments, ingresses, namespaces] = await Promise.all([
-    list<V1Deployment>('deployments', '/apis/apps/v1/deployments'),
-    list<V1Ingress>('ingresses', '/apis/networking.k8s.io/v1/ingresses'),
-    list<V1Namespace>('namespaces', '/api/v1/namespaces'),
+    api.list('deployments', '/apis/apps/v1/deployments', {}, (o) => o as V1Deployment),
+    api.list('ingresses', '/apis/networking.k8s.io/v1/ingresses', {}, (o) => o as V1Ingress),
+    api.list('namespaces', '/api/v1/namespaces', {}, (o) => o as V1Namespace),
   ]);
   return clusterChecks({ deployments, ingresses, namespaces }, opts.ownerAnnotation);
 }

@@ -4,7 +4,7 @@
 // the reason; nothing here writes anything.
 import { request, type Dispatcher } from 'undici';
 import { FLOW_SERIES_LABELS, PEER_KINDS } from '../api/v1.js';
-import { KubeApiError } from '../kube/client.js';
+import { KubeApiError, type Query } from '../kube/client.js';
 import { operatorKube, type OperatorKube } from '../kube/operator.js';
 import { ContractError, parseFlowsReport, parseSyscallsReport, type Direction, type Flow, type FlowPeer, type FlowsReport, type PeerKind, type Protocol, type SyscallsReport } from './types.js';
 
@@ -248,41 +248,55 @@ export function agentUrlsFromPods(pods: readonly DiscoveredPod[], port: number |
   return { urls, skipped };
 }
 
-/** Lists the agent DaemonSet's pods through the Kubernetes API (kubeconfig or in-cluster, as kubectl finds it). */
-export async function discoverAgents(opts: DiscoveryOptions): Promise<{ urls: string[]; skipped: string[] }> {
+/** The Kubernetes API as an operator's command lists from it: one timeout, every failure a SourceError naming the server. */
+export interface OperatorLister {
+  /** "kubernetes API https://…" */
+  readonly source: string;
+  list<T>(what: string, path: string, query: Query, each: (obj: unknown) => T): Promise<T[]>;
+}
+
+/** Loads the kubeconfig (kubectl's order, src/kube/operator.ts); the clock starts after. */
+export async function operatorLister(kubeconfig: string | undefined, timeoutMs: number): Promise<OperatorLister> {
   let kube: OperatorKube;
   try {
-    kube = operatorKube(opts.kubeconfig);
+    kube = operatorKube(kubeconfig);
+    // Loading the kubeconfig imports @kubernetes/client-node, seconds on a
+    // busy machine, no network involved: not part of the timeout.
+    await kube.client.endpoint.ready();
   } catch (err) {
     throw new SourceError('kubernetes API', (err as Error).message);
   }
-  let source = 'kubernetes API';
-  // The clock starts once the kubeconfig is loaded: loading it imports
-  // @kubernetes/client-node, seconds on a busy machine, no network involved.
-  let signal: AbortSignal | undefined;
-  try {
-    await kube.client.endpoint.ready();
-    source = `kubernetes API ${kube.client.endpoint.server}`;
-    signal = AbortSignal.timeout(opts.timeoutMs);
-    const list = await kube.client.list(
-      `/api/v1/namespaces/${encodeURIComponent(opts.namespace)}/pods`,
-      { labelSelector: opts.labelSelector, timeoutSeconds: Math.max(1, Math.ceil(opts.timeoutMs / 1000)) },
-      (o) => discoveredPod(o as ListedPod),
-      signal,
-    );
-    const pods = list.items;
-    const found = agentUrlsFromPods(pods, opts.port);
-    if (found.urls.length === 0) {
-      const why = pods.length === 0 ? 'no pods' : `no running pods with an IP (${found.skipped.join(', ')})`;
-      throw new SourceError(source, `${why} in namespace ${opts.namespace} match ${opts.labelSelector}`);
-    }
-    return found;
-  } catch (err) {
-    if (err instanceof SourceError) throw err;
-    if (err instanceof KubeApiError) throw new SourceError(source, `HTTP ${oneLine(err.message)} listing pods`);
-    if (signal?.aborted) throw new SourceError(source, `timed out after ${opts.timeoutMs}ms listing pods`);
-    throw new SourceError(source, describeError(err, opts.timeoutMs));
+  const source = `kubernetes API ${kube.client.endpoint.server}`;
+  const signal = AbortSignal.timeout(timeoutMs);
+  return {
+    source,
+    async list<T>(what: string, path: string, query: Query, each: (obj: unknown) => T): Promise<T[]> {
+      try {
+        return (await kube.client.list(path, query, each, signal)).items;
+      } catch (err) {
+        if (err instanceof KubeApiError) throw new SourceError(source, `HTTP ${oneLine(err.message)} listing ${what}`);
+        if (signal.aborted) throw new SourceError(source, `timed out after ${timeoutMs}ms listing ${what}`);
+        throw new SourceError(source, `${describeError(err, timeoutMs)} listing ${what}`);
+      }
+    },
+  };
+}
+
+/** Lists the agent DaemonSet's pods through the Kubernetes API (kubeconfig or in-cluster, as kubectl finds it). */
+export async function discoverAgents(opts: DiscoveryOptions): Promise<{ urls: string[]; skipped: string[] }> {
+  const api = await operatorLister(opts.kubeconfig, opts.timeoutMs);
+  const pods = await api.list(
+    'pods',
+    `/api/v1/namespaces/${encodeURIComponent(opts.namespace)}/pods`,
+    { labelSelector: opts.labelSelector, timeoutSeconds: Math.max(1, Math.ceil(opts.timeoutMs / 1000)) },
+    (o) => discoveredPod(o as ListedPod),
+  );
+  const found = agentUrlsFromPods(pods, opts.port);
+  if (found.urls.length === 0) {
+    const why = pods.length === 0 ? 'no pods' : `no running pods with an IP (${found.skipped.join(', ')})`;
+    throw new SourceError(api.source, `${why} in namespace ${opts.namespace} match ${opts.labelSelector}`);
   }
+  return found;
 }
 
 interface ListedPod {
