@@ -199,11 +199,14 @@ async function oneRun(spec: RunSpec, dnsPort: number): Promise<RunResult> {
     let after: Sample[] = before;
     const grown = (name: string, labels: Record<string, string> = {}): number =>
       sumOf(after, name, { ...host, ...labels }) - sumOf(before, name, { ...host, ...labels });
-    // Until the unanswered query has timed out (2 s) and the TCP results arrived.
+    // Until the unanswered query has timed out (2 s) and the TCP results
+    // asserted below (reset, the dropped SYN's timeout) arrived.
     const deadline = Date.now() + 60_000;
     const settled = (): boolean =>
       (!spec.checks.includes('dns') || grown('kubepulse_dns_responses_total', { rcode: 'timeout' }) >= TRAFFIC.dns.silent) &&
-      (!spec.checks.includes('tcp') || grown('kubepulse_tcp_connections_total', { result: 'reset' }) >= TRAFFIC.reset);
+      (!spec.checks.includes('tcp') ||
+        (grown('kubepulse_tcp_connections_total', { result: 'reset' }) >= TRAFFIC.reset &&
+          grown('kubepulse_tcp_connections_total', { result: 'timeout' }) >= TRAFFIC.timeout));
     do {
       await sleep(500);
       after = await daemon.scrape();
