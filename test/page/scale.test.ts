@@ -90,7 +90,10 @@ t.test('500 workloads and 5,000 edges: first draw ≤ 1 s, refreshes without fre
   t.comment(`CPU by process: ${Object.entries(typesAfter).map(([k, v]) => `${k} ${((v - (typesBefore[k] ?? 0)) * 1000).toFixed(0)} ms`).join(', ')}`);
   t.equal(first.vertices, WORKLOADS + 55, `${first.vertices} vertices drawn`);
   t.equal(first.edges, EDGES, `${first.edges} edges drawn`);
-  t.ok(firstCpu <= (idle() ? 1 : 2.5), `navigation to first complete draw took ${(firstCpu * 1000).toFixed(0)} ms of CPU (≤ ${idle() ? '1' : '2.5, loaded machine,'} s)`);
+  // The target is the wall clock (≤ 1 s, asserted below when the machine is
+  // not overloaded); CPU summed over all of Chromium's processes (browser
+  // start-up included) is the bound that holds at any load.
+  t.ok(firstCpu <= 2.5, `navigation to first complete draw took ${(firstCpu * 1000).toFixed(0)} ms of CPU, all Chromium processes (≤ 2.5 s)`);
   const wall = `first complete draw ${first.atMs.toFixed(0)} ms after navigation, the draw itself ${first.drawMs.toFixed(0)} ms, load average ${loadavg()[0]?.toFixed(1)}`;
   if (idle()) t.ok(first.atMs <= 1000, `${wall} (≤ 1 s)`);
   else t.comment(`${wall} (machine overloaded: not asserted)`);
