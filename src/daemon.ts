@@ -122,7 +122,6 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     config,
     registry,
     pods: metadata.pods,
-    kubernetes: metadata.mode === 'kubernetes',
     policies: policyStore && policySelectionOf(policyStore),
     cgroupfs: kernel.cgroup2,
     log,

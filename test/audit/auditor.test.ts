@@ -6,7 +6,7 @@ import type { V1NetworkPolicy, V1Pod } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { AUDIT_CHECKS } from '../../src/api/audit.js';
 import { Auditor } from '../../src/audit/auditor.js';
-import { NetworkPolicyIndex } from '../../src/audit/network-policies.js';
+import { policySelectionOf } from '../../src/audit/policy-selection.js';
 import type { ContainerRuntimeFacts, ScanResult } from '../../src/audit/runtime.js';
 import { createLogger } from '../../src/log.js';
 import { PodIndex } from '../../src/metadata/pod-index.js';
@@ -27,7 +27,10 @@ function pod(namespace: string, name: string, privileged: boolean, annotations: 
 t.test('series follow the pods', async (t) => {
   const registry = new Registry();
   const pods = new PodIndex();
-  const policies = new NetworkPolicyIndex();
+  // The drift's policy store as the audit sees it: nothing listed yet.
+  let listed: V1NetworkPolicy[] | undefined;
+  const changed: Array<() => void> = [];
+  const policies = policySelectionOf({ all: () => listed ?? [], isSynced: () => listed !== undefined, onChange: (l) => changed.push(l) });
   let runtime = new Map<string, ContainerRuntimeFacts>();
   const auditor = new Auditor({
     node: 'n1',
@@ -56,7 +59,9 @@ t.test('series follow the pods', async (t) => {
   t.same(await series(), ['shop/web/c/privilege_escalation/medium', 'shop/web/c/privileged/high'], 'policies not listed yet: no_network_policy not claimed; kube-system exempt');
   t.same(await podsGauge(), ['shop=2']);
 
-  policies.replace([{ metadata: { namespace: 'shop', name: 'db-only' }, spec: { podSelector: { matchLabels: { app: 'db' } } } } as V1NetworkPolicy]);
+  listed = [{ metadata: { namespace: 'shop', name: 'db-only' }, spec: { podSelector: { matchLabels: { app: 'db' } } } } as V1NetworkPolicy];
+  for (const l of changed) l();
+  await new Promise(setImmediate);
   t.same(await series(), ['shop/web//no_network_policy/medium', 'shop/web/c/privilege_escalation/medium', 'shop/web/c/privileged/high'], 'a policy change re-evaluates');
 
   runtime = new Map([[ID, { processes: 1, root: { pid: 7, command: 'nginx' } }]]);

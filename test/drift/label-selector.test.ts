@@ -1,10 +1,11 @@
 // Label selectors with apimachinery's semantics.
 import t from 'tap';
-import { selectorMatches, type LabelSelector } from '../../src/audit/selector.js';
+import type { V1LabelSelector } from '@kubernetes/client-node';
+import { selectorMatches } from '../../src/drift/label-selector.js';
 
 t.test('selectorMatches', async (t) => {
   const labels = { app: 'web', tier: 'front' };
-  const cases: Array<[string, LabelSelector | undefined, boolean]> = [
+  const cases: Array<[string, V1LabelSelector | undefined, boolean]> = [
     ['absent selector: everything', undefined, true],
     ['empty selector: everything', {}, true],
     ['matchLabels equal', { matchLabels: { app: 'web' } }, true],
