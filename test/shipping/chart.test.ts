@@ -93,6 +93,7 @@ t.test('values reach the DaemonSet and Service', async t => {
       priorityClassName: 'system-node-critical',
       resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
       tracefsPath: '/sys/kernel/debug',
+      kubeletSeccompPath: '/var/lib/k0s/kubelet/seccomp',
       podAnnotations: { 'example.com/a': 'b' },
       audit: { checks: '-image_tag', exemptNamespaces: ['kube-system', 'batch'], allowedRegistries: ['ghcr.io/acme', 'registry.k8s.io'], ignoreOwnChecks: ['host_path', 'runs_as_root'] },
     },
@@ -109,6 +110,7 @@ t.test('values reach the DaemonSet and Service', async t => {
     'log-level': 'debug',
     'path.procfs': '/host/proc',
     'path.cgroupfs': '/host/sys/fs/cgroup',
+    'path.seccomp': '/host/var/lib/k0s/kubelet/seccomp',
     'ring-buffer-bytes': '16777216',
     'dns-timeout': '2s',
     'dns-max-domains': '200',
@@ -123,6 +125,8 @@ t.test('values reach the DaemonSet and Service', async t => {
   t.equal(pod.priorityClassName, 'system-node-critical')
   t.same(c.resources, { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } })
   t.equal(pod.volumes?.find(v => v.name === 'tracefs')?.hostPath?.path, '/sys/kernel/debug')
+  t.same(pod.volumes?.find(v => v.name === 'kubelet-seccomp')?.hostPath, { path: '/var/lib/k0s/kubelet/seccomp', type: 'DirectoryOrCreate' }, 'a kubelet with another root')
+  t.same(c.volumeMounts?.find(m => m.name === 'kubelet-seccomp'), { name: 'kubelet-seccomp', mountPath: '/host/var/lib/k0s/kubelet/seccomp', readOnly: true })
   t.equal(c.volumeMounts?.find(m => m.name === 'tracefs')?.mountPath, '/sys/kernel/debug')
   t.same(ds.spec?.template.metadata?.annotations, { 'kubepulse.io/audit-ignore': 'host_path,runs_as_root', 'example.com/a': 'b' })
   checkServiceFits(t, one<IService>(objects, 'Service'), ds)

@@ -1,33 +1,10 @@
 // What the shipping files rely on from the daemon: its flags and metric names
 // (fixed in issue 5's brief). Tests check manifests, chart, rules and
 // dashboards against these lists so a typo cannot ship.
+import { FLAGS } from '../../src/config.js'
 
-/** Long flags of `kubepulse run`, without the leading dashes. */
-export const daemonFlags = new Set([
-  'port',
-  'listen-address',
-  'node-name',
-  'log-level',
-  'ring-buffer-bytes',
-  'path.procfs',
-  'path.sysfs',
-  'path.cgroupfs',
-  'attach',
-  'dns-ports',
-  'dns-timeout',
-  'dns-max-domains',
-  'cluster-domain',
-  'kubeconfig',
-  'metadata-cache-ttl',
-  'auth',
-  'auth.cache-ttl',
-  'auth.denied-cache-ttl',
-  'bpf-object-dir',
-  'audit.checks',
-  'audit.exempt-namespaces',
-  'audit.allowed-registries',
-  'audit.interval',
-])
+/** Long flags of `kubepulse run`, without the leading dashes: the daemon's own table. */
+export const daemonFlags: ReadonlySet<string> = new Set(FLAGS.map(f => f.name))
 
 export const daemonSubcommands = new Set(['run', 'check'])
 

@@ -81,6 +81,7 @@ interface Cluster {
 /** The podman command that runs the image as the DaemonSet, with the given capabilities (default: the manifest's). */
 function launchArgs(cluster: Cluster, name: string, capabilities?: readonly string[]): string[] {
   const run = podRun(daemonSet, { nodeName: NODE, ...(capabilities ? { capabilities } : {}) })
+  for (const dir of run.hostDirs) mkdirSync(dir, { recursive: true })
   // The port the kernel picks (host network, other daemons may hold 9090), loopback only.
   const args = run.args.map(a => (a.startsWith('--port=') ? '--port=0' : a))
   args.push('--listen-address=127.0.0.1')

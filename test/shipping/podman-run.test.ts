@@ -30,7 +30,9 @@ t.test("deployments/' DaemonSet as podman run flags", async t => {
     '/sys/fs/cgroup:/host/sys/fs/cgroup:ro',
     '/sys/kernel/btf:/sys/kernel/btf:ro',
     '/sys/kernel/tracing:/sys/kernel/tracing:ro',
+    '/var/lib/kubelet/seccomp:/host/var/lib/kubelet/seccomp:ro',
   ])
+  t.same(run.hostDirs, ['/var/lib/kubelet/seccomp'], 'made before the run, as the kubelet makes it')
   t.same(values(run.flags, '--mount'), [`type=tmpfs,destination=/tmp,tmpfs-size=${16 * 2 ** 20}`])
   t.same(values(run.flags, '--memory'), [String(512 * 2 ** 20)])
   t.same(values(run.flags, '--cpus'), ['1'])

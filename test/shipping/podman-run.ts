@@ -27,6 +27,8 @@ export interface PodRun {
   args: string[]
   /** The manifest's capabilities.add. */
   capabilities: string[]
+  /** hostPath directories of type DirectoryOrCreate: the caller makes them, as the kubelet would. */
+  hostDirs: string[]
 }
 
 const KNOWN_CONTAINER_SECURITY = new Set([
@@ -81,12 +83,17 @@ export function podRun(ds: IDaemonSet, options: PodRunOptions): PodRun {
   if (drop[0] === 'ALL') flags.push('--cap-drop', 'all')
   for (const cap of options.capabilities ?? manifestCaps) flags.push('--cap-add', `CAP_${cap}`)
 
+  const hostDirs: string[] = []
   const volumes = new Map((pod.volumes ?? []).map(v => [v.name, v]))
   for (const m of c.volumeMounts ?? []) {
     const v = volumes.get(m.name)
     if (!v) throw new Error(`volumeMount ${m.name} has no volume`)
     if (m.subPath || m.mountPropagation) throw new Error(`volumeMount ${m.name}: subPath/mountPropagation are not carried over`)
-    if (v.hostPath) flags.push('--volume', `${v.hostPath.path}:${m.mountPath}:${m.readOnly ? 'ro' : 'rw'}`)
+    if (v.hostPath) {
+      flags.push('--volume', `${v.hostPath.path}:${m.mountPath}:${m.readOnly ? 'ro' : 'rw'}`)
+      // The kubelet creates these before the container starts; podman does not.
+      if (v.hostPath.type === 'DirectoryOrCreate') hostDirs.push(v.hostPath.path)
+    }
     else if (v.emptyDir) {
       const size = v.emptyDir.sizeLimit === undefined ? '' : `,tmpfs-size=${memoryBytes(v.emptyDir.sizeLimit)}`
       flags.push('--mount', `type=tmpfs,destination=${m.mountPath}${size}`)
@@ -103,5 +110,5 @@ export function podRun(ds: IDaemonSet, options: PodRunOptions): PodRun {
     else throw new Error(`env ${e.name}: only values and spec.nodeName are carried over`)
   }
   if (c.command?.length) throw new Error('container command overrides the image entrypoint: carry it over')
-  return { flags, args: [...(c.args ?? [])], capabilities: manifestCaps }
+  return { flags, args: [...(c.args ?? [])], capabilities: manifestCaps, hostDirs }
 }
