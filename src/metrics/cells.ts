@@ -50,6 +50,18 @@ abstract class Family<L extends string, C> {
     this.cells.delete(this.key(labels as Labels<L>));
   }
 
+  /** Removes the cells of one pod (the PodReaper), without building any value. */
+  removePod(namespace: string, pod: string): number {
+    let removed = 0;
+    for (const [key, { labels }] of this.cells) {
+      const l = labels as Record<string, string>;
+      if (l.namespace !== namespace || l.pod !== pod) continue;
+      this.cells.delete(key);
+      removed++;
+    }
+    return removed;
+  }
+
   reset(): void {
     this.cells.clear();
   }

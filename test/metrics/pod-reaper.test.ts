@@ -1,5 +1,6 @@
 import t from 'tap';
-import { Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { CounterFamily } from '../../src/metrics/cells.js';
 import { EventStream } from '../../src/bpf/event-stream.js';
 import { createLogger } from '../../src/log.js';
 import type { PodIdentity, Resolver } from '../../src/metadata/resolver.js';
@@ -49,3 +50,26 @@ t.test('podGone waits for the grace period', async (t) => {
 function view(b: Buffer): [DataView, number, number] {
   return [new DataView(b.buffer, b.byteOffset, b.length), 0, b.length];
 }
+
+t.test('reaping reads no metric through get(): no collect callback runs, no value is built', async (t) => {
+  const registry = new Registry();
+  let collects = 0;
+  const labelNames = ['namespace', 'pod', 'peer'] as const;
+  const flows = new Counter({ name: 'x_flows_total', help: 'h', labelNames, registers: [registry], collect: () => void collects++ });
+  const latency = new Histogram({ name: 'x_latency_seconds', help: 'h', labelNames, buckets: [0.1, 1], registers: [registry] });
+  const family = new CounterFamily({ name: 'x_events_total', help: 'h', labelNames, registry });
+  for (const p of ['web-a', 'web-b']) {
+    flows.inc({ namespace: 'shop', pod: p, peer: '1' });
+    flows.inc({ namespace: 'shop', pod: p, peer: '2' });
+    latency.observe({ namespace: 'shop', pod: p, peer: '1' }, 0.5);
+    family.cell({ namespace: 'shop', pod: p, peer: '1' }).value++;
+  }
+  const reaper = new PodReaper(registry, 10, [], createLogger('error'));
+  t.equal(await reaper.reap('shop', 'web-a'), 4, 'two flow series, one histogram, one family cell');
+  t.equal(collects, 0, 'the collect callback did not run');
+  const m = parseMetrics(await registry.metrics());
+  t.equal(m.filter((s) => s.labels.pod === 'web-a').length, 0, 'no series of web-a');
+  t.equal(m.filter((s) => s.labels.pod === 'web-b' && s.name === 'x_flows_total').length, 2, 'web-b keeps its flows');
+  t.ok(m.some((s) => s.labels.pod === 'web-b' && s.name === 'x_events_total'), 'and its family cell');
+  reaper.stop();
+});
