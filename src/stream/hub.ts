@@ -9,9 +9,10 @@
 // JSON is made only for subscribers the event passed, in the writer; a TCP
 // event's peer is formatted and resolved (src/peers) only then, or when a
 // subscriber's peer filter asks, never for an event no one wants. TCP
-// events, the most frequent, are kept without any allocation while no one
-// subscribes: their fields go into typed-array columns of the ring and
-// become records only when a client asks for the history.
+// events, the most frequent, are kept in the ring without any allocation:
+// their fields go into typed-array columns and become records only when a
+// client asks for the history (a live subscriber gets a record of its own,
+// short-lived: see publishTcp).
 //
 // A slow subscriber never holds the daemon: each has a bounded queue of
 // records and a bounded number of bytes written but not yet taken by its
@@ -110,6 +111,10 @@ export class EventHub {
       this.next = (this.next + 1) % this.historySize;
       if (this.stored < this.historySize) this.stored++;
     }
+    this.fanOut(r);
+  }
+
+  private fanOut(r: StreamRecord): void {
     for (const s of this.subscribers) {
       if (!s.query.matches(r)) continue;
       // One ring-buffer batch can hold more events than a queue: a client
@@ -131,30 +136,39 @@ export class EventHub {
 
   /**
    * A TCP event (result: enum kp_tcp_result; the peer's address as AF_INET or
-   * AF_INET6 and four network-order words); with no subscriber, stored
-   * without allocating, its peer neither formatted nor resolved.
+   * AF_INET6 and four network-order words). The history keeps it in the
+   * columns, without allocating, its peer neither formatted nor resolved;
+   * subscribers get a record of it that nothing else holds. Were the ring to
+   * hold that record (and its JSON, made for the subscribers), every TCP
+   * event would outlive two scavenges while the ring goes round (10,000
+   * events: under a second at the soak's rate) and be promoted to the old
+   * generation, to die there: ~7 MB/s of old-space garbage with one live
+   * subscriber, which V8 let grow to ~250 MiB of heap between major GCs.
    */
   publishTcp(timeMs: number, id: PodIdentity, result: number, seconds: number, peerPort: number, family: number, a0: number, a1: number, a2: number, a3: number): void {
-    if (this.subscribers.size > 0 || this.historySize === 0) {
-      this.publish(new TcpRecord(timeMs, id, TCP_RESULTS[result] ?? 'error', seconds, peerPort, family, a0, a1, a2, a3, this.peers));
-      return;
-    }
-    const i = this.next;
     this.published++;
-    this.ring[i] = undefined;
-    this.col.seq[i] = ++this.seq;
-    this.col.timeMs[i] = timeMs;
-    this.col.seconds[i] = seconds;
-    this.col.port[i] = peerPort;
-    this.col.result[i] = result;
-    this.col.family[i] = family;
-    this.col.addr[4 * i] = a0;
-    this.col.addr[4 * i + 1] = a1;
-    this.col.addr[4 * i + 2] = a2;
-    this.col.addr[4 * i + 3] = a3;
-    this.col.id[i] = id;
-    this.next = (i + 1) % this.historySize;
-    if (this.stored < this.historySize) this.stored++;
+    const seq = ++this.seq;
+    if (this.historySize > 0) {
+      const i = this.next;
+      this.ring[i] = undefined;
+      this.col.seq[i] = seq;
+      this.col.timeMs[i] = timeMs;
+      this.col.seconds[i] = seconds;
+      this.col.port[i] = peerPort;
+      this.col.result[i] = result;
+      this.col.family[i] = family;
+      this.col.addr[4 * i] = a0;
+      this.col.addr[4 * i + 1] = a1;
+      this.col.addr[4 * i + 2] = a2;
+      this.col.addr[4 * i + 3] = a3;
+      this.col.id[i] = id;
+      this.next = (i + 1) % this.historySize;
+      if (this.stored < this.historySize) this.stored++;
+    }
+    if (this.subscribers.size === 0) return;
+    const r = new TcpRecord(timeMs, id, TCP_RESULTS[result] ?? 'error', seconds, peerPort, family, a0, a1, a2, a3, this.peers);
+    r.seq = seq;
+    this.fanOut(r);
   }
 
   /** The record at a ring slot, made from the columns (once) when it was stored as one. */

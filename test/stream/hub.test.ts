@@ -2,6 +2,8 @@
 // bounded per subscriber with drops counted and reported, and no JSON made
 // for subscribers an event does not match.
 import t from 'tap';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Registry } from 'prom-client';
 import { parseStreamQuery } from '../../src/stream/filter.js';
 import { EventHub, type SubscriberSink } from '../../src/stream/hub.js';
@@ -130,4 +132,22 @@ t.test('a TCP peer is resolved only for an event a subscriber wants, once for al
   t.match(recordJson(replay[0]!, 'n'), { peer: '10.244.1.7:8080', peer_kind: 'pod', peer_pod: 'cart-1' });
   t.match(recordJson(replay.at(-1)!, 'n'), { peer: '192.0.2.9:8080', peer_kind: 'external' });
   t.notOk('peer_namespace' in recordJson(replay.at(-1)!, 'n'), 'an external peer has no namespace');
+});
+
+t.test('a TCP event sent to a subscriber is not held by the history: it dies young instead of being promoted to the old generation', async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const hub = new EventHub({ node: 'n', historySize: 100, queueSize: 100 });
+  const s = sink();
+  hub.subscribe(q(''), s);
+  hub.publishTcp(1000, id, 1, 0.001, 80, ...addressWords('10.0.0.7'));
+  await tick();
+  t.equal(s.got.length, 1, 'the subscriber got it');
+  t.equal(s.got[0]!.seq, 1);
+  const sent = new WeakRef(s.got[0]!);
+  s.got.length = 0;
+  await tick();
+  gc();
+  t.equal(sent.deref(), undefined, 'collected: only the subscriber held it');
+  t.same(hub.history(q('last=10')).map((r) => [r.seq, r.timeMs, (r as TcpRecord).peerAddress]), [[1, 1000, '10.0.0.7']], 'the history still has it, from the columns, same sequence number');
 });
