@@ -51,6 +51,17 @@ export function writeReport(dir) {
   const after = samples.filter((s) => s.t >= run.warmupS);
   const fit = slope(after.map((s) => [s.t, s.rssMiB]));
   const rssPer10Min = fit.slope * 600;
+  // Shown beside it, not a criterion: the slope once churn is steady (pods
+  // alive and series in grace constant: a lifetime and a grace period after
+  // churn starts) until it ends, and the V8 heap over the same window — the
+  // step from no churn to steady churn is in the criterion's window, a leak
+  // would be in both.
+  const steadyFrom = run.warmupS + (run.podLifetimeS ?? 0) + (run.graceS ?? 0);
+  const steadyTo = run.warmupS + run.churnS;
+  const steady = samples.filter((s) => s.t >= steadyFrom && s.t <= steadyTo);
+  const steadyFit = (key) => (steady.length >= 3 && steady.every((s) => typeof s[key] === 'number') ? slope(steady.map((s) => [s.t, s[key]])).slope * 600 : undefined);
+  const steadyRss = steadyFit('rssMiB');
+  const steadyHeap = steadyFit('heapUsedMiB');
 
   // Series back to the baseline.
   const baseline = run.baseline ?? { series: NaN, families: {} };
@@ -99,10 +110,16 @@ export function writeReport(dir) {
   const plot = (file, spec) => writeFileSync(join(dir, file), lineChart({ xLabel: 'minutes', bands, ...spec }));
   const pts = (key, scale = 1) => samples.map((s) => [min(s), s[key] * scale]);
   plot('rss.png', {
-    title: 'Daemon RSS (MiB)',
+    title: 'Daemon RSS, V8 heap (MiB)',
     lines: [
       { name: 'RSS', color: BLUE, points: pts('rssMiB') },
       { name: `fit after warm-up: ${round(rssPer10Min, 2)} MiB/10 min`, color: RED, points: [run.warmupS, last.t].map((t) => [t / 60, fit.intercept + fit.slope * t]), width: 1 },
+      ...(samples.some((s) => s.heapTotalMiB !== undefined)
+        ? [
+            { name: 'heap', color: GREY, points: samples.filter((s) => s.heapTotalMiB !== undefined).map((s) => [min(s), s.heapTotalMiB]), width: 1 },
+            { name: 'used', color: PURPLE, points: samples.filter((s) => s.heapUsedMiB !== undefined).map((s) => [min(s), s.heapUsedMiB]), width: 1 },
+          ]
+        : []),
     ],
   });
   plot('cpu.png', {
@@ -156,12 +173,14 @@ export function writeReport(dir) {
     `# Soak ${pass ? 'PASS' : 'FAIL'} — ${run.started} (${round(run.seconds / 60)} min)`,
     '',
     `Commit ${run.commit}, kernel ${run.kernel}, ${run.cpus} CPUs shared with other work, Node ${run.node}.`,
-    `Daemon: \`kubepulse ${run.daemonArgs.join(' ')}\`.`,
+    `Daemon: \`kubepulse ${run.daemonArgs.join(' ')}\`, NODE_OPTIONS=\`${run.nodeOptions ?? ''}\`.`,
     '',
     `Load: tcp-storm ${run.tcpRate} conn/s target, achieved ${round(storm.achieved_rate ?? NaN)} conn/s (${storm.connections ?? '?'} connections); ` +
       `dns-load ${run.dnsRate} q/s target, achieved ${round(dnsLoad.achieved_qps ?? NaN)} q/s, rcodes ${JSON.stringify(dnsLoad.rcodes ?? {})}, ${dnsLoad.unanswered ?? '?'} unanswered; ` +
       `${run.churnCreated} pods created and ${run.churnDeleted} deleted (${run.pods} planned, ${run.podLifetimeS} s each, a process in each), a scrape every ${run.scrapeEveryS} s, one live subscriber (${last.subscribed ?? 0} events received, ${last.subscriberReconnects ?? 0} reconnects).`,
     `Phases: warm-up ${run.warmupS} s, churn ${run.churnS} s, tail ${run.tailS} s (series grace ${run.graceS} s).`,
+    `Steady churn (${steadyFrom}–${steadyTo} s: pods alive and series in grace constant), for diagnosis, not a criterion: RSS slope ${steadyRss === undefined ? '–' : round(steadyRss, 2)} MiB / 10 min, V8 heap used slope ${steadyHeap === undefined ? '–' : round(steadyHeap, 2)} MiB / 10 min` +
+      `${steady.length > 0 && steady[0].heapTotalMiB !== undefined ? `; heap total median ${round(median(steady.map((s) => s.heapTotalMiB)))} MiB, RSS median ${round(median(steady.map((s) => s.rssMiB)))} MiB` : ''}.`,
     `Counted by the daemon for the load pod: ${last.loadTcp ?? 0} TCP connection events, ${last.loadDns ?? 0} DNS queries; for the churned pods: ${last.churnTcp ?? 0} and ${last.churnDns ?? 0}.`,
     '',
     `Machine: load average median ${round(median(loads))}, max ${round(Math.max(...loads))}; all-CPU busy median ${round(median(busy))} %, max ${round(Math.max(...busy))} %; ` +

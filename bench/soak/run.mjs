@@ -42,6 +42,8 @@ const { values: opt } = parseArgs({
     'tcp-rate': { type: 'string', default: '5000' },
     'dns-rate': { type: 'string', default: '1000' },
     'scrape-interval': { type: 'string', default: '5' },
+    // The daemon runs as the image runs it: the Dockerfile's NODE_OPTIONS.
+    'node-args': { type: 'string', default: '--max-semi-space-size=2' },
     out: { type: 'string', default: join(ROOT, 'build', 'soak') },
   },
 });
@@ -212,6 +214,8 @@ function digest(body) {
     else if (name === 'kubepulse_events_dropped_total') key('dropped');
     else if (name === 'kubepulse_stream_dropped_total') key('streamDropped');
     else if (name === 'kubepulse_ready') key('ready');
+    else if (name === 'nodejs_heap_size_used_bytes') sums.heapUsedMiB = Math.round((value / 2 ** 20) * 100) / 100;
+    else if (name === 'nodejs_heap_size_total_bytes') sums.heapTotalMiB = Math.round((value / 2 ** 20) * 100) / 100;
     else if (name === 'kubepulse_tcp_connections_total' && line.includes(`namespace="${LOAD_NS}"`)) key('loadTcp');
     else if (name === 'kubepulse_dns_queries_total' && line.includes(`namespace="${LOAD_NS}"`)) key('loadDns');
     else if (name === 'kubepulse_dns_responses_total' && line.includes(`namespace="${LOAD_NS}"`) && !line.includes('rcode="NOERROR"')) key('loadDnsFailed');
@@ -264,7 +268,7 @@ mkdirSync(loadDirs.container, { recursive: true });
 
 // The daemon.
 const daemonArgs = ['--port', '0', '--listen-address', '127.0.0.1', '--kubeconfig', kubeconfig, '--node-name', NODE, '--dns-ports', String(dnsPort), '--series-grace', `${GRACE}s`, '--log-level', 'info'];
-const daemon = track(spawn(process.execPath, [join(ROOT, 'dist/cmd/kubepulse.js'), ...daemonArgs], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } }));
+const daemon = track(spawn(process.execPath, [join(ROOT, 'dist/cmd/kubepulse.js'), ...daemonArgs], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: opt['node-args'] } }));
 cleanups.push(async () => {
   if (daemon.exitCode === null && daemon.signalCode === null) {
     daemon.kill('SIGTERM');
@@ -464,6 +468,7 @@ const run = {
   dnsRate: DNS_RATE,
   scrapeEveryS: SCRAPE_EVERY,
   daemonArgs,
+  nodeOptions: opt['node-args'],
   daemonExit,
   churnCreated: churn.created,
   churnDeleted: churn.deleted,
