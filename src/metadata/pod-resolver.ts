@@ -19,7 +19,10 @@
 // move to another (host counters would go down), and because holding keeps
 // a DNS query ahead of its response. A UID still unknown after holdMs (a
 // pod of another kubelet, a watch that is down) resolves without waiting,
-// counted as unattributed{reason="pod_unknown"}.
+// counted as unattributed{reason="pod_unknown"}. The hold does not depend on
+// who asked first: a "pod unknown" answer cached by a reader outside a
+// dispatch (flows and syscalls are read from kernel maps, not held) does not
+// spare an event its hold.
 //
 // Every answer is cached, negative ones with a short TTL, so a flood of events
 // from unknown processes costs at most one /proc read per process per TTL and
@@ -111,6 +114,12 @@ export class PodResolver implements Resolver {
   resolve(tgid: number, cgroupId: number): PodIdentity {
     const hit = this.cache.get(this.usesCgroupId(cgroupId) ? cgroupId : pidKey(tgid));
     if (hit !== undefined) {
+      // "Pod not known yet" may have been cached by a resolution outside any
+      // dispatch (the flows map read at scrape time, or each second by the
+      // live stream's flow ticker): an event still gets its hold. Else a map
+      // read landing between a new pod's first event and the pod's arrival
+      // ended that event's hold at once, labelling it like the host.
+      if (hit.unattributed === 'pod_unknown' && this.holdMs > 0 && holdable() && this.mayHold(hit.podUid)) throw HOLD_FOR_POD;
       // An uninformed "host" for a cgroup gets one second look when an event brings a PID.
       if (!(tgid > 0 && this.unseen.size !== 0 && hit === UNKNOWN_CGROUP && this.unseen.delete(cgroupId))) return hit;
       this.cache.misses++;

@@ -318,6 +318,69 @@ t.test('a pod the watch has not delivered: held inside a dispatch for holdMs fro
   t.same(withHolding(true, () => resolver.resolve(0, id2)), { ...HOST_IDENTITY, podUid: other, unattributed: 'pod_unknown' }, 'after holdMs: no more waiting, counted as pod_unknown');
 });
 
+t.test("a reader outside a dispatch (the flows map's, at scrape time or by the live stream's ticker) does not end a held event's hold", async (t) => {
+  // The regression of the late-pod e2e case: the flow ticker read the flows
+  // map once a second, resolved the new pod's cgroup outside any dispatch and
+  // cached "pod unknown"; the held event's next retry took that answer from
+  // the cache and was counted as the host, 37 ms before its pod arrived.
+  const { EventStream } = await import('../../src/bpf/event-stream.js');
+  const { frame } = await import('../support/batches.js');
+  const f = fixture(t);
+  const clock = f.clock;
+  const resolver = new PodResolver({ procfs: f.procfs, cgroups: f.cgroups, pods: f.pods, cache: f.cache, holdMs: 1000, now: () => clock.now, log: SILENT_LOGGER });
+  const uid = randomUUID();
+  const path = podPath(uid, randomContainerId());
+  const id = f.mkCgroup(path);
+  f.cgroups.useBirths({ pathOf: (i) => (i === id ? path : undefined) });
+
+  const handed: string[] = [];
+  const stream = new EventStream(
+    new Map([
+      [
+        1,
+        (v: DataView, at: number) => {
+          const identity = resolver.resolve(0, Number(v.getBigUint64(at + 8, true)));
+          handed.push(identity.pod === '' ? `unattributed:${identity.unattributed}` : identity.pod);
+        },
+      ],
+    ]),
+    { retryMs: 1, now: () => clock.now },
+  );
+  t.teardown(() => stream.stop());
+  const event = Buffer.alloc(16);
+  event.writeUInt32LE(1, 0);
+  event.writeUInt32LE(16, 4);
+  event.writeBigUInt64LE(BigInt(id), 8);
+  const retries = () => new Promise((r) => setTimeout(r, 10));
+
+  stream.dispatch(frame([event]));
+  t.same(handed, [], 'the event of a pod the watch has not delivered is held');
+  clock.now += 300;
+  t.same(resolver.resolve(0, id), { ...HOST_IDENTITY, podUid: uid, unattributed: 'pod_unknown' }, 'a map read meanwhile is answered at once (it cannot wait)');
+  await retries();
+  t.same(handed, [], 'and the held event stays held: its retry does not take that answer from the cache');
+  clock.now += 300;
+  f.pods.upsert(makePod({ name: 'late-0', uid, containers: {} }));
+  await retries();
+  t.same(handed, ['late-0'], 'the pod arrives within the bound: the event is attributed to it');
+
+  // Past the bound, the cached answer stands: no second wait for a pod that never comes.
+  const other = randomUUID();
+  const otherPath = podPath(other, randomContainerId());
+  const otherId = f.mkCgroup(otherPath);
+  f.cgroups.useBirths({ pathOf: (i) => (i === otherId ? otherPath : i === id ? path : undefined) });
+  const otherEvent = Buffer.from(event);
+  otherEvent.writeBigUInt64LE(BigInt(otherId), 8);
+  stream.dispatch(frame([otherEvent]));
+  resolver.resolve(0, otherId);
+  clock.now += 1000;
+  await retries();
+  t.same(handed, ['late-0', 'unattributed:pod_unknown'], 'a pod still unknown after holdMs: unattributed');
+  stream.dispatch(frame([otherEvent]));
+  t.same(handed, ['late-0', 'unattributed:pod_unknown', 'unattributed:pod_unknown'], 'and its later events are not held again');
+  t.equal(stream.heldBatches, 0);
+});
+
 t.test("a static pod: its cgroups name the kubelet's UID (the config hash), the API its mirror pod", async (t) => {
   const f = fixture(t);
   const hash = 'f3a1c9e07d2b4c6a8e5f1b3d7c9a2e4f'; // 32 hex, no dashes, as the kubelet names static pods
