@@ -20,9 +20,11 @@
 // a DNS query ahead of its response. A UID still unknown after holdMs (a
 // pod of another kubelet, a watch that is down) resolves without waiting,
 // counted as unattributed{reason="pod_unknown"}. The hold does not depend on
-// who asked first: a "pod unknown" answer cached by a reader outside a
-// dispatch (flows and syscalls are read from kernel maps, not held) does not
-// spare an event its hold.
+// who asked first: readers outside a dispatch (flows and syscalls are read
+// from kernel maps, at scrape time and by the live stream's flow ticker each
+// second) get "pod unknown" at once, but it is cached only once no event may
+// wait for that pod any more -- a cached answer is what a held event's next
+// retry would take, ending its hold before the pod arrived.
 //
 // Every answer is cached, negative ones with a short TTL, so a flood of events
 // from unknown processes costs at most one /proc read per process per TTL and
@@ -114,12 +116,6 @@ export class PodResolver implements Resolver {
   resolve(tgid: number, cgroupId: number): PodIdentity {
     const hit = this.cache.get(this.usesCgroupId(cgroupId) ? cgroupId : pidKey(tgid));
     if (hit !== undefined) {
-      // "Pod not known yet" may have been cached by a resolution outside any
-      // dispatch (the flows map read at scrape time, or each second by the
-      // live stream's flow ticker): an event still gets its hold. Else a map
-      // read landing between a new pod's first event and the pod's arrival
-      // ended that event's hold at once, labelling it like the host.
-      if (hit.unattributed === 'pod_unknown' && this.holdMs > 0 && holdable() && this.mayHold(hit.podUid)) throw HOLD_FOR_POD;
       // An uninformed "host" for a cgroup gets one second look when an event brings a PID.
       if (!(tgid > 0 && this.unseen.size !== 0 && hit === UNKNOWN_CGROUP && this.unseen.delete(cgroupId))) return hit;
       this.cache.misses++;
@@ -221,8 +217,17 @@ export class PodResolver implements Resolver {
     // Not cached while held: the retry must ask again.
     if (this.holdMs > 0 && holdable() && this.mayHold(info.podUid)) throw HOLD_FOR_POD;
     const unknown = this.unknownPod(info.podUid);
+    // Outside a dispatch, while events of this pod may still be held: not
+    // cached (see above). Asked again, it costs a lookup in the cgroup index.
+    if (this.holdMs > 0 && !holdable() && !this.holdOver(info.podUid)) return unknown;
     this.cache.set(key, unknown, info.podUid, this.negativeTtlMs);
     return unknown;
+  }
+
+  /** Whether events of this pod UID were held once and may not be any more (its bound has passed). */
+  private holdOver(podUid: string): boolean {
+    const first = this.firstSeenUnknown.get(podUid);
+    return first !== undefined && this.now() - first >= this.holdMs;
   }
 
   /** True while a pod UID unknown to the watch is younger than holdMs (from its first sighting). */
