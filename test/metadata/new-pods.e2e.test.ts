@@ -240,11 +240,11 @@ t.test('short-lived pods keep their first events', skip, async (t) => {
   const heldBefore = of('kubepulse_events_held_total');
   const late = await launch('job-late', 3, 100, 300);
   const lateCounts = await settle(late);
-  // A known regression since this session's merges (0–2 of 3 attributed in
-  // 3 of 5 runs): reported as todo until it is found, not hidden.
-  const lateRegression = { todo: 'regressed: held events of a pod whose object comes 300 ms late are partly lost' };
-  t.equal(lateCounts.tcp, 3, `pod object 300 ms late: connects attributed ${lateCounts.tcp}/3`, lateRegression);
-  t.equal(lateCounts.dns, 3, `pod object 300 ms late: DNS queries attributed ${lateCounts.dns}/3`, lateRegression);
+  // Their cgroups are in the flows map too, read each second by the live
+  // stream's flow ticker outside any hold: its "pod unknown" answer must not
+  // release the held events (it did, in about half the runs).
+  t.equal(lateCounts.tcp, 3, `pod object 300 ms late: connects attributed ${lateCounts.tcp}/3`);
+  t.equal(lateCounts.dns, 3, `pod object 300 ms late: DNS queries attributed ${lateCounts.dns}/3`);
   t.ok(of('kubepulse_events_held_total') > heldBefore, `they were held for the pod (events_held_total ${heldBefore} → ${of('kubepulse_events_held_total')})`);
 
   // ── a pod the API never serves (another kubelet's): not the host's, counted as unattributed ──
