@@ -11,6 +11,11 @@
 // Holding is only possible inside EventStream.dispatch, which turns it on
 // for the duration; everywhere else (scrape-time readers of kernel maps,
 // tests, the bench) holdable() is false and the resolver answers at once.
+//
+// The stream also says how long the record being handled has already waited
+// in user space (waitedMs): a record can queue behind another one's hold, and
+// a bound on holding ("at most 1 s per pod") must count that wait, or holds
+// of several pods queued one behind the other would add up.
 
 /** Thrown by a handler (through the resolver) to ask for its record to be held. */
 export class EventHold {
@@ -18,19 +23,28 @@ export class EventHold {
 }
 
 let holding = false;
+let waited = 0;
 
 /** Whether the current caller is an event handler inside a dispatch that may hold. */
 export function holdable(): boolean {
   return holding;
 }
 
-/** Runs fn with holding allowed (or not); restores the previous state. */
-export function withHolding<T>(allowed: boolean, fn: () => T): T {
+/** How long (ms) the record being handled has waited since its batch reached user space; 0 outside a dispatch. */
+export function waitedMs(): number {
+  return waited;
+}
+
+/** Runs fn with holding allowed (or not), its records having waited waitedMs; restores the previous state. */
+export function withHolding<T>(allowed: boolean, fn: () => T, waitedMs = 0): T {
   const before = holding;
+  const waitedBefore = waited;
   holding = allowed;
+  waited = waitedMs;
   try {
     return fn();
   } finally {
     holding = before;
+    waited = waitedBefore;
   }
 }

@@ -9,6 +9,12 @@
 // arrives), until the handler takes them or the hold bound is reached --
 // then they are handed over with holding off. Nothing of this runs while no
 // handler asks to hold.
+//
+// Every batch keeps the time it reached user space, and a handler learns how
+// long the record it is given has waited since (waitedMs in event-hold.ts):
+// records queued behind a hold have been waiting too, and the resolver's
+// per-pod bound counts that wait, so that holds of several pods, one behind
+// the other, do not add up.
 
 import type { Addon, EventPollerHandle, EventPollerOptions } from './addon.js';
 import { EventHold, withHolding } from './event-hold.js';
@@ -45,6 +51,8 @@ export interface EventStreamOptions {
 
 interface HeldBatch {
   readonly batch: Buffer;
+  /** When it reached user space (dispatch). */
+  readonly arrivedAt: number;
   /** Where handling resumes (a frame start). */
   offset: number;
   /** When the first record of it was held (undefined: not yet offered). */
@@ -108,13 +116,14 @@ export class EventStream {
 
   /** Public so tests and the benchmark's synthetic path can feed batches. */
   dispatch(batch: Buffer): void {
+    const arrivedAt = this.now();
     if (this.held.length > 0) {
-      this.held.push({ batch, offset: 0, heldAt: undefined });
+      this.held.push({ batch, arrivedAt, offset: 0, heldAt: undefined });
       if (this.held.length > this.maxHeldBatches) this.drain(true);
       return;
     }
-    const stopped = this.handle(batch, 0, true);
-    if (stopped !== undefined) this.hold({ batch, offset: stopped, heldAt: this.now() });
+    const stopped = this.handle(batch, 0, true, arrivedAt);
+    if (stopped !== undefined) this.hold({ batch, arrivedAt, offset: stopped, heldAt: this.now() });
   }
 
   /** Offers the held records again now (a pod the resolver waited for has arrived). */
@@ -142,7 +151,7 @@ export class EventStream {
       const head = this.held[0]!;
       const tooLong = head.heldAt !== undefined && this.now() - head.heldAt >= this.maxHoldMs;
       if ((force || tooLong) && head.heldAt !== undefined) this.stats.holdsForced++;
-      const stopped = this.handle(head.batch, head.offset, !(force || tooLong));
+      const stopped = this.handle(head.batch, head.offset, !(force || tooLong), head.arrivedAt);
       if (stopped !== undefined) {
         if (head.heldAt === undefined || stopped !== head.offset) {
           head.heldAt = this.now();
@@ -157,8 +166,8 @@ export class EventStream {
   }
 
   /** Handles records from offset on; returns the offset of a record a handler held, else undefined. */
-  private handle(batch: Buffer, from: number, holding: boolean): number | undefined {
-    return withHolding(holding, () => this.handleRecords(batch, from));
+  private handle(batch: Buffer, from: number, holding: boolean, arrivedAt: number): number | undefined {
+    return withHolding(holding, () => this.handleRecords(batch, from), Math.max(0, this.now() - arrivedAt));
   }
 
   private handleRecords(batch: Buffer, from: number): number | undefined {

@@ -13,8 +13,11 @@
 // A cgroup that names a pod the watch does not know yet (the kubelet made
 // the cgroup before our watch delivered the pod): inside an event dispatch
 // the resolver throws EventHold, so the stream holds that event and those
-// after it until the pod arrives, at most holdMs after the UID was first
-// seen (bounded, counted: kubepulse_events_held_total). Holding rather than
+// after it until the pod arrives, at most holdMs after the UID's first event
+// reached user space (bounded, counted: kubepulse_events_held_total). From
+// its arrival, not from when the resolver first saw it: an event can wait
+// behind another pod's hold first, and holds of several unknown pods queued
+// one behind the other must run side by side, not one after the other. Holding rather than
 // relabelling later, because a count once exposed under one label set cannot
 // move to another (host counters would go down), and because holding keeps
 // a DNS query ahead of its response. A UID still unknown after holdMs (a
@@ -50,7 +53,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
-import { EventHold, holdable } from '../bpf/event-hold.js';
+import { EventHold, holdable, waitedMs } from '../bpf/event-hold.js';
 import { parseProcCgroup, type CgroupInfo, type ProcCgroup } from './cgroup-path.js';
 import type { CgroupIndex } from './cgroup-index.js';
 import { type IdentityCache, pidKey } from './identity-cache.js';
@@ -230,13 +233,13 @@ export class PodResolver implements Resolver {
     return first !== undefined && this.now() - first >= this.holdMs;
   }
 
-  /** True while a pod UID unknown to the watch is younger than holdMs (from its first sighting). */
+  /** True while a pod UID unknown to the watch is younger than holdMs (from the arrival of its first event). */
   private mayHold(podUid: string): boolean {
     const now = this.now();
-    const first = this.firstSeenUnknown.get(podUid);
+    let first = this.firstSeenUnknown.get(podUid);
     if (first === undefined) {
-      this.firstSeenUnknown.set(podUid, now);
-      return true;
+      first = now - waitedMs();
+      this.firstSeenUnknown.set(podUid, first);
     }
     if (now - first < this.holdMs) return true;
     this.log.debug('events of a pod the watch does not know: no longer held', { podUid, heldMs: Math.round(now - first) });

@@ -383,6 +383,78 @@ t.test("a reader outside a dispatch (the flows map's, at scrape time or by the l
   t.equal(stream.heldBatches, 0);
 });
 
+t.test('holds of several pods the watch has not delivered run side by side: a record waits at most holdMs after it arrived, however many are ahead of it', async (t) => {
+  // On a node whose watch lags (or a shared test kernel, where other
+  // kubelets' pods are never delivered) unknown pods' first events queue one
+  // behind the other. The bound of each hold counts from its event's arrival,
+  // so the last of them is handed over holdMs after it arrived, not holdMs
+  // times the number of holds ahead of it.
+  const { EventStream } = await import('../../src/bpf/event-stream.js');
+  const { frame } = await import('../support/batches.js');
+  const f = fixture(t);
+  const clock = f.clock;
+  const start = clock.now;
+  const resolver = new PodResolver({ procfs: f.procfs, cgroups: f.cgroups, pods: f.pods, cache: f.cache, holdMs: 1000, now: () => clock.now, log: SILENT_LOGGER });
+  const births = new Map<number, string>();
+  f.cgroups.useBirths({ pathOf: (i) => births.get(i) });
+  const cgroupOf = (uid: string) => {
+    const path = podPath(uid, randomContainerId());
+    const id = f.mkCgroup(path);
+    births.set(id, path);
+    return id;
+  };
+  const foreign = [randomUUID(), randomUUID(), randomUUID()]; // never delivered
+  const late = randomUUID(); // delivered 0.5 s after its event arrived
+  const cgroupIds = [...foreign.map(cgroupOf), cgroupOf(late)];
+
+  const handed: Array<{ atMs: number; pod: string; podUid: string }> = [];
+  const stream = new EventStream(
+    new Map([
+      [
+        1,
+        (v: DataView, at: number) => {
+          const id = resolver.resolve(0, Number(v.getBigUint64(at + 8, true)));
+          handed.push({ atMs: clock.now - start, pod: id.pod, podUid: id.podUid });
+        },
+      ],
+    ]),
+    { retryMs: 1, now: () => clock.now },
+  );
+  t.teardown(() => stream.stop());
+  const event = (cgroupId: number) => {
+    const b = Buffer.alloc(16);
+    b.writeUInt32LE(1, 0);
+    b.writeUInt32LE(16, 4);
+    b.writeBigUInt64LE(BigInt(cgroupId), 8);
+    return frame([b]);
+  };
+  /** Moves the clock on in 10 ms steps, letting the stream's retries run at each. */
+  const advanceTo = async (ms: number) => {
+    while (clock.now - start < ms) {
+      clock.now += 10;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+
+  // One event of each pod, 100 ms apart: the three foreign ones, then the late one.
+  for (const [i, id] of cgroupIds.entries()) {
+    await advanceTo(i * 100);
+    stream.dispatch(event(id));
+  }
+  t.same(handed, [], 'the first unknown pod holds the stream, the others wait behind it');
+  await advanceTo(800);
+  f.pods.upsert(makePod({ name: 'late-0', uid: late, containers: {} }));
+  await advanceTo(1400);
+  t.same(
+    handed.map((h) => h.podUid),
+    [...foreign, late],
+    'by 1.4 s every record has been handed over, in order (each waited at most ~holdMs from its own arrival)',
+  );
+  t.same(handed.map((h) => h.pod), ['', '', '', 'late-0'], 'the foreign pods unattributed after their bound, the late one attributed');
+  for (const [i, h] of handed.entries()) t.ok(h.atMs - i * 100 <= 1000 + 20, `record ${i} waited ${h.atMs - i * 100} ms (≤ holdMs)`);
+  t.equal(stream.heldBatches, 0);
+});
+
 t.test("a static pod: its cgroups name the kubelet's UID (the config hash), the API its mirror pod", async (t) => {
   const f = fixture(t);
   const hash = 'f3a1c9e07d2b4c6a8e5f1b3d7c9a2e4f'; // 32 hex, no dashes, as the kubelet names static pods
