@@ -30,6 +30,17 @@ export interface ListPage<T> {
   readonly resourceVersion: string;
 }
 
+/** Where a list hands its objects, one by one as the pages arrive. */
+export interface ListConsumer {
+  item(obj: unknown): void;
+  /**
+   * The list begins again: a continue token expired (410), so the objects
+   * handed over so far belong to a snapshot the server no longer has; the
+   * objects of the new list follow.
+   */
+  restart(): void;
+}
+
 export interface WatchEvent {
   readonly type: string;
   readonly object: Record<string, unknown> & { metadata?: { resourceVersion?: string } };
@@ -48,17 +59,49 @@ export class KubeClient {
    */
   async list<T>(path: string, query: Query, each: (obj: unknown) => T, signal?: AbortSignal): Promise<ListPage<T>> {
     const items: T[] = [];
-    let resourceVersion = '';
-    let next: string | undefined;
-    do {
-      const page = (await this.getPage(path, { ...query, limit: LIST_PAGE_SIZE, continue: next }, (obj) => items.push(each(obj)), signal)) as {
-        metadata?: { resourceVersion?: string; continue?: string };
-      };
-      // Every page carries the version of the snapshot the first one began.
-      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-      next = page.metadata?.continue || undefined;
-    } while (next !== undefined);
+    const consumer: ListConsumer = {
+      item: (obj) => void items.push(each(obj)),
+      restart: () => {
+        items.length = 0;
+      },
+    };
+    const resourceVersion = await this.listEach(path, query, consumer, signal);
     return { items, resourceVersion };
+  }
+
+  /**
+   * Pages through a collection (LIST_PAGE_SIZE objects a page, `continue`
+   * tokens between them), handing each object over as it arrives; resolves
+   * with the list's resourceVersion, the one to watch from.
+   *
+   * A continue token lives as long as the server keeps the snapshot the
+   * first page began (etcd's compaction window, about 5 minutes): when one
+   * has expired (410 Expired) the list begins again from the first page,
+   * and if that one expires too, lists whole — one answer cannot expire —
+   * as client-go's pager falls back to a full list. The consumer is told,
+   * to forget what it was handed.
+   */
+  async listEach(path: string, query: Query, consumer: ListConsumer, signal?: AbortSignal): Promise<string> {
+    const onItem = (obj: unknown) => consumer.item(obj);
+    for (let attempt = 0; ; attempt++) {
+      const paged = attempt < 2;
+      let resourceVersion = '';
+      let next: string | undefined;
+      try {
+        do {
+          const page = (await this.getPage(path, paged ? { ...query, limit: LIST_PAGE_SIZE, continue: next } : query, onItem, signal)) as {
+            metadata?: { resourceVersion?: string; continue?: string };
+          };
+          // Every page carries the version of the snapshot the first one began.
+          resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+          next = page.metadata?.continue || undefined;
+        } while (next !== undefined);
+        return resourceVersion;
+      } catch (err) {
+        if (next === undefined || !(err instanceof KubeApiError) || err.statusCode !== 410) throw err;
+        consumer.restart();
+      }
+    }
   }
 
   /**

@@ -2,8 +2,11 @@
 // watch built on it.
 //
 // ResourceWatch lists a collection (page by page), hands the sink the full
-// list, then watches from the list's resourceVersion with bookmarks, applying
+// list (object by object as the pages arrive, where the sink takes them so),
+// then watches from the list's resourceVersion with bookmarks, applying
 // ADDED/MODIFIED/DELETED. Around that:
+// - a continue token that expired between two pages (410 Expired) begins
+//   the list again (src/kube/client.ts), and the sink is told;
 // - a watch the server ends (its timeout ran out) resumes from the last
 //   version seen (a bookmark's or an event's), without listing again;
 // - 410 Gone (the version is older than the server's history) is protocol,
@@ -49,6 +52,21 @@ export interface WatchSink<T> {
   remove(obj: T): unknown;
   /** A full list: afterwards the sink holds exactly these. */
   replace(items: readonly T[]): void;
+  /**
+   * A full list handed over object by object as its pages arrive, instead of
+   * replace(): the listed objects are never all alive at once (each dies
+   * young once the sink has taken what it keeps). Optional.
+   */
+  beginReplace?(): ReplaceSession<T>;
+}
+
+/** One full list into a sink, object by object. */
+export interface ReplaceSession<T> {
+  add(obj: T): void;
+  /** The list began again (an expired continue token): what was added so far may be gone. */
+  restart(): void;
+  /** The list is complete: the sink drops what it was not handed. */
+  end(): void;
 }
 
 /** Counts what happens, for metrics. */
@@ -285,31 +303,44 @@ export class ResourceWatch<T extends KubernetesObject> {
     });
     try {
       const { slim } = this.resource;
-      const list = await Promise.race([
-        this.client.list<T>(
-          this.resource.path,
-          { fieldSelector: this.resource.fieldSelector, resourceVersion: this.resource.listResourceVersion },
-          slim === undefined ? (obj) => obj as T : (obj) => slim.call(this.resource, obj as T),
-          abort.signal,
-        ),
-        timeout,
-      ]);
-      if (!signal.aborted) this.onListed(list.items, list.resourceVersion);
-      return list.resourceVersion;
+      const keep = slim === undefined ? (obj: unknown) => obj as T : (obj: unknown) => slim.call(this.resource, obj as T);
+      const query = { fieldSelector: this.resource.fieldSelector, resourceVersion: this.resource.listResourceVersion };
+      // Into the sink as each object arrives where it can take them so; else gathered, then replaced at once.
+      const session = this.sink.beginReplace?.();
+      let items: T[] = [];
+      let listed = 0;
+      const consumer = {
+        item(obj: unknown): void {
+          listed++;
+          if (session === undefined) items.push(keep(obj));
+          else session.add(keep(obj));
+        },
+        restart(): void {
+          items = [];
+          listed = 0;
+          session?.restart();
+        },
+      };
+      const resourceVersion = await Promise.race([this.client.listEach(this.resource.path, query, consumer, abort.signal), timeout]);
+      if (!signal.aborted) {
+        if (session === undefined) this.sink.replace(items);
+        else session.end();
+        this.onListed(listed, resourceVersion);
+      }
+      return resourceVersion;
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', cancel);
     }
   }
 
-  private onListed(items: readonly T[], resourceVersion: string): void {
-    this.sink.replace(items);
+  private onListed(count: number, resourceVersion: string): void {
     this.synced = true;
     this.everSynced = true;
     this.lastSyncMs = Date.now();
     this.lastError = '';
     this.backoffMs = this.backoffInitialMs;
-    this.setState('synced', { [`${this.resource.kind}s`]: items.length, resourceVersion });
+    this.setState('synced', { [`${this.resource.kind}s`]: count, resourceVersion });
     for (const wake of this.syncWaiters) wake();
     clearTimeout(this.resyncTimer);
     this.resyncTimer = setTimeout(() => this.resync(), this.resyncIntervalMs);

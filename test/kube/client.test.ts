@@ -44,6 +44,96 @@ t.test('a large list comes in pages of one snapshot; each object is mapped as it
   t.equal(server.listCount, 1, 'one list');
 });
 
+t.test('pages speak the protocol: remainingItemCount without a selector, a token can be used again, one never issued is 400', async (t) => {
+  const { server, client } = await setup(t);
+  for (let i = 0; i < LIST_PAGE_SIZE + 3; i++) server.addPod(makePod({ name: `p-${i}` }));
+  await client.list('/api/v1/pods', {}, (o) => o);
+  const first = server.requests.filter((r) => !r.watch);
+  t.equal(first.length, 2);
+  const token = first[1]!.query['continue']!;
+  // The same token again, by hand: the same rest of the same snapshot.
+  server.addPod(makePod({ name: 'later' }));
+  const again = await fetch(`${server.url}/api/v1/pods?limit=${LIST_PAGE_SIZE}&continue=${token}`, { headers: { authorization: `Bearer ${server.token}` } });
+  const body = (await again.json()) as { items: unknown[]; metadata: Record<string, unknown> };
+  t.equal(body.items.length, 3, 'the snapshot, not the pod added since');
+  t.same(body.metadata, { resourceVersion: String(Number(server.resourceVersion) - 1) }, 'the last page: no continue, no remainingItemCount');
+  const head = await fetch(`${server.url}/api/v1/pods?limit=2`, { headers: { authorization: `Bearer ${server.token}` } });
+  t.match(((await head.json()) as { metadata: unknown }).metadata, { continue: /./, remainingItemCount: LIST_PAGE_SIZE + 2 });
+  const selected = await fetch(`${server.url}/api/v1/pods?limit=2&fieldSelector=spec.nodeName%3Dnode-a`, { headers: { authorization: `Bearer ${server.token}` } });
+  t.notOk('remainingItemCount' in ((await selected.json()) as { metadata: object }).metadata, 'with a selector the count is unknown');
+  const bogus = await fetch(`${server.url}/api/v1/pods?limit=2&continue=nonsense`, { headers: { authorization: `Bearer ${server.token}` } });
+  t.equal(bogus.status, 400);
+});
+
+t.test('a continue token that expired between pages: the list begins again, then lists whole', async (t) => {
+  const { server, client } = await setup(t);
+  const total = 2 * LIST_PAGE_SIZE + 1;
+  for (let i = 0; i < total; i++) server.addPod(makePod({ name: `p-${i}` }));
+  // Compaction right before every continued page, twice: both paged attempts fail on their second page.
+  let compactions = 0;
+  server.beforeList = (request) => {
+    if ((request.query['continue'] ?? '') !== '' && compactions < 2) {
+      compactions++;
+      server.addPod(makePod({ name: `new-${compactions}` })); // the version moves on, and the old snapshot is compacted away
+      server.compact();
+    }
+  };
+  const restarts: number[] = [];
+  let handed = 0;
+  const names: string[] = [];
+  const resourceVersion = await client.listEach(
+    '/api/v1/pods',
+    {},
+    {
+      item: (o) => {
+        handed++;
+        names.push((o as { metadata: { name: string } }).metadata.name);
+      },
+      restart: () => {
+        restarts.push(handed);
+        names.length = 0;
+      },
+    },
+  );
+  t.same(restarts, [LIST_PAGE_SIZE, 2 * LIST_PAGE_SIZE], 'told twice, after the first page of each paged attempt');
+  const lists = server.requests.filter((r) => !r.watch);
+  t.same(
+    lists.map((r) => [r.query['limit'] ?? '', (r.query['continue'] ?? '') === '' ? 'first' : 'continue']),
+    [
+      [String(LIST_PAGE_SIZE), 'first'],
+      [String(LIST_PAGE_SIZE), 'continue'],
+      [String(LIST_PAGE_SIZE), 'first'],
+      [String(LIST_PAGE_SIZE), 'continue'],
+      ['', 'first'],
+    ],
+    'paged, paged again from the start, then whole',
+  );
+  t.equal(names.length, total + 2, 'the last list, complete: every pod, the two added meanwhile included');
+  t.equal(new Set(names).size, names.length);
+  t.equal(resourceVersion, server.resourceVersion, 'the version of the list that completed');
+
+  // Without compaction in the way, a later list is paged again.
+  server.beforeList = undefined;
+  const before = server.requests.length;
+  const list = await client.list('/api/v1/pods', {}, (o) => o);
+  t.equal(list.items.length, total + 2);
+  t.equal(server.requests.length - before, 3, 'three pages');
+});
+
+t.test('a 410 on the first page is not a continue token that expired: an error', async (t) => {
+  const { server, client } = await setup(t);
+  server.listFailure = 410;
+  let restarted = false;
+  const consumer = {
+    item: () => {},
+    restart: () => {
+      restarted = true;
+    },
+  };
+  await t.rejects(client.listEach('/api/v1/pods', {}, consumer), { statusCode: 410 });
+  t.notOk(restarted);
+});
+
 t.test('a refusal is an error with the status and its message', async (t) => {
   const { server, client } = await setup(t);
   server.listFailure = 403;

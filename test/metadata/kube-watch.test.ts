@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import type { KubeClient } from '../../src/kube/client.js';
+import { type KubeClient, LIST_PAGE_SIZE } from '../../src/kube/client.js';
 import { watchNodePods } from '../../src/metadata/kube-watch.js';
 import { PodIndex, containerIdOf } from '../../src/metadata/pod-index.js';
 import { chooseKubeConfig } from '../../src/metadata/kube-config.js';
@@ -76,6 +76,49 @@ t.test('list, then watch from the list version; only this node', async (t) => {
   const lastSync = await metric('kubepulse_kube_watch_last_sync_timestamp_seconds');
   t.ok(lastSync !== undefined && Math.abs(lastSync - Date.now() / 1000) < 60, 'last sync is now');
   t.equal(await metric('kubepulse_kube_watch_errors_total'), 0);
+});
+
+t.test('a list of several pages, changed between two pages: the watch starts from the snapshot and brings the change', async (t) => {
+  const { server, watch, pods } = await setup(t);
+  const total = LIST_PAGE_SIZE + 10;
+  for (let i = 0; i < total; i++) server.addPod(makePod({ name: `p-${i}` }));
+  const snapshot = server.resourceVersion;
+  let added: string | undefined;
+  server.beforeList = (request) => {
+    if ((request.query['continue'] ?? '') === '' || added !== undefined) return;
+    added = server.addPod(makePod({ name: 'between-pages' })).metadata!.uid!;
+    server.deletePod('default', 'p-0');
+  };
+  watch.start();
+  t.ok(await watch.waitForSync(10_000));
+  const lists = server.requests.filter((r) => !r.watch);
+  t.equal(lists.length, 2, 'two pages');
+  t.equal(pods.size, total, 'the list is the snapshot: neither the pod added nor the one deleted between pages shows yet');
+  await until('watch request', () => server.watchCount === 1);
+  t.equal(server.requests.find((r) => r.watch)!.query['resourceVersion'], snapshot, 'watch from the snapshot the first page began');
+  await until('the changes made between pages arrive by the watch', () => pods.byUid(added!) !== undefined && pods.byName('default', 'p-0') === undefined);
+  t.equal(pods.size, total);
+  t.equal(server.listCount, 1, 'no re-list');
+});
+
+t.test('a continue token expired between pages: listed again from the start, and the index is that list', async (t) => {
+  const { server, watch, pods, metric } = await setup(t);
+  for (let i = 0; i < LIST_PAGE_SIZE + 10; i++) server.addPod(makePod({ name: `p-${i}` }));
+  let expired = false;
+  server.beforeList = (request) => {
+    if ((request.query['continue'] ?? '') === '' || expired) return;
+    expired = true;
+    server.silentlyDeletePod('default', 'p-1'); // moves the version on and compacts: the token's snapshot is gone
+  };
+  watch.start();
+  t.ok(await watch.waitForSync(10_000));
+  const lists = server.requests.filter((r) => !r.watch).map((r) => ((r.query['continue'] ?? '') === '' ? 'first' : 'continue'));
+  t.same(lists, ['first', 'continue', 'first', 'continue'], 'the second page expired; the list began again');
+  t.equal(pods.size, LIST_PAGE_SIZE + 9);
+  t.equal(pods.byName('default', 'p-1'), undefined, 'the pod deleted meanwhile is not there');
+  await until('watch request', () => server.watchCount === 1);
+  t.equal(server.requests.find((r) => r.watch)!.query['resourceVersion'], server.resourceVersion, 'watch from the list that completed');
+  t.equal(await metric('kubepulse_kube_watch_errors_total'), 0, 'an expired token is protocol, not a failure');
 });
 
 t.test('ADDED, MODIFIED (container restart), DELETED and BOOKMARK', async (t) => {

@@ -17,7 +17,16 @@
 //   them through addObject), sharing one resource version sequence and one
 //   history with the pods, as an API server backed by etcd does;
 // - limit and continue on lists: pages of a snapshot taken at the first
-//   page, every page carrying that snapshot's resourceVersion;
+//   page, every page carrying that snapshot's resourceVersion, and, but for
+//   the last, metadata.continue and (without a selector, as the real one)
+//   metadata.remainingItemCount. A continue token can be used again until
+//   the snapshot is compacted away (compact(), as etcd's compaction ends
+//   it): then 410 Expired, and the client must list from the start. (A
+//   real server's 410 also carries a token to continue inconsistently; no
+//   client here uses one, so none is sent.) A token never issued is 400.
+//   Real servers before the watch cache could page (KEP-4988) answer a
+//   resourceVersion=0 list whole, ignoring limit; this one pages it, so the
+//   paging is what tests see (the daemon's client takes either);
 // - bearer-token authentication (401 otherwise); the token can change while
 //   it runs (`server.token = …`: a rotated service account token, the old
 //   one refused); with TLS, client certificates signed by `clientCa` too.
@@ -144,6 +153,9 @@ export function selfSignedCertificate(): { cert: string; key: string } {
   }
 }
 
+/** Continue tokens held at most. */
+const MAX_HELD_PAGES = 1000;
+
 const keyOf = (obj: KubernetesObject) => `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
 const clone = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
@@ -206,7 +218,9 @@ export class TestKubeApiServer {
   private server: Server | undefined;
   private readonly key: string | undefined;
   private readonly clientCa: string | undefined;
-  /** Snapshots of paginated lists, by continue token. */
+  /** Called before each list request is answered (tests compact between two pages with it). */
+  beforeList: ((request: RecordedRequest) => void) | undefined;
+  /** Snapshots of paginated lists, by continue token: what is left of the list after that page. */
   private readonly pages = new Map<string, { rv: number; items: KubernetesObject[] }>();
   private nextContinue = 1;
   private port = 0;
@@ -432,6 +446,7 @@ export class TestKubeApiServer {
   compact(): void {
     this.history = [];
     this.oldestRv = this.rv;
+    for (const [token, page] of this.pages) if (page.rv < this.oldestRv) this.pages.delete(token);
   }
 
   /** 410 Gone mid-way: every open watch gets an ERROR event and is closed, and the history is compacted. */
@@ -576,6 +591,7 @@ export class TestKubeApiServer {
     const objects = this.objects[collection];
 
     if (!watch) {
+      this.beforeList?.(this.requests[this.requests.length - 1]!);
       const failure = this.listFailureOf[collection] ?? this.listFailure;
       if (failure !== undefined) {
         reply(failure, status(failure, 'InternalError', 'injected list failure'));
@@ -586,25 +602,33 @@ export class TestKubeApiServer {
       const token = query['continue'];
       if (token !== undefined && token !== '') {
         const held = this.pages.get(token);
-        this.pages.delete(token);
         if (held === undefined) {
-          reply(410, status(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result.'));
+          const issued = /^c(\d+)$/.exec(token) !== null && Number(token.slice(1)) < this.nextContinue;
+          if (issued) reply(410, status(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.'));
+          else reply(400, status(400, 'BadRequest', 'continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)'));
           return;
         }
         snapshot = held;
       }
       const limit = Number(query['limit'] ?? 0);
       let items = snapshot.items;
-      let next: string | undefined;
+      let rest: KubernetesObject[] = [];
       if (limit > 0 && items.length > limit) {
-        next = `c${this.nextContinue++}`;
-        this.pages.set(next, { rv: snapshot.rv, items: items.slice(limit) });
+        rest = items.slice(limit);
         items = items.slice(0, limit);
+      }
+      let more = {};
+      if (rest.length > 0) {
+        const next = `c${this.nextContinue++}`;
+        this.pages.set(next, { rv: snapshot.rv, items: rest });
+        // Bounded, oldest first (what a long soak lists must not pile up here); those expire.
+        if (this.pages.size > MAX_HELD_PAGES) this.pages.delete(this.pages.keys().next().value!);
+        more = { continue: next, ...(selector === undefined || selector === '' ? { remainingItemCount: rest.length } : {}) };
       }
       reply(200, {
         kind: COLLECTIONS[collection].listKind,
         apiVersion: COLLECTIONS[collection].apiVersion,
-        metadata: { resourceVersion: String(snapshot.rv), ...(next === undefined ? {} : { continue: next }) },
+        metadata: { resourceVersion: String(snapshot.rv), ...more },
         items,
       });
       return;
