@@ -102,14 +102,32 @@ function sinkFor<T extends KubernetesObject>(index: ClusterPeerIndex, prefix: st
       index.delete(owner);
     },
     replace(items) {
-      const listed = new Set(items.map((o) => ownerOf(prefix, o)));
-      for (const owner of [...owners]) {
-        if (!listed.has(owner)) {
-          owners.delete(owner);
-          index.delete(owner);
-        }
-      }
-      for (const obj of items) this.upsert(obj);
+      const session = this.beginReplace!();
+      for (const obj of items) session.add(obj);
+      session.end();
+    },
+    // Each listed object goes into the index as it arrives, so a large
+    // cluster's slimmed objects are never all alive at once; what was not
+    // listed goes at the end.
+    beginReplace() {
+      const listed = new Set<string>();
+      return {
+        add: (obj) => {
+          const owner = ownerOf(prefix, obj);
+          listed.add(owner);
+          owners.add(owner);
+          apply(obj, owner);
+        },
+        restart: () => listed.clear(),
+        end: () => {
+          for (const owner of [...owners]) {
+            if (!listed.has(owner)) {
+              owners.delete(owner);
+              index.delete(owner);
+            }
+          }
+        },
+      };
     },
   };
 }

@@ -9,6 +9,7 @@ import type { V1Node, V1Service } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { ClusterPeerIndex } from '../../src/peers/address-index.js';
 import { createClusterPeers } from '../../src/peers/cluster-peers.js';
+import { LIST_PAGE_SIZE } from '../../src/kube/client.js';
 import { TestKubeApiServer } from '../support/kube-api-server.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';
 import { makePod } from '../metadata/fixtures/pods.js';
@@ -157,6 +158,31 @@ t.test('watch events update the index; a re-list drops what was deleted meanwhil
   t.equal(await metric('kubepulse_cluster_peers_watch_events_total', 'resource="pods",type="ERROR"'), 1, 'the 410');
   await server.start();
   t.ok(await peers.waitForSync(10_000), 'back in sync');
+});
+
+t.test('a large list goes into the index page by page; an expired continue token lists again and the index is the last list', async (t) => {
+  const { server, peers } = await setup(t);
+  const total = 2 * LIST_PAGE_SIZE + 5;
+  const ip = (i: number) => `10.1.${i >> 8}.${i & 255}`;
+  for (let i = 0; i < total; i++) server.addPod(withIp(makePod({ name: `p-${i}`, namespace: 'big', nodeName: `node-${i % 7}` }), ip(i)));
+  let expired = false;
+  let seenMidList: string | undefined;
+  server.beforeList = (request) => {
+    if (request.path !== '/api/v1/pods' || (request.query['continue'] ?? '') === '') return;
+    // Before the second page, the first page's pods already resolve: they went in as they arrived.
+    seenMidList ??= peers.peerOf(ip(0)).kind;
+    if (expired) return;
+    expired = true;
+    server.silentlyDeletePod('big', 'p-3'); // the version moves on, compaction: the token expires
+  };
+  peers.start();
+  t.ok(await peers.waitForSync(60_000));
+  t.equal(seenMidList, 'pod', 'the first page was in the index before the second was asked for');
+  const pages = server.requests.filter((r) => !r.watch && r.path === '/api/v1/pods').map((r) => ((r.query['continue'] ?? '') === '' ? 'first' : 'continue'));
+  t.same(pages, ['first', 'continue', 'first', 'continue', 'continue'], 'expired on the second page, then listed again in pages');
+  t.equal(peers.health().addresses.pod, total - 1);
+  t.equal(peers.peerOf(ip(3)).kind, 'external', 'the pod deleted while the list was begun again is gone: it was in the first attempt only');
+  t.equal(peers.peerOf(ip(total - 1)).kind, 'pod');
 });
 
 t.test('index: shared label sets, reused addresses, canonical IPv6', async (t) => {
