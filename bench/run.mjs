@@ -46,6 +46,7 @@ const { values: opt } = parseArgs({
     'daemon-args': { type: 'string', default: '' },
     'node-args': { type: 'string', default: '' },
     'before-objects': { type: 'string' },
+    'before-args': { type: 'string' },
     'no-syscalls': { type: 'boolean', default: false },
     'syscall-calls': { type: 'string', default: '20000' },
     'no-peer': { type: 'boolean', default: false },
@@ -88,6 +89,10 @@ const TMP = join(OUT, 'tmp');
 // (e.g. main's build/bpf), so kernel-side changes are measured side by side in one run.
 const BEFORE = opt['before-objects'] ? resolve(opt['before-objects']) : null;
 if (BEFORE && !existsSync(join(BEFORE, 'tcp.bpf.o'))) die(`--before-objects ${BEFORE}: no tcp.bpf.o there`);
+// Or the same daemon with other flags (e.g. --before-args '--ring-buffer-bytes 4194304'); both may be given.
+const BEFORE_ARGS = opt['before-args'] ? opt['before-args'].split(' ').filter(Boolean) : null;
+const beforeFlags = [...(BEFORE ? ['--bpf-object-dir', BEFORE] : []), ...(BEFORE_ARGS ?? [])];
+const HAS_BEFORE = BEFORE !== null || BEFORE_ARGS !== null;
 const scenarioNames = opt.scenarios.split(',').filter(Boolean);
 for (const s of scenarioNames) if (!SCENARIOS[s]) die(`unknown scenario ${s} (known: ${Object.keys(SCENARIOS).join(', ')})`);
 if (!(REPS >= 1 && REPS <= 50) || !(DURATION > 0 && DURATION <= 60)) die('--reps must be 1..50 and --duration 0..60 s');
@@ -309,7 +314,7 @@ async function runOnce(name, mode, rep, names) {
   const scenario = SCENARIOS[name];
   let tool = null;
   if (mode === 'kubepulse') tool = await startDaemon([], `daemon-${name}-${rep}`);
-  if (mode === 'before') tool = await startDaemon([], `before-${name}-${rep}`, ['--bpf-object-dir', BEFORE]);
+  if (mode === 'before') tool = await startDaemon([], `before-${name}-${rep}`, beforeFlags);
   if (mode === 'bpftrace') tool = await startPeer();
   const before = tool ? await snapshotBefore(tool) : null;
   // Another KubePulse on the machine (a test suite's daemon) would run its probes in this
@@ -622,7 +627,7 @@ async function main() {
 
   const started = Date.now();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-  const modes = ['baseline', ...(withDaemon ? ['kubepulse'] : []), ...(withDaemon && BEFORE ? ['before'] : []), ...(withPeer ? ['bpftrace'] : [])];
+  const modes = ['baseline', ...(withDaemon ? ['kubepulse'] : []), ...(withDaemon && HAS_BEFORE ? ['before'] : []), ...(withPeer ? ['bpftrace'] : [])];
   const dns = scenarioNames.some((s) => SCENARIOS[s].kind === 'dns') ? await startDnsServer(1200) : null;
   if (withDaemon && !opt['no-kube']) {
     kube = await startKube({ pods: 20, localPods: 20, services: 5, nodes: 1 });
@@ -641,7 +646,7 @@ async function main() {
       memMiB: Math.round(Number(readFileSync('/proc/meminfo', 'utf8').match(/MemTotal:\s+(\d+)/)[1]) / 1024),
     },
     loadavgBefore: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
-    config: { reps: REPS, durationS: DURATION, settleS: SETTLE, modes, dnsServer: dns?.server ?? null, daemonArgs: opt['daemon-args'], nodeArgs: opt['node-args'], kube: kube ? 'in-cluster' : null, beforeObjects: BEFORE },
+    config: { reps: REPS, durationS: DURATION, settleS: SETTLE, modes, dnsServer: dns?.server ?? null, daemonArgs: opt['daemon-args'], nodeArgs: opt['node-args'], kube: kube ? 'in-cluster' : null, beforeObjects: BEFORE, beforeArgs: BEFORE_ARGS },
     scenarios: [],
     runs: [],
   };
@@ -695,10 +700,10 @@ async function main() {
     try {
       results.syscalls = await measureSyscalls({
         // on-demand: the daemon with --syscalls-recording=on-demand while nothing records
-        conditions: ['without', 'kubepulse', 'on-demand', ...(BEFORE ? ['before'] : [])],
+        conditions: ['without', 'kubepulse', 'on-demand', ...(HAS_BEFORE ? ['before'] : [])],
         startTool: async (condition) => {
           if (condition === 'without') return null;
-          const args = { before: ['--bpf-object-dir', BEFORE], 'on-demand': ['--syscalls-recording', 'on-demand'] }[condition] ?? [];
+          const args = { before: beforeFlags, 'on-demand': ['--syscalls-recording', 'on-demand'] }[condition] ?? [];
           const d = await startDaemon([], `syscalls-${condition}`, args);
           await sleep(300); // the pod root registered and the programs attached
           return { stop: () => stop(d.child, 'SIGTERM', 10000) };

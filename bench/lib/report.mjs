@@ -141,15 +141,34 @@ function levelTable(r) {
   return lines.join('\n');
 }
 
-// The same daemon with an earlier build's BPF objects (--before-objects), run by run beside it.
+// The same daemon with an earlier build's BPF objects (--before-objects) or other flags (--before-args), run by run beside it.
 function beforeAfterTable(r) {
   if (!r.config.modes.includes('before')) return '';
+  const what = [r.config.beforeObjects ? `the BPF objects in ${r.config.beforeObjects}` : '', r.config.beforeArgs ? `\`${r.config.beforeArgs.join(' ')}\`` : '']
+    .filter(Boolean)
+    .join(' and ');
   const lines = [
-    `## Kernel side, before → after (before: the BPF objects in ${r.config.beforeObjects}, same daemon)`,
+    `## Daemon, before → after (before: the same daemon with ${what})`,
+    '',
+    '| Load | RSS steady | RSS peak | dropped / produced | daemon CPU, % of a core |',
+    '|---|---|---|---|---|',
+  ];
+  for (const s of r.scenarios) {
+    const b = s.modes.before;
+    const a = s.modes.kubepulse;
+    if (!a || !b) continue;
+    const drops = (m) => `${fmt.n(m.dropped)} / ${fmt.n(m.produced)}`;
+    lines.push(
+      `| ${s.kind.toUpperCase()} ${s.rate ? `${fmt.n(s.rate)}/s` : 'max'} | ${fmt.mib(b.rssSteady)} → ${fmt.mib(a.rssSteady)} | ${fmt.mib(b.rssPeakMax)} → ${fmt.mib(a.rssPeakMax)} | ${drops(b)} → ${drops(a)} | ${fmt.n(b.cpuPctCore, 2)} → ${fmt.n(a.cpuPctCore, 2)} |`,
+    );
+  }
+  lines.push(
+    '',
+    `## Kernel side, before → after (before: the same daemon with ${what})`,
     '',
     '| Load | BPF ns per item | workload CPU/item ratio | throughput ratio | p99 connect ratio | programs before: ns per hit × hits | programs after |',
     '|---|---|---|---|---|---|---|',
-  ];
+  );
   for (const s of r.scenarios) {
     const b = s.modes.before;
     const a = s.modes.kubepulse;
