@@ -24,7 +24,8 @@ export interface Config {
   listenAddress: string;
   nodeName: string;
   logLevel: LogLevel;
-  ringBufferBytes: number;
+  /** Every probe's ring buffer; undefined = each probe's own size (its ProbeSpec). */
+  ringBufferBytes: number | undefined;
   procfs: string;
   sysfs: string;
   /** cgroup v2 mount; undefined = find it in <procfs>/mounts. */
@@ -69,7 +70,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'listen-address', default: '0.0.0.0', help: 'address the HTTP server binds' },
   { name: 'node-name', help: 'node label on every series (default: $NODE_NAME, else the hostname)' },
   { name: 'log-level', default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
-  { name: 'ring-buffer-bytes', default: '4194304', help: 'size of each probe\'s ring buffer; a power of two, at least 4096' },
+  { name: 'ring-buffer-bytes', help: 'size of every probe\'s ring buffer; a power of two, at least 4096 (default: each probe\'s own, sized for its event rate)' },
   { name: 'path.procfs', default: '/proc', help: 'where the host\'s /proc is mounted (/host/proc in a container)' },
   { name: 'path.sysfs', default: '/sys', help: 'where the host\'s /sys is mounted' },
   { name: 'path.cgroupfs', help: 'the cgroup v2 mount (default: found in <procfs>/mounts)' },
@@ -201,8 +202,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   };
   const required = (name: string): string => value(name) as string;
 
-  const ringBufferBytes = parseInteger(required('ring-buffer-bytes'), 'ring-buffer-bytes', 4096, 1 << 30);
-  if ((ringBufferBytes & (ringBufferBytes - 1)) !== 0)
+  const ringFlag = value('ring-buffer-bytes');
+  const ringBufferBytes = ringFlag === undefined ? undefined : parseInteger(ringFlag, 'ring-buffer-bytes', 4096, 1 << 30);
+  if (ringBufferBytes !== undefined && (ringBufferBytes & (ringBufferBytes - 1)) !== 0)
     throw new UserError(`--ring-buffer-bytes: ${ringBufferBytes} is not a power of two`, 2);
 
   const dnsPorts = required('dns-ports')

@@ -11,9 +11,14 @@ t.test('defaults', async (t) => {
   t.same(config.dnsPorts, [53]);
   t.equal(config.dnsTimeoutMs, 5000);
   t.equal(config.metadataCacheTtlMs, 60_000);
-  t.equal(config.ringBufferBytes, 4 * 1024 * 1024);
+  t.equal(config.ringBufferBytes, undefined, 'each probe sizes its own ring');
   t.equal(config.procfs, '/proc');
   t.equal(config.cgroupfs, undefined);
+});
+
+t.test('--ring-buffer-bytes sizes every ring, from the flag or the environment', async (t) => {
+  t.equal(parseConfig(['--ring-buffer-bytes', '65536'], {}).config.ringBufferBytes, 65536);
+  t.equal(parseConfig([], { KUBEPULSE_RING_BUFFER_BYTES: '8388608' }).config.ringBufferBytes, 8388608);
 });
 
 t.test('flags win over the environment, which wins over defaults', async (t) => {

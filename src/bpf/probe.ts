@@ -28,6 +28,12 @@ export interface ProbeSpec {
   name: string;
   objectFile: string;
   plans: HookPlan[];
+  /**
+   * Bytes of its ring buffer (`events`), when it has one: sized for the
+   * records it writes and the rate it must take (ring-size.ts).
+   * --ring-buffer-bytes overrides it.
+   */
+  ringBufferBytes?: number;
   /** Sets constants and map sizes between open and load. */
   configure?(object: BpfObjectHandle): void;
 }
@@ -45,13 +51,17 @@ export interface LoadContext {
   kernel: KernelFeatures;
   attach: AttachMode;
   bpfObjectDir: string;
-  ringBufferBytes: number;
+  /** --ring-buffer-bytes: every probe's ring; undefined = each probe's own. */
+  ringBufferBytes: number | undefined;
   log: Logger;
 }
 
+/** A probe with a ring and no size of its own (none today): the old default. */
+const FALLBACK_RING_BYTES = 1 << 22;
+
 /** The context the daemon and `kubepulse check` load probes in. */
 export function loadContext(
-  config: { attach: AttachMode; bpfObjectDir: string; ringBufferBytes: number },
+  config: { attach: AttachMode; bpfObjectDir: string; ringBufferBytes: number | undefined },
   kernel: KernelFeatures,
   addon: Addon,
   log: Logger,
@@ -84,7 +94,7 @@ export function loadProbe(spec: ProbeSpec, ctx: LoadContext): LoadedProbe {
     try {
       const wanted = new Set(plan.programs.map((p) => p.name));
       for (const p of object.programs()) object.setAutoload(p.name, wanted.has(p.name));
-      if (object.maps().some((m) => m.name === 'events')) object.setMapMaxEntries('events', ctx.ringBufferBytes);
+      if (object.maps().some((m) => m.name === 'events')) object.setMapMaxEntries('events', ctx.ringBufferBytes ?? spec.ringBufferBytes ?? FALLBACK_RING_BYTES);
       spec.configure?.(object);
       object.load();
       for (const p of plan.programs) {

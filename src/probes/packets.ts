@@ -6,14 +6,26 @@
 // that is off costs nothing (the verifier drops its code).
 
 import type { ProbeSpec } from '../bpf/probe.js';
+import { MIN_RING_BYTES, ringBytesFor } from '../bpf/ring-size.js';
 import type { Config } from '../config.js';
 import { UserError } from '../errors.js';
 import { DNS_EVENT_LAYOUT } from './dns/event.js';
 
 export const PACKETS_OBJECT = 'packets';
 
-/** The smallest ring buffer (one page): the flows part alone writes no event. */
-const IDLE_RING_BYTES = 4096;
+/**
+ * The DNS part writes one record per DNS message (a query, a response):
+ * the event's 64 bytes before the payload, and the payload as long as the
+ * message, up to 512 bytes. Sized for 340,000 messages/s (170,000 queries
+ * answered per second, bench/dns-load's best here against dnsmasq) of
+ * 64-byte messages (a query for a name of 30-odd characters and its answer
+ * average that): 2 MiB (README, Benchmark).
+ */
+export const DNS_RING_RECORDS_PER_SECOND = 340_000;
+export const DNS_RING_TYPICAL_PAYLOAD = 64;
+
+/** The flows part writes no record (it counts in maps): the smallest ring, one page. */
+const IDLE_RING_BYTES = MIN_RING_BYTES;
 
 export function packetsProbe(config: Pick<Config, 'probes' | 'dnsPorts'>): ProbeSpec {
   const dns = config.probes.includes('dns');
@@ -23,6 +35,7 @@ export function packetsProbe(config: Pick<Config, 'probes' | 'dnsPorts'>): Probe
   return {
     name: PACKETS_OBJECT,
     objectFile: 'packets.bpf.o',
+    ringBufferBytes: ringBytesFor({ recordBytes: DNS_EVENT_LAYOUT.offsets.payload + DNS_RING_TYPICAL_PAYLOAD, recordsPerSecond: DNS_RING_RECORDS_PER_SECOND }),
     plans: [
       {
         // On every kernel, with or without kprobes: see bpf/dns.bpf.h for why.

@@ -116,6 +116,24 @@ t.test('auto: an unavailable plan is skipped; only the chosen plan\'s programs l
   t.same(objects[0]!.attached, [['btf_state', undefined]]);
 });
 
+t.test('without --ring-buffer-bytes each probe has a ring of its own size', async (t) => {
+  const { addon, objects } = fakeAddon(['kp_connect', 'btf_state', 'tp_state']);
+  const { ctx } = context(addon);
+  loadProbe({ ...SPEC, ringBufferBytes: 1 << 19 }, { ...ctx, ringBufferBytes: undefined });
+  t.same([...objects[0]!.maxEntries], [['events', 1 << 19]]);
+  loadProbe({ ...SPEC, ringBufferBytes: 1 << 19 }, ctx);
+  t.same([...objects[1]!.maxEntries], [['events', 1 << 20]], 'the flag wins');
+});
+
+t.test('the probes\' own rings: a power of two that takes their rate', async (t) => {
+  for (const spec of [tcpProbe, packetsProbe({ probes: ['dns'], dnsPorts: [53] })]) {
+    const bytes = spec.ringBufferBytes!;
+    t.ok(bytes >= 4096 && (bytes & (bytes - 1)) === 0, `${spec.name}: ${bytes}`);
+  }
+  t.equal(tcpProbe.ringBufferBytes, 1024 * 1024, 'tcp: 200k records/s of 72 bytes, four 10 ms drain steps');
+  t.equal(packetsProbe({ probes: ['dns'], dnsPorts: [53] }).ringBufferBytes, 2 * 1024 * 1024, 'dns: 340k messages/s of 136 bytes');
+});
+
 t.test('a plan the kernel refuses at attach falls back to the next, closing the first object', async (t) => {
   const { addon, objects } = fakeAddon(['kp_connect', 'btf_state', 'tp_state'], { btf_state: errno('cannot attach btf_state: No such file or directory', 'ENOENT') });
   const { ctx, logs } = context(addon);
