@@ -267,7 +267,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       nodes: { type: 'string', default: '500' },
       settle: { type: 'string', default: '10' },
       'daemon-args': { type: 'string', default: '' },
-      'node-args': { type: 'string', default: '' },
+      'node-args': { type: 'string', default: '--max-semi-space-size=2' }, // as the image runs it (Dockerfile)
     },
   });
   const { installCleanup } = await import('./lib/children.mjs');

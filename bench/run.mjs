@@ -44,7 +44,8 @@ const { values: opt } = parseArgs({
     scenarios: { type: 'string', default: Object.keys(SCENARIOS).join(',') },
     'dns-port': { type: 'string', default: '15353' },
     'daemon-args': { type: 'string', default: '' },
-    'node-args': { type: 'string', default: '' },
+    // As the image runs the daemon (NODE_OPTIONS in the Dockerfile); --node-args= for plain node.
+    'node-args': { type: 'string', default: '--max-semi-space-size=2' },
     'before-objects': { type: 'string' },
     'before-args': { type: 'string' },
     'no-syscalls': { type: 'boolean', default: false },
