@@ -3,6 +3,9 @@
 #include <bpf/libbpf.h>
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -75,6 +78,16 @@ EventPoller::EventPoller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Even
     if (err) throw ErrnoError(env, "cannot open ring buffer " + name, err);
   }
   if (rings_ == nullptr) throw Napi::Error::New(env, "EventPoller needs at least one ring buffer");
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) throw ErrnoError(env, "cannot create the poller's eventfd", -errno);
+  wait_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (wait_fd_ < 0) throw ErrnoError(env, "cannot create the poller's epoll", -errno);
+  for (int fd : {ring_buffer__epoll_fd(rings_), wake_fd_}) {
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.fd = fd;
+    if (epoll_ctl(wait_fd_, EPOLL_CTL_ADD, fd, &e) < 0) throw ErrnoError(env, "cannot watch the ring buffers", -errno);
+  }
   batch_.reserve(batch_bytes_ + 4096);
   typed_deliver_ = Deliver::New(env, info[1].As<Napi::Function>(), "kubepulse-events", max_queued, 1);
 }
@@ -82,6 +95,8 @@ EventPoller::EventPoller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Even
 EventPoller::~EventPoller() {
   StopThread();
   if (rings_ != nullptr) ring_buffer__free(rings_);
+  if (wait_fd_ >= 0) close(wait_fd_);
+  if (wake_fd_ >= 0) close(wake_fd_);
 }
 
 void EventPoller::Start(const Napi::CallbackInfo& info) {
@@ -92,41 +107,83 @@ void EventPoller::Start(const Napi::CallbackInfo& info) {
 
 void EventPoller::Stop(const Napi::CallbackInfo&) { StopThread(); }
 
-// For tests of the failure path: points the fd the poll thread waits on
-// (the ring buffers' epoll instance) at /dev/null, so its next epoll_wait
-// really fails (EINVAL: not an epoll fd) and the thread takes the same path
-// any kernel error would. dup2 rather than close: the number stays taken,
-// so ring_buffer__free's close later cannot hit someone else's fd.
+// For tests of the failure path: points the rings' epoll fd at /dev/null,
+// so the poll thread's next ring_buffer__poll really fails (EINVAL: not an
+// epoll fd) and the thread takes the same path any kernel error would. dup2
+// rather than close: the number stays taken, so ring_buffer__free's close
+// later cannot hit someone else's fd. The epoll the thread sleeps in loses
+// the replaced file with it, so the thread is woken to find out.
 void EventPoller::BreakPollFdForTest(const Napi::CallbackInfo& info) {
   int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (null_fd < 0) throw ErrnoError(info.Env(), "cannot open /dev/null", errno);
   int err = dup3(null_fd, ring_buffer__epoll_fd(rings_), O_CLOEXEC) < 0 ? errno : 0;
   close(null_fd);
   if (err) throw ErrnoError(info.Env(), "cannot replace the poll fd", err);
+  Wake();
+}
+
+// Any thread: the poll thread's wait returns.
+void EventPoller::Wake() {
+  uint64_t one = 1;
+  ssize_t written = write(wake_fd_, &one, sizeof(one));
+  (void)written;  // EAGAIN: already awake-pending, which is all we want
 }
 
 // Abort first: the poll thread may be blocked handing a batch to a JS
 // thread that is now waiting here for it, and abort releases it.
 void EventPoller::StopThread() {
-  if (stopping_.exchange(true)) return;
+  {
+    // Under the lock, so a poll thread about to sleep sees it or is notified.
+    std::lock_guard<std::mutex> lock(sleep_mutex_);
+    if (stopping_.exchange(true)) return;
+  }
   if (typed_deliver_) typed_deliver_.Abort();
+  sleep_cv_.notify_all();
+  if (wake_fd_ >= 0) Wake();
   if (thread_.joinable()) thread_.join();
 }
 
-// Poll thread. Wakes on the first record, then gathers for flush_interval_ms
-// before handing the batch to JavaScript: a JS call costs far more than a
-// record, so a busy ring goes across in few large batches (the benchmark
-// measured half the daemon CPU at 100 ms rather than 10 ms). Meanwhile the
-// rings are drained often enough that waiting never fills them: at the rate
-// records arrived since the wake, a drain comes before the smallest ring is
-// a quarter full, at least every kDrainStepMs. At ordinary rates that is one
-// sleep to the flush (two thread wake-ups per interval, not eleven).
+// Poll thread: until a ring has a record, Stop or a test wakes it, or
+// poll_timeout_ms_ passes. 0 or more on success, a negative errno on error.
+int EventPoller::WaitForRecords() {
+  epoll_event events[2];
+  int n = epoll_wait(wait_fd_, events, 2, poll_timeout_ms_ < 0 ? -1 : poll_timeout_ms_);
+  if (n < 0) return errno == EINTR ? 0 : -errno;
+  for (int i = 0; i < n; i++) {
+    if (events[i].data.fd != wake_fd_) continue;
+    uint64_t count;
+    ssize_t got = read(wake_fd_, &count, sizeof(count));
+    (void)got;
+  }
+  return n;
+}
+
+// Poll thread: sleeps for step unless Stop comes first; false when stopping.
+bool EventPoller::SleepUnlessStopping(std::chrono::steady_clock::duration step) {
+  std::unique_lock<std::mutex> lock(sleep_mutex_);
+  return !sleep_cv_.wait_for(lock, step, [this] { return stopping_.load(); });
+}
+
+// Poll thread. Sleeps until the first record (no timer while idle), then
+// gathers for flush_interval_ms before handing the batch to JavaScript: a JS
+// call costs far more than a record, so a busy ring goes across in few large
+// batches (the benchmark measured half the daemon CPU at 100 ms rather than
+// 10 ms). Meanwhile the rings are drained often enough that waiting never
+// fills them: at the rate records arrived since the wake, a drain comes
+// before the smallest ring is a quarter full, at least every kDrainStepMs.
+// At ordinary rates that is one sleep to the flush (two thread wake-ups per
+// interval, not eleven).
 void EventPoller::Run() {
   constexpr int kDrainStepMs = 10;
   using Clock = std::chrono::steady_clock;
+  pthread_setname_np(pthread_self(), "kp-events");  // so per-thread CPU can name it
   while (!stopping_.load()) {
     gathered_ = 0;
-    int n = ring_buffer__poll(rings_, poll_timeout_ms_);
+    int ready = WaitForRecords();
+    if (ready < 0) return Fail("ring buffer poll failed", ready);
+    if (stopping_.load()) break;
+    // Through the rings' own epoll (not a blind consume): its errors are the poller's.
+    int n = ring_buffer__poll(rings_, 0);
     if (n < 0 && n != -EINTR) return Fail("ring buffer poll failed", n);
     if (batch_.empty()) continue;
     auto woke = Clock::now();
@@ -142,7 +199,7 @@ void EventPoller::Run() {
         if (safe > step) step = safe;
       }
       if (step > deadline - now) step = deadline - now;
-      std::this_thread::sleep_for(step);
+      if (!SleepUnlessStopping(step)) break;
       int consumed = ring_buffer__consume(rings_);
       if (consumed < 0) return Fail("ring buffer read failed", consumed);
     }

@@ -7,6 +7,11 @@
 // JS thread; Run, OnRecord and Fail run on the poll thread; Deliver runs on
 // the JS thread via the thread-safe function.
 //
+// While no record comes the poll thread sleeps in epoll without a timeout
+// (the kernel wakes it on the first record after the rings were drained:
+// records are submitted without BPF_RB_NO_WAKEUP), so an idle daemon's poll
+// thread costs nothing; Stop wakes it through an eventfd.
+//
 // A poll that fails (anything but EINTR) is not retried: the thread hands
 // what it gathered, then the error, to JavaScript — onBatch(null, error) —
 // and ends. Nothing the daemon counts arrives after that, so the daemon
@@ -16,6 +21,9 @@
 #include <napi.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -42,6 +50,9 @@ class EventPoller : public Napi::ObjectWrap<EventPoller> {
   void Stop(const Napi::CallbackInfo& info);
   void BreakPollFdForTest(const Napi::CallbackInfo& info);
   void StopThread();
+  void Wake();
+  int WaitForRecords();
+  bool SleepUnlessStopping(std::chrono::steady_clock::duration step);
   void Run();
   void Flush();
   void Fail(const char* what, int error);
@@ -53,6 +64,13 @@ class EventPoller : public Napi::ObjectWrap<EventPoller> {
   Deliver typed_deliver_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  // The poll thread waits on wait_fd_ (an epoll of the rings' epoll and
+  // wake_fd_); Stop and BreakPollFdForTest write wake_fd_. Between drains it
+  // sleeps on sleep_cv_, which Stop notifies.
+  int wait_fd_ = -1;
+  int wake_fd_ = -1;
+  std::mutex sleep_mutex_;
+  std::condition_variable sleep_cv_;
   bool started_ = false;
   Batch batch_;
   size_t batch_bytes_ = 256 * 1024;
@@ -60,7 +78,8 @@ class EventPoller : public Napi::ObjectWrap<EventPoller> {
   size_t smallest_ring_bytes_ = SIZE_MAX;
   /** Record bytes read since the poll thread last woke (for the fill rate). */
   size_t gathered_ = 0;
-  int poll_timeout_ms_ = 100;
+  /** Longest wait for a first record (negative: until one comes, or Stop). */
+  int poll_timeout_ms_ = -1;
   int flush_interval_ms_ = 100;
 };
 
