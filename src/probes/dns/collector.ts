@@ -226,6 +226,11 @@ export class DnsCollector {
     return true; // a response leaving or a query arriving: this node is the server
   }
 
+  /** Queries waiting for a response (or for expire). */
+  get pending(): number {
+    return this.matcher.size;
+  }
+
   /** Counts queries older than the timeout as rcode="timeout". nowNs: CLOCK_MONOTONIC, as the kernel stamps events. */
   expire(nowNs: number): number {
     return this.matcher.expire(nowNs, (context, waited) => {

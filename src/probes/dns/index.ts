@@ -20,12 +20,25 @@ export const dnsModule: ProbeModule = {
       clusterDomain: config.clusterDomain,
     });
     dns.stream = ctx.stream;
-    // Unanswered queries become rcode="timeout". The kernel stamps events
-    // with CLOCK_MONOTONIC, the clock process.hrtime reads.
-    const timeouts = setInterval(() => dns.expire(Number(process.hrtime.bigint())), 1000);
-    timeouts.unref();
+    // Unanswered queries become rcode="timeout", looked for once a second
+    // while any query waits (no timer while none does: an idle daemon
+    // sleeps). The kernel stamps events with CLOCK_MONOTONIC, the clock
+    // process.hrtime reads.
+    let timeouts: NodeJS.Timeout | undefined;
+    const expire = (): void => {
+      dns.expire(Number(process.hrtime.bigint()));
+      if (dns.pending > 0) return;
+      clearInterval(timeouts);
+      timeouts = undefined;
+    };
+    const handle = (view: DataView, at: number, length: number): void => {
+      dns.handle(view, at, length);
+      if (timeouts !== undefined || dns.pending === 0) return;
+      timeouts = setInterval(expire, 1000);
+      timeouts.unref();
+    };
     return {
-      events: new Map([[DNS_EVENT_TYPE, (view, at, length) => void dns.handle(view, at, length)]]),
+      events: new Map([[DNS_EVENT_TYPE, handle]]),
       forgetPodSeries: (namespace, pod) => dns.forgetPod(namespace, pod),
       stop: () => clearInterval(timeouts),
     };
