@@ -13,7 +13,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { PodIndex } from '../metadata/pod-index.js';
 import { Auditor, type PolicySelection } from './auditor.js';
-import { scanContainers } from './runtime.js';
+import { RuntimeScanner } from './runtime.js';
 
 export const VIOLATIONS_PATH = '/api/v1/violations';
 
@@ -39,6 +39,8 @@ export function createAudit(options: AuditOptions): Audit {
   const audit = config.audit;
   const policies = audit.checks.has('no_network_policy') ? options.policies : undefined;
   const cgroupfs = options.cgroupfs;
+  // One scanner for the daemon's life: it remembers which processes need no status read.
+  const scanner = cgroupfs === undefined ? undefined : new RuntimeScanner({ cgroupfs, procfs: config.procfs });
   const auditor = new Auditor({
     node: config.nodeName,
     pods: options.pods,
@@ -46,7 +48,7 @@ export function createAudit(options: AuditOptions): Audit {
     exemptNamespaces: audit.exemptNamespaces,
     allowedRegistries: audit.allowedRegistries,
     policies,
-    scan: cgroupfs === undefined ? undefined : () => scanContainers({ cgroupfs, procfs: config.procfs }),
+    scan: scanner && (() => scanner.scan()),
     intervalMs: audit.intervalMs,
     registry: options.registry,
     log,

@@ -28,7 +28,7 @@ import { writeKubeconfig } from '../support/kubeconfig.js';
 import type { Sample } from '../support/metrics.js';
 import { needsPodCgroups, PodCgroups } from '../support/pod-cgroups.js';
 import { needsBpf } from '../support/privileges.js';
-import { buildSeccompExec } from '../support/seccomp.js';
+import { buildSeccompExec, SLEEP_SYSCALLS } from '../support/seccomp.js';
 import { until } from '../support/until.js';
 
 function skipReason(): { skip: string | false } {
@@ -39,12 +39,6 @@ function skipReason(): { skip: string | false } {
 const skip = skipReason();
 
 const randomContainerId = (): string => (randomUUID() + randomUUID()).replaceAll('-', '');
-/** What `sleep` needs once exec'd under seccomp-exec's allow list (Debian 12, x86_64 and arm64). */
-const SLEEP_SYSCALLS = [
-  'execve', 'brk', 'arch_prctl', 'mmap', 'munmap', 'mprotect', 'access', 'faccessat', 'faccessat2', 'openat', 'newfstatat', 'fstat', 'close', 'read', 'pread64',
-  'set_tid_address', 'set_robust_list', 'rseq', 'prlimit64', 'getrandom', 'clock_nanosleep', 'nanosleep', 'exit_group', 'exit', 'rt_sigaction',
-  'rt_sigprocmask', 'rt_sigreturn', 'futex', 'write', 'lseek', 'ioctl', 'getpid', 'uname', 'readlinkat', 'statx', 'fadvise64',
-];
 
 function status(pid: number): { uid: number; seccomp: number } {
   const text = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -65,6 +65,13 @@ export function buildSeccompExec(): Built {
   return err === undefined ? { ok: true, path: out } : { ok: false, skip: `cannot build seccomp-exec: ${err}` };
 }
 
+/** What `sleep` needs once exec'd under seccomp-exec's allow list (Debian 12, x86_64 and arm64). */
+export const SLEEP_SYSCALLS: readonly string[] = [
+  'execve', 'brk', 'arch_prctl', 'mmap', 'munmap', 'mprotect', 'access', 'faccessat', 'faccessat2', 'openat', 'newfstatat', 'fstat', 'close', 'read', 'pread64',
+  'set_tid_address', 'set_robust_list', 'rseq', 'prlimit64', 'getrandom', 'clock_nanosleep', 'nanosleep', 'exit_group', 'exit', 'rt_sigaction',
+  'rt_sigprocmask', 'rt_sigreturn', 'futex', 'write', 'lseek', 'ioctl', 'getpid', 'uname', 'readlinkat', 'statx', 'fadvise64',
+];
+
 /** The syscalls PROBE_SOURCE makes, in order; its exit status names the one that failed. */
 export const PROBE_SYSCALLS = ['getppid', 'write', 'exit_group'] as const;
 
