@@ -40,7 +40,8 @@ export function createAudit(options: AuditOptions): Audit {
   const policies = audit.checks.has('no_network_policy') ? options.policies : undefined;
   const cgroupfs = options.cgroupfs;
   // One scanner for the daemon's life: it remembers which processes need no status read.
-  const scanner = cgroupfs === undefined ? undefined : new RuntimeScanner({ cgroupfs, procfs: config.procfs });
+  // Pods this node does not know (yet) are not evaluated, so their processes are not read.
+  const scanner = cgroupfs === undefined ? undefined : new RuntimeScanner({ cgroupfs, procfs: config.procfs, wantPod: (uid) => options.pods.byUid(uid) !== undefined });
   const auditor = new Auditor({
     node: config.nodeName,
     pods: options.pods,

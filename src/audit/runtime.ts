@@ -76,6 +76,11 @@ export interface ScanOptions {
   procfs: string;
   /** Bound on cgroup directories visited per scan. */
   maxDirs?: number;
+  /**
+   * Whether a pod's cgroups are worth a look (the audit evaluates the pods it
+   * knows only); by default every pod's. A pod left out costs one readdir.
+   */
+  wantPod?: (podUid: string) => boolean;
 }
 
 export interface ScanResult {
@@ -132,7 +137,9 @@ export class RuntimeScanner {
     const walk = (relative: string): void => {
       if (budget.dirs-- <= 0) return;
       const full = join(options.cgroupfs, relative);
-      const id = parseCgroupPath(`/${relative}`)?.containerId ?? '';
+      const info = parseCgroupPath(`/${relative}`);
+      const id = info?.containerId ?? '';
+      if (info !== undefined && id === '' && options.wantPod !== undefined && !options.wantPod(info.podUid)) return;
       if (id !== '') {
         const pids = readPids(full);
         if (pids.length > 0) pidsOf.set(id, [...(pidsOf.get(id) ?? []), ...pids]);

@@ -130,6 +130,25 @@ t.test('RuntimeScanner reads a status only where a stat cannot answer (fixture t
   t.same(scanner.scan().containers.get(id), { processes: 2, root: { pid: 11, command: 'su' } });
 });
 
+t.test('wantPod: the cgroups of pods the audit does not know are not read', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'kubepulse-audit-want-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const cgroupfs = join(root, 'cgroup');
+  const procfs = join(root, 'proc');
+  const [known, unknown] = [randomUUID(), randomUUID()];
+  const [a, b] = [randomContainerId(), randomContainerId()];
+  for (const [pod, id, pid] of [[known, a, 10], [unknown, b, 20]] as const) {
+    mkdirSync(join(cgroupfs, containerCgroupPath(pod, id)), { recursive: true });
+    writeFileSync(join(cgroupfs, containerCgroupPath(pod, id), 'cgroup.procs'), `${pid}\n`);
+    mkdirSync(join(procfs, String(pid)), { recursive: true });
+    writeFileSync(join(procfs, String(pid), 'status'), status('sh', '0\t0\t0\t0', 0));
+  }
+  const scanner = new RuntimeScanner({ cgroupfs, procfs, wantPod: (uid) => uid === known });
+  const result = scanner.scan();
+  t.same([...result.containers.keys()], [a]);
+  t.same(scanner.statusRead, [10]);
+});
+
 t.test('RuntimeScanner on real processes: filtered ones are read once, the owner of /proc/<pid> is the effective UID', needsPodCgroups(), async (t) => {
   const loader = buildSeccompExec();
   if (!loader.ok) {
