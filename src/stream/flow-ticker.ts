@@ -1,7 +1,10 @@
-// Flow events for the live stream: about once a second, while the hub wants
-// events, the flows map is read from the kernel (never per packet in user
-// space) and every flow that is new or whose count grew since the last
-// tick is published with the growth.
+// Flow events for the live stream: about once a second while someone
+// subscribes, every 5 s while only the history wants events, the flows map
+// is read from the kernel (never per packet in user space) and every flow
+// that is new or whose count grew since the last read is published with the
+// growth. A read walks the whole map (up to 16,384 entries, each decoded
+// and resolved): on an idle daemon it was most of the JavaScript thread's
+// time (bench/daemon-cpu.mjs --profile), for events nobody was reading yet.
 
 import type { FlowRecord } from '../api/v1.js';
 import type { EventHub } from './hub.js';
@@ -15,15 +18,22 @@ function flowKey(f: FlowRecord): string {
   return `${f.namespace}/${f.pod}|${f.direction}|${f.protocol}|${f.port}|${f.peer.address}`;
 }
 
+/** How often the map is read while no one subscribes (the history alone wants events). */
+export const HISTORY_ONLY_EVERY_MS = 5000;
+
 export class FlowTicker {
   private readonly counts = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private primed = false;
+  private lastReadMs = -Infinity;
+  /** Map reads done (for tests). */
+  reads = 0;
 
   constructor(
     private readonly hub: EventHub,
     private readonly source: FlowSource,
     private readonly everyMs = 1000,
+    private readonly historyOnlyEveryMs = HISTORY_ONLY_EVERY_MS,
   ) {}
 
   start(): void {
@@ -42,6 +52,9 @@ export class FlowTicker {
       this.counts.clear();
       return 0;
     }
+    if (this.hub.subscriberCount === 0 && nowMs - this.lastReadMs < this.historyOnlyEveryMs) return 0;
+    this.lastReadMs = nowMs;
+    this.reads++;
     const seen = new Set<string>();
     let published = 0;
     for (const f of this.source.read()) {
