@@ -107,6 +107,8 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     cgroupfs: kernel.cgroup2, // --path.cgroupfs as resolved (a hybrid host's cgroup2 is below it)
     kubeconfig: config.kubeconfig,
     cacheTtlMs: config.metadataCacheTtlMs,
+    // Within the series grace, so the reaper never meets a series a late event brought back.
+    departedPodMs: Math.min(60_000, config.seriesGraceMs / 2),
     registry,
     log,
   });

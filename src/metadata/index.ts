@@ -17,6 +17,8 @@
 //   cacheTtlMs    TTL of cached resolutions (default 60 s); cacheMax bounds their number (default 65536)
 //   negativeTtlMs TTL of "unknown" answers (default 5 s); rescanIntervalMs bounds cgroup rescans (default 1 s)
 //   podHoldMs     how long events of a pod the watch has not delivered yet may be held (default 1 s)
+//   departedPodMs how long a deleted pod keeps the events it made before its deletion and that are read after (default 60 s;
+//                 keep it below the series grace, or a late event brings back a series already removed)
 //   resyncIntervalMs  full re-list period of the pod watch (default 10 min)
 //   registry      the daemon's prom-client Registry (never the global one)
 //   log           { debug, info, warn, error }(msg, fields?)
@@ -59,6 +61,7 @@ export interface MetadataOptions {
   negativeTtlMs?: number;
   rescanIntervalMs?: number;
   podHoldMs?: number;
+  departedPodMs?: number;
   resyncIntervalMs?: number;
   /** Retry delays of the pod watch (defaults 500 ms doubling to 30 s). */
   backoffInitialMs?: number;
@@ -92,7 +95,7 @@ export interface Metadata {
 
 export function createMetadata(options: MetadataOptions): Metadata {
   const { log } = options;
-  const pods = new PodIndex();
+  const pods = new PodIndex({ departedMs: options.departedPodMs });
   const choice = chooseKubeConfig({ kubeconfig: options.kubeconfig, inCluster: options.inCluster });
 
   if (choice.source === 'none') {

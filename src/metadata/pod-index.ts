@@ -4,6 +4,7 @@
 // resolver. Identities are built once per pod change and shared, so a lookup
 // allocates nothing.
 import type { V1OwnerReference, V1Pod, V1ContainerStatus } from '@kubernetes/client-node';
+import { LRUCache } from 'lru-cache';
 import { postureOf, type PodPosture } from './pod-posture.js';
 import type { PodIdentity } from './resolver.js';
 
@@ -175,12 +176,46 @@ export function recordOf(pod: V1Pod, previous?: PodRecord): PodRecord | undefine
   };
 }
 
+export interface PodIndexOptions {
+  /** How long a removed pod's events still in flight may be attributed to it (0: not at all); default 60 s. */
+  departedMs?: number | undefined;
+  /** Milliseconds, for the departed entries' lifetime (tests). */
+  now?: () => number;
+  /** The kernel's event clock (CLOCK_MONOTONIC ns, what bpf_ktime_get_ns reads), for the time of a removal (tests). */
+  monotonicNs?: () => number;
+}
+
+/** A removed pod, kept a while for its events that were produced before the removal and read after it. */
+interface Departed {
+  readonly record: PodRecord;
+  /** When the index learned of the removal, on the kernel's event clock. */
+  readonly removedAtNs: number;
+}
+
 export class PodIndex {
   private readonly pods = new Map<string, PodRecord>();
   private readonly containers = new Map<string, PodIdentity>();
   /** A static pod's UID (its cgroups') → its mirror pod's UID. */
   private readonly staticUids = new Map<string, string>();
   private readonly listeners: PodChangeListener[] = [];
+  /**
+   * Removed pods by UID (and a static pod's own UID): a pod deleted while
+   * the daemon was behind (descheduled, stopped, a flood in the rings) has
+   * events in the kernel's rings that it produced before the DELETED
+   * arrived. Those are still its own (departedBefore); what it does after
+   * the removal is no one's.
+   */
+  private readonly departed: LRUCache<string, Departed> | undefined;
+  private readonly monotonicNs: () => number;
+
+  constructor(options: PodIndexOptions = {}) {
+    const departedMs = options.departedMs ?? 60_000;
+    this.departed =
+      departedMs > 0
+        ? new LRUCache<string, Departed>({ max: 4096, ttl: departedMs, ttlAutopurge: false, ...(options.now === undefined ? {} : { perf: { now: options.now }, ttlResolution: 0 }) })
+        : undefined;
+    this.monotonicNs = options.monotonicNs ?? (() => Number(process.hrtime.bigint()));
+  }
 
   get size(): number {
     return this.pods.size;
@@ -201,6 +236,21 @@ export class PodIndex {
     if (record !== undefined || this.staticUids.size === 0) return record;
     const mirror = this.staticUids.get(uid);
     return mirror === undefined ? undefined : this.pods.get(mirror);
+  }
+
+  /**
+   * A pod removed from the index after the kernel time eventTimeNs (its
+   * event was produced while the pod still existed for the daemon), within
+   * the departed window; undefined otherwise.
+   */
+  departedBefore(uid: string, eventTimeNs: number): PodRecord | undefined {
+    const gone = this.departed?.get(uid);
+    return gone !== undefined && eventTimeNs < gone.removedAtNs ? gone.record : undefined;
+  }
+
+  /** Whether a pod with this UID was removed within the departed window (it will not be added again). */
+  isDeparted(uid: string): boolean {
+    return this.departed?.has(uid) ?? false;
   }
 
   byName(namespace: string, name: string): PodRecord | undefined {
@@ -226,6 +276,7 @@ export class PodIndex {
     this.dropContainers(previous);
     if (previous !== undefined && previous.staticUid !== '' && previous.staticUid !== record.staticUid) this.staticUids.delete(previous.staticUid);
     this.pods.set(record.uid, record);
+    this.departed?.delete(record.uid);
     for (const [id, identity] of record.containers) this.containers.set(id, identity);
     if (record.staticUid !== '') this.staticUids.set(record.staticUid, record.uid);
     this.notify(record.uid, record);
@@ -241,6 +292,11 @@ export class PodIndex {
     this.dropContainers(record);
     if (record.staticUid !== '' && this.staticUids.get(record.staticUid) === uid) this.staticUids.delete(record.staticUid);
     this.pods.delete(uid);
+    if (this.departed !== undefined) {
+      const gone: Departed = { record, removedAtNs: this.monotonicNs() };
+      this.departed.set(uid, gone);
+      if (record.staticUid !== '') this.departed.set(record.staticUid, gone);
+    }
     this.notify(uid, undefined);
     return true;
   }

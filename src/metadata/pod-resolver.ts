@@ -29,6 +29,13 @@
 // wait for that pod any more -- a cached answer is what a held event's next
 // retry would take, ending its hold before the pod arrived.
 //
+// A pod deleted while its last events waited in the kernel's rings (the
+// daemon was behind, and the watch's DELETED came first): events the kernel
+// saw before the deletion reached the pod index are still the pod's (by the
+// event's kernel time, PodIndex.departedBefore); what its cgroup does after
+// is no one's (pod_unknown, not held: a deleted pod does not come back).
+// Those answers are not cached, since the next event may be a later one.
+//
 // Every answer is cached, negative ones with a short TTL, so a flood of events
 // from unknown processes costs at most one /proc read per process per TTL and
 // one rescan per rescan interval.
@@ -116,23 +123,35 @@ export class PodResolver implements Resolver {
     });
   }
 
-  resolve(tgid: number, cgroupId: number): PodIdentity {
+  resolve(tgid: number, cgroupId: number, eventTimeNs?: number): PodIdentity {
     const hit = this.cache.get(this.usesCgroupId(cgroupId) ? cgroupId : pidKey(tgid));
     if (hit !== undefined) {
+      // An unknown pod may be one deleted after this (older) event was made: look again.
+      if (hit.unattributed === 'pod_unknown' && eventTimeNs !== undefined && this.pods.departedBefore(hit.podUid, eventTimeNs) !== undefined) {
+        this.cache.misses++;
+        return this.resolveMiss(tgid, cgroupId, false, eventTimeNs);
+      }
       // An uninformed "host" for a cgroup gets one second look when an event brings a PID.
       if (!(tgid > 0 && this.unseen.size !== 0 && hit === UNKNOWN_CGROUP && this.unseen.delete(cgroupId))) return hit;
       this.cache.misses++;
-      return this.resolveMiss(tgid, cgroupId, true);
+      return this.resolveMiss(tgid, cgroupId, true, eventTimeNs);
     }
     this.cache.misses++;
-    return this.resolveMiss(tgid, cgroupId, false);
+    return this.resolveMiss(tgid, cgroupId, false, eventTimeNs);
+  }
+
+  /** The identity of a pod removed after eventTimeNs (see above), undefined if none. */
+  private departedAnswer(podUid: string, containerId: string, eventTimeNs: number): PodIdentity | undefined {
+    const record = this.pods.departedBefore(podUid, eventTimeNs);
+    if (record === undefined) return undefined;
+    return (containerId === '' ? undefined : record.containers.get(containerId)) ?? record.identity;
   }
 
   private usesCgroupId(cgroupId: number): boolean {
     return cgroupId > 0 && cgroupId !== this.cgroups.rootId && !this.v2Blind;
   }
 
-  private resolveMiss(tgid: number, cgroupId: number, secondLook: boolean): PodIdentity {
+  private resolveMiss(tgid: number, cgroupId: number, secondLook: boolean, eventTimeNs: number | undefined): PodIdentity {
     let proc: ProcCgroup | undefined | null = null; // null: not read yet
     const readProc = (): ProcCgroup | undefined => {
       if (proc === null) proc = this.readProc(tgid);
@@ -174,7 +193,7 @@ export class PodResolver implements Resolver {
         return UNKNOWN_CGROUP;
       }
       this.unseen.delete(cgroupId);
-      if (entry !== null) return this.cacheAnswer(cgroupId, entry);
+      if (entry !== null) return this.cacheAnswer(cgroupId, entry, eventTimeNs);
 
       // A cgroup outside any pod. On a hybrid system the container may still
       // be named by the process's v1 lines.
@@ -200,10 +219,10 @@ export class PodResolver implements Resolver {
       this.cache.set(pidKey(tgid), HOST_IDENTITY, '');
       return HOST_IDENTITY;
     }
-    return this.cacheAnswer(pidKey(tgid), current.pod);
+    return this.cacheAnswer(pidKey(tgid), current.pod, eventTimeNs);
   }
 
-  private cacheAnswer(key: number, info: CgroupInfo): PodIdentity {
+  private cacheAnswer(key: number, info: CgroupInfo, eventTimeNs: number | undefined): PodIdentity {
     const byContainer = info.containerId === '' ? undefined : this.pods.byContainerId(info.containerId);
     if (byContainer !== undefined) {
       this.cache.set(key, byContainer, byContainer.podUid);
@@ -217,8 +236,12 @@ export class PodResolver implements Resolver {
       this.cache.set(key, record.identity, record.uid);
       return record.identity;
     }
+    if (eventTimeNs !== undefined) {
+      const departed = this.departedAnswer(info.podUid, info.containerId, eventTimeNs);
+      if (departed !== undefined) return departed;
+    }
     // Not cached while held: the retry must ask again.
-    if (this.holdMs > 0 && holdable() && this.mayHold(info.podUid)) throw HOLD_FOR_POD;
+    if (this.holdMs > 0 && holdable() && !this.pods.isDeparted(info.podUid) && this.mayHold(info.podUid)) throw HOLD_FOR_POD;
     const unknown = this.unknownPod(info.podUid);
     // Outside a dispatch, while events of this pod may still be held: not
     // cached (see above). Asked again, it costs a lookup in the cgroup index.

@@ -39,7 +39,12 @@ export interface PodIdentity {
 export type UnattributedReason = 'cgroup_unknown' | 'pod_unknown' | 'process_gone';
 
 export interface Resolver {
-  resolve(tgid: number, cgroupId: number): PodIdentity;
+  /**
+   * eventTimeNs: when the kernel saw the event (bpf_ktime_get_ns), for
+   * events read per event; it lets an event produced before its pod was
+   * deleted, but read after the deletion, keep its pod.
+   */
+  resolve(tgid: number, cgroupId: number, eventTimeNs?: number): PodIdentity;
 }
 
 export const HOST_IDENTITY: PodIdentity = Object.freeze({

@@ -202,3 +202,30 @@ t.test('an unchanged resourceVersion is not re-applied', async (t) => {
   t.not(index.upsert(pod), first);
   t.equal(changes, 2);
 });
+
+t.test('a removed pod is kept for its events older than the removal, for departedMs', async (t) => {
+  const clock = { ms: 1_000_000, ns: 7_000 };
+  const index = new PodIndex({ departedMs: 1000, now: () => clock.ms, monotonicNs: () => clock.ns });
+  const pod = makePod({ name: 'p', containers: { app: randomContainerId() } });
+  const uid = pod.metadata!.uid!;
+  index.upsert(pod);
+  t.equal(index.departedBefore(uid, 6_000), undefined, 'a live pod is not departed');
+  t.notOk(index.isDeparted(uid));
+  index.remove(uid);
+  t.equal(index.byUid(uid), undefined, 'removed from the live index at once');
+  t.equal(index.departedBefore(uid, 6_000)?.name, 'p', 'an event older than the removal finds it');
+  t.equal(index.departedBefore(uid, 7_000), undefined, 'one at or after the removal does not');
+  t.ok(index.isDeparted(uid));
+  clock.ms += 1001;
+  t.equal(index.departedBefore(uid, 6_000), undefined, 'gone after departedMs');
+  t.notOk(index.isDeparted(uid));
+
+  index.upsert(pod);
+  index.remove(uid);
+  index.upsert(pod); // listed again (a re-list that still had it)
+  t.notOk(index.isDeparted(uid), 'a pod added again is live, not departed');
+  const off = new PodIndex({ departedMs: 0 });
+  off.upsert(pod);
+  off.remove(uid);
+  t.equal(off.departedBefore(uid, 0), undefined, 'departedMs 0: not kept');
+});

@@ -476,3 +476,34 @@ t.test("a static pod: its cgroups name the kubelet's UID (the config hash), the 
   t.equal(f.resolver.resolve(90, id).pod, '', 'the mirror deleted: no longer its');
   t.equal(f.pods.byUid(hash), undefined, 'and the static UID forgotten');
 });
+
+t.test('a pod deleted while its events were in flight: what it did before the deletion is its own, after it no one\'s', async (t) => {
+  const { withHolding } = await import('../../src/bpf/event-hold.js');
+  const f = fixture(t);
+  const kernelNs = { now: 5_000_000_000 };
+  const pods = new PodIndex({ departedMs: 30_000, now: () => f.clock.now, monotonicNs: () => kernelNs.now });
+  const cache = new IdentityCache({ max: 1000, ttlMs: 60_000, now: () => f.clock.now });
+  const resolver = new PodResolver({ procfs: f.procfs, cgroups: f.cgroups, pods, cache, holdMs: 1000, now: () => f.clock.now, log: SILENT_LOGGER });
+  const uid = randomUUID();
+  const containerId = randomContainerId();
+  f.mkCgroup('/kubepods.slice');
+  f.cgroups.rescan();
+  const births = new Map<number, string>([[4242, podPath(uid, containerId)]]);
+  f.cgroups.useBirths({ pathOf: (id) => births.get(id) });
+  pods.upsert(makePod({ name: 'job-1', uid, owner: { kind: 'Job', name: 'nightly' }, containers: { main: containerId } }));
+  const job = { namespace: 'default', pod: 'job-1', workload: 'nightly', container: 'main', podUid: uid };
+  t.same(resolver.resolve(0, 4242, 4_000_000_000), job, 'known: its pod');
+
+  pods.remove(uid); // the DELETED, read before the ring's last events
+  const gone = { ...HOST_IDENTITY, podUid: uid, unattributed: 'pod_unknown' };
+  // Inside a dispatch, where an unknown pod would be held: a departed one is not waited for.
+  withHolding(true, () => {
+    t.same(resolver.resolve(0, 4242, 4_900_000_000), job, 'an event made before the deletion: still its pod, with its container');
+    t.same(resolver.resolve(0, 4242, 5_100_000_000), gone, 'one made after it: no one\'s, and not held');
+    t.same(resolver.resolve(0, 4242, 4_950_000_000), job, 'an older event read after a newer one (another ring): its pod again, past the cache');
+  });
+  t.same(resolver.resolve(0, 4242), gone, 'without an event time (scrape-time readers): no one\'s');
+
+  f.clock.now += 31_000; // past the departed window
+  t.same(resolver.resolve(0, 4242, 4_900_000_000), gone, 'after the window: no one\'s');
+});

@@ -191,7 +191,7 @@ export class DnsCollector {
     const cookie = dnsEvent.socketCookie(view, at);
     const ts = dnsEvent.tsNs(view, at);
     if (direction === DIRECTION_QUERY && !message.isResponse) {
-      const id = this.resolver.resolve(dnsEvent.tgid(view, at), dnsEvent.cgroupId(view, at));
+      const id = this.resolver.resolve(dnsEvent.tgid(view, at), dnsEvent.cgroupId(view, at), ts);
       const pod = this.cells.get(id);
       const qtype = qtypeName(message.qtype);
       const domain = this.folder.fold(message.qname);

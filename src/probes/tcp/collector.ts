@@ -67,7 +67,8 @@ export class TcpCollector {
     if (length < TCP_EVENT_LAYOUT.size) return false;
     const result = tcpEvent.result(view, at);
     if (result < 1 || result >= TCP_RESULTS.length) return false;
-    const id = this.resolver.resolve(tcpEvent.tgid(view, at), tcpEvent.cgroupId(view, at));
+    const tsNs = tcpEvent.tsNs(view, at);
+    const id = this.resolver.resolve(tcpEvent.tgid(view, at), tcpEvent.cgroupId(view, at), tsNs);
     const c = this.cells.get(id);
     const seconds = tcpEvent.elapsedNs(view, at) / 1e9;
     if (result === RESULT_CLOSED || result === RESULT_RESET) {
@@ -78,7 +79,7 @@ export class TcpCollector {
     // "closed" is the normal end of a connection, not a result worth a series.
     const hub = this.stream;
     if (hub !== undefined && hub.wanted)
-      hub.publishTcp(monotonicToWallMs(tcpEvent.tsNs(view, at)), id, result, seconds, tcpEvent.dport(view, at), tcpEvent.family(view, at),
+      hub.publishTcp(monotonicToWallMs(tsNs), id, result, seconds, tcpEvent.dport(view, at), tcpEvent.family(view, at),
         tcpEvent.daddrWord(view, at, 0), tcpEvent.daddrWord(view, at, 1), tcpEvent.daddrWord(view, at, 2), tcpEvent.daddrWord(view, at, 3));
     if (result !== RESULT_CLOSED) (c.results[result] ??= this.connections.cell({ ...c.labels, result: TCP_RESULTS[result] as string })).value += 1;
     return true;
