@@ -16,8 +16,12 @@
 //   counted, marks the watch unsynced and is retried with capped
 //   exponential backoff and jitter. The sink keeps the last known objects
 //   meanwhile, so labels stay as they were;
+// - a watch still open well past the timeout it asked the server for (the
+//   server ends it then) is stuck -- a hung server, a half-open connection:
+//   it is cut and counted as a failure, so readiness says so, and the run
+//   starts over with a list;
 // - a periodic resync lists again, so that a watch that hangs without an
-//   error (a half-open connection) cannot leave the sink stale forever;
+//   error cannot leave the sink stale for longer than that;
 // - the reason is logged once per state change, not once per retry.
 // Each run (list, then watches) has a generation number and an abort signal;
 // a superseded run's late answers are ignored.
@@ -85,6 +89,10 @@ export interface WatchTimings {
   backoffMaxMs?: number | undefined;
   /** A list that takes longer than this counts as failed. */
   listTimeoutMs?: number | undefined;
+  /** Seconds a watch asks the server to stay open; default 300–600, at random. */
+  watchTimeoutSeconds?: number | undefined;
+  /** A watch still open this long after its timeout is cut as stuck; default 30 s. */
+  watchOverrunMs?: number | undefined;
 }
 
 export interface ResourceWatchOptions<T extends KubernetesObject> extends WatchTimings {
@@ -141,6 +149,8 @@ export class ResourceWatch<T extends KubernetesObject> {
   private readonly backoffInitialMs: number;
   private readonly backoffMaxMs: number;
   private readonly listTimeoutMs: number;
+  private readonly watchTimeoutSeconds: number | undefined;
+  private readonly watchOverrunMs: number;
   private run: AbortController | undefined;
   private generation = 0;
   private state: WatchState = 'idle';
@@ -164,6 +174,8 @@ export class ResourceWatch<T extends KubernetesObject> {
     this.backoffInitialMs = options.backoffInitialMs ?? 500;
     this.backoffMaxMs = options.backoffMaxMs ?? 30_000;
     this.listTimeoutMs = options.listTimeoutMs ?? 30_000;
+    this.watchTimeoutSeconds = options.watchTimeoutSeconds;
+    this.watchOverrunMs = options.watchOverrunMs ?? 30_000;
     this.backoffMs = this.backoffInitialMs;
   }
 
@@ -237,22 +249,41 @@ export class ResourceWatch<T extends KubernetesObject> {
         for (;;) {
           const began = Date.now();
           let seen = 0;
-          await this.client.watch(
-            this.resource.path,
-            {
-              fieldSelector: this.resource.fieldSelector,
-              resourceVersion: version,
-              allowWatchBookmarks: true,
-              timeoutSeconds: watchTimeoutSeconds(),
-            },
-            (event) => {
-              if (!current()) return;
-              seen++;
-              version = this.apply(event) ?? version;
-            },
-            signal,
-          );
+          const timeoutSeconds = this.watchTimeoutSeconds ?? watchTimeoutSeconds();
+          const cut = new AbortController();
+          const forward = () => cut.abort();
+          signal.addEventListener('abort', forward, { once: true });
+          let overran = false;
+          const overrun = setTimeout(() => {
+            overran = true;
+            cut.abort();
+          }, timeoutSeconds * 1000 + this.watchOverrunMs);
+          overrun.unref();
+          try {
+            await this.client.watch(
+              this.resource.path,
+              {
+                fieldSelector: this.resource.fieldSelector,
+                resourceVersion: version,
+                allowWatchBookmarks: true,
+                timeoutSeconds,
+              },
+              (event) => {
+                if (!current()) return;
+                seen++;
+                version = this.apply(event) ?? version;
+              },
+              cut.signal,
+            );
+          } finally {
+            clearTimeout(overrun);
+            signal.removeEventListener('abort', forward);
+          }
           if (!current()) return;
+          if (overran) {
+            const overrunS = Math.round(this.watchOverrunMs / 100) / 10;
+            throw new Error(`${this.resource.kind} watch still open ${overrunS} s after its ${timeoutSeconds} s timeout: the connection is stuck`);
+          }
           const spacing = MIN_WATCH_SPACING_MS - (Date.now() - began);
           if (seen === 0 && spacing > 0) await new Promise((r) => setTimeout(r, spacing));
           if (!current()) return;

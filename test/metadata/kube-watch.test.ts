@@ -381,3 +381,42 @@ t.test('a watch that hangs open without data: pods kept, still synced, the perio
   await until('the pod added during the hang is known', () => pods.byUid(during.metadata!.uid!) !== undefined, 10_000);
   t.ok(watch.isSynced());
 });
+
+t.test('a watch still open past its timeout is stuck: cut, counted, not synced until the list, pods learned long before the resync', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kubepulse-watch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const server = new TestKubeApiServer();
+  await server.start();
+  t.teardown(() => server.stop());
+  const client = clientFor(writeKubeconfig(dir, server.url, server.token));
+  await client.endpoint.ready();
+  const pods = new PodIndex();
+  const registry = new Registry();
+  const log = recordingLogger();
+  const watch = watchNodePods({ client, nodeName: 'node-a', pods, log, registry, watchTimeoutSeconds: 1, watchOverrunMs: 500, backoffInitialMs: 50, backoffMaxMs: 200 });
+  t.teardown(() => watch.stop());
+  const errors = async () => sample(await registry.metrics(), 'kubepulse_kube_watch_errors_total') ?? 0;
+  server.addPod(makePod({ name: 'before' }));
+  watch.start();
+  t.ok(await watch.waitForSync(10_000));
+
+  // A server that keeps its word ends each watch at 1 s; the watch resumes, no failure.
+  const watches = () => server.requests.filter((r) => r.watch).length;
+  await until('three watches in turn', () => watches() >= 3, 10_000);
+  t.equal(await errors(), 0, 'watches the server ends on time are no failure');
+  t.ok(watch.isSynced());
+
+  // Stuck: the open watch goes silent and is never ended; a pod comes meanwhile.
+  server.hangWatches = true;
+  const during = server.addPod(makePod({ name: 'during-hang' }));
+  const lists = server.listCount;
+  await until('the stuck watch counted as a failure', async () => (await errors()) >= 1, 10_000);
+  const warning = log.at('warn').find((l) => /still open 0\.5 s after its 1 s timeout: the connection is stuck/.test(String(l.fields?.['reason'])));
+  t.ok(warning, `one warning names it: ${JSON.stringify(log.at('warn').map((l) => l.fields?.['reason']))}`);
+  t.match(warning?.msg, /lost the API server; keeping the last known pods/, 'the last known pods are kept');
+  // The run starts over with a list (lists still answer), which brings the pod the watch did not.
+  await until('listed again', () => server.listCount > lists, 10_000);
+  await until('the pod added during the hang is known', () => pods.byUid(during.metadata!.uid!) !== undefined, 10_000);
+  server.hangWatches = false;
+  t.ok(await watch.waitForSync(10_000), 'synced again');
+});

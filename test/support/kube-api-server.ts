@@ -652,6 +652,17 @@ export class TestKubeApiServer {
       for (const event of this.history) if (event.rv > since) this.send(w, event);
     }
     this.watches.add(w);
-    req.on('close', () => this.watches.delete(w));
+    // The server ends a watch when the timeout it was asked for runs out (a hanging one does not).
+    const timeoutSeconds = Number(query['timeoutSeconds'] ?? 0);
+    const timer =
+      timeoutSeconds > 0
+        ? setTimeout(() => {
+            if (!this.hangWatches && this.watches.delete(w)) res.end();
+          }, timeoutSeconds * 1000).unref()
+        : undefined;
+    req.on('close', () => {
+      clearTimeout(timer);
+      this.watches.delete(w);
+    });
   }
 }
