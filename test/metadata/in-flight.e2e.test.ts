@@ -162,6 +162,7 @@ t.test('events in flight when their cgroups, process or pod are gone: attributed
 
   // ── continued: the events are read now ──
   process.kill(pid, 'SIGCONT');
+  const stoppedMs = Date.now() - stoppedAt;
   const countsOf = (p: Pod) => {
     const labels = { namespace, pod: p.name, workload: p.kind, node };
     return {
@@ -177,7 +178,7 @@ t.test('events in flight when their cgroups, process or pod are gone: attributed
     { timeoutMs: 30_000, everyMs: 250, describe: () => `not yet: ${missing().map((p) => `${p.name} ${JSON.stringify(countsOf(p))}`).join(', ')}` },
   ).catch(() => undefined);
   const dropped = of('kubepulse_events_dropped_total') - before.dropped;
-  t.comment(`stopped ${Date.now() - stoppedAt} ms in all; events dropped in the kernel meanwhile (any traffic): ${dropped}`);
+  t.comment(`stopped ${stoppedMs} ms; events dropped in the kernel meanwhile (any traffic): ${dropped}`);
   for (const kind of KINDS) {
     const mine = pods.filter((p) => p.kind === kind);
     t.same(
