@@ -195,14 +195,14 @@ function bigBody(port: number, method: string, path: string): Promise<{ head: st
     let sent = 0;
     const socket = connect(port, '127.0.0.1', () => {
       socket.write(`${method} ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`);
-      // One chunk per turn of the event loop, so the answer is read as soon
-      // as it comes (a write into the closed connection would end the socket
-      // with EPIPE before the answer is read).
+      // The first chunk, then a pause for the answer, then one chunk every
+      // 10 ms until it comes: a write into the connection the server has
+      // closed ends the socket with EPIPE before the answer in it is read.
       const pump = (): void => {
         if (sent >= size || socket.destroyed || answer !== '') return;
         sent += chunk.length;
-        if (socket.write(chunk)) setImmediate(pump);
-        else socket.once('drain', pump);
+        socket.write(chunk);
+        setTimeout(pump, sent === chunk.length ? 2000 : 10);
       };
       pump();
     });
