@@ -55,8 +55,9 @@ type Kind = (typeof KINDS)[number];
 const PODS_PER_KIND = 5;
 
 // The container: one DNS query, one connect, exit; the exit status says both
-// worked. $1 TCP port, $2 DNS port, $3 name.
-const JOB = 'dig @127.0.0.1 -p "$2" +time=3 +tries=1 +short "$3" A | grep -qx 127.0.0.1 && exec 3<>"/dev/tcp/127.0.0.1/$1"';
+// worked. $1 TCP port, $2 DNS port, $3 name. dig waits up to 15 s for its one
+// try: at load average 60 here 3 s were not always enough.
+const JOB = 'dig @127.0.0.1 -p "$2" +time=15 +tries=1 +short "$3" A | grep -qx 127.0.0.1 && exec 3<>"/dev/tcp/127.0.0.1/$1"';
 
 /** The scheduler state of a process (R, S, T for stopped, …) from /proc/<pid>/stat. */
 const stateOf = (pid: number): string => /^\d+ \(.*\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? '?';
@@ -115,7 +116,7 @@ t.test('events in flight when their cgroups, process or pod are gone: attributed
     '--node-name', node,
     '--probes', 'tcp,dns',
     '--dns-ports', String(dns.port),
-    '--dns-timeout', '10s',
+    '--dns-timeout', '20s', // longer than dig waits
     '--ring-buffer-bytes', String(32 << 20),
   ]);
   await daemon.waitReady(120_000); // node's start-up alone took over a minute here at load average 30
@@ -139,7 +140,7 @@ t.test('events in flight when their cgroups, process or pod are gone: attributed
       const dir = p.kind === 'early' ? join(cgroups.base, containerCgroupPath(p.uid, p.containerId)) : cgroups.container(p.uid, p.containerId).dir;
       const job = cgroups.spawnIn(dir, ['bash', '-c', JOB, 'job', String(tcpPort), String(dns.port), `${p.name}.${domain}`], { stdio: 'ignore' });
       const [code] = (await once(job, 'exit')) as [number | null];
-      if (code !== 0) throw new Error(`${p.name}: the job failed (exit ${code})`);
+      if (code !== 0) throw new Error(`${p.name}: the job failed (exit ${code}: its DNS query unanswered or its connect refused)`);
       jobPids.push(job.pid!);
       if (p.kind !== 'exited') await cgroups.remove(join(cgroups.base, podCgroupPath(p.uid)));
       if (p.kind === 'deleted') api.deletePod(namespace, p.name);
