@@ -139,3 +139,48 @@ t.test('options are checked', async (t) => {
   t.throws(() => new DnsMatcher({ maxPending: 1.5 }), TypeError);
   t.equal(new DnsMatcher({ timeoutSeconds: 0.5 }).timeoutNs, 5e8);
 });
+
+t.test('slots are reused and the columns grow past their first size without losing a query', async (t) => {
+  const m = new DnsMatcher<number>({ maxPending: 5000 });
+  const first = m.slots;
+  // More in flight than the first columns hold: they grow, and every query is still found.
+  for (let i = 0; i < 3000; i++) t.equal(m.query(1000 + (i % 7), i, i, i), true);
+  t.ok(m.slots > first, `grew from ${first} to ${m.slots} slots`);
+  let found = 0;
+  for (let i = 2999; i >= 0; i--) if (m.response(1000 + (i % 7), i, 5000)?.context === i) found++;
+  t.equal(found, 3000);
+  t.equal(m.size, 0);
+  // Freed slots are taken again: the columns stay as they are.
+  const slots = m.slots;
+  for (let round = 0; round < 10; round++) {
+    for (let i = 0; i < 1000; i++) m.query(7, i, round * 1000 + i, i);
+    for (let i = 0; i < 1000; i++) m.response(7, i, round * 1000 + i + 1);
+  }
+  t.equal(m.slots, slots);
+  t.equal(m.stats.matched, 13000);
+});
+
+t.test('the slot of a query is the slot its response and its expiry report', async (t) => {
+  const m = new DnsMatcher<string>({ timeoutSeconds: 1 });
+  m.query(1, 1, 0, 'a');
+  const a = m.slot;
+  m.query(1, 2, 0, 'b');
+  const b = m.slot;
+  t.not(a, b);
+  m.response(1, 1, 5);
+  t.equal(m.slot, a);
+  const slots: number[] = [];
+  m.expire(2 * S, (_c, _w, slot) => slots.push(slot));
+  t.same(slots, [b]);
+});
+
+t.test('a response taken out of the middle keeps the rest in arrival order', async (t) => {
+  const m = new DnsMatcher<string>({ timeoutSeconds: 1 });
+  for (const [id, c] of [[1, 'a'], [2, 'b'], [3, 'c'], [4, 'd']] as const) m.query(9, id, id, c);
+  m.response(9, 2, 10);
+  m.response(9, 4, 10);
+  m.query(9, 5, 5, 'e');
+  const expired: string[] = [];
+  m.expire(10 * S, (c) => expired.push(c));
+  t.same(expired, ['a', 'c', 'e']);
+});
