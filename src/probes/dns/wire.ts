@@ -3,8 +3,11 @@
 // This runs once per DNS event from the kernel, on bytes an unprivileged
 // process chose, so it is written to be total and cheap:
 // - it never throws and never reads outside [offset, offset + length);
-// - it never copies the input; the only allocation on success is the name
-//   string and the result object;
+// - it never copies the input, and readDnsMessage allocates nothing: it
+//   fills an object the caller passes again for every message, and a name
+//   seen recently comes back as the same string (a small direct-mapped table
+//   of decoded names, compared byte for byte), so a resolver asking the same
+//   names again costs no garbage; parseDnsMessage is the allocating form;
 // - the answer, authority and additional sections are never read, so a
 //   response cut short by the kernel's capture limit, or one with the TC bit
 //   set, still yields its id and rcode as long as the question is intact.
@@ -92,6 +95,29 @@ export const MAX_POINTER_JUMPS = 16;
 // Worst case presentation: 254 content octets each escaped to 4 chars, plus dots.
 const SCRATCH = Buffer.allocUnsafe(1100);
 
+// Recently decoded names, by a hash of their presentation bytes; a slot keeps
+// the last name that hashed to it. Names longer than NAME_CACHE_MAX_LENGTH
+// are not kept, which bounds the table at a few hundred KiB whatever the
+// input.
+const NAME_CACHE_SLOTS = 2048;
+const NAME_CACHE_MAX_LENGTH = 128;
+const nameCache: string[] = new Array<string>(NAME_CACHE_SLOTS).fill('');
+
+/** SCRATCH[0, n) as a string: the cached one when it holds these bytes. */
+function scratchName(n: number): string {
+  if (n > NAME_CACHE_MAX_LENGTH) return SCRATCH.toString('latin1', 0, n);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ SCRATCH[i]!, 0x01000193);
+  const slot = (h ^ (h >>> 16)) & (NAME_CACHE_SLOTS - 1);
+  const cached = nameCache[slot]!;
+  if (cached.length === n) {
+    let i = 0;
+    while (i < n && cached.charCodeAt(i) === SCRATCH[i]) i++;
+    if (i === n) return cached;
+  }
+  return (nameCache[slot] = SCRATCH.toString('latin1', 0, n));
+}
+
 // Failure results are immutable and shared, so a failure allocates nothing.
 const FAIL: { readonly [K in DnsParseError]: DnsParseFailure } = {
   truncated: Object.freeze({ error: 'truncated' }),
@@ -108,6 +134,13 @@ const FAIL: { readonly [K in DnsParseError]: DnsParseFailure } = {
 let nameEnd = 0; // offset just past the name in the uncompressed stream
 let nameString = '';
 
+/** A DnsMessage the parser fills in place: one per caller, reused for every message. */
+export type DnsMessageFields = { -readonly [K in keyof DnsMessage]: DnsMessage[K] };
+
+export function newDnsMessageFields(): DnsMessageFields {
+  return { id: 0, isResponse: false, opcode: 0, rcode: 0, truncated: false, qdcount: 0, qname: '', qtype: 0, qclass: 0 };
+}
+
 /**
  * Parse the header and first question of the DNS message stored in
  * `bytes[offset, offset + length)`. Offsets inside the message (compression
@@ -116,6 +149,16 @@ let nameString = '';
  * from elsewhere (a response, from its query) allocates no string.
  */
 export function parseDnsMessage(bytes: Uint8Array, offset: number, length: number, withName = true): DnsParseResult {
+  const out = newDnsMessageFields();
+  const err = readDnsMessage(bytes, offset, length, withName, out);
+  return err === null ? out : FAIL[err];
+}
+
+/**
+ * parseDnsMessage into `out`, for the per-event path: null on success (out
+ * holds the message), else why it failed (out then holds nothing useful).
+ */
+export function readDnsMessage(bytes: Uint8Array, offset: number, length: number, withName: boolean, out: DnsMessageFields): DnsParseError | null {
   if (
     !Number.isInteger(offset) ||
     !Number.isInteger(length) ||
@@ -123,35 +166,40 @@ export function parseDnsMessage(bytes: Uint8Array, offset: number, length: numbe
     length < 0 ||
     offset + length > bytes.length
   ) {
-    return FAIL.bad_range;
+    return 'bad_range';
   }
-  if (length < DNS_HEADER_LENGTH) return FAIL.truncated;
+  if (length < DNS_HEADER_LENGTH) return 'truncated';
 
   const b = bytes;
   const o = offset;
-  const id = (b[o]! << 8) | b[o + 1]!;
   const flags = (b[o + 2]! << 8) | b[o + 3]!;
   const qdcount = (b[o + 4]! << 8) | b[o + 5]!;
   const isResponse = (flags & 0x8000) !== 0;
-  const opcode = (flags >> 11) & 0xf;
-  const truncated = (flags & 0x0200) !== 0;
-  const rcode = flags & 0xf;
 
   if (qdcount === 0) {
     // Servers answer some malformed queries (FORMERR, NOTIMP) without echoing
     // the question. The rcode is what the caller needs from a response; the
     // name it gets from the matched query.
-    if (!isResponse) return FAIL.no_question;
-    return { id, isResponse, opcode, rcode, truncated, qdcount, qname: '', qtype: 0, qclass: 0 };
+    if (!isResponse) return 'no_question';
+    out.qname = '';
+    out.qtype = 0;
+    out.qclass = 0;
+  } else {
+    const err = readName(b, o, length, DNS_HEADER_LENGTH, withName);
+    if (err !== null) return err;
+    const p = nameEnd;
+    if (p + 4 > length) return 'truncated';
+    out.qname = nameString;
+    out.qtype = (b[o + p]! << 8) | b[o + p + 1]!;
+    out.qclass = (b[o + p + 2]! << 8) | b[o + p + 3]!;
   }
-
-  const err = readName(b, o, length, DNS_HEADER_LENGTH, withName);
-  if (err !== null) return FAIL[err];
-  const p = nameEnd;
-  if (p + 4 > length) return FAIL.truncated;
-  const qtype = (b[o + p]! << 8) | b[o + p + 1]!;
-  const qclass = (b[o + p + 2]! << 8) | b[o + p + 3]!;
-  return { id, isResponse, opcode, rcode, truncated, qdcount, qname: nameString, qtype, qclass };
+  out.id = (b[o]! << 8) | b[o + 1]!;
+  out.isResponse = isResponse;
+  out.opcode = (flags >> 11) & 0xf;
+  out.rcode = flags & 0xf;
+  out.truncated = (flags & 0x0200) !== 0;
+  out.qdcount = qdcount;
+  return null;
 }
 
 /**
@@ -250,6 +298,6 @@ function readName(b: Uint8Array, o: number, length: number, start: number, build
   }
 
   nameEnd = end;
-  nameString = !build ? '' : n === 0 ? '.' : SCRATCH.toString('latin1', 0, n);
+  nameString = !build ? '' : n === 0 ? '.' : scratchName(n);
   return null;
 }

@@ -6,8 +6,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
+  newDnsMessageFields,
   parseDnsMessage,
   parseDnsName,
+  readDnsMessage,
   isDnsParseFailure,
   MAX_POINTER_JUMPS,
   type DnsMessage,
@@ -336,6 +338,35 @@ t.test('names: root, case, escaping, length limits', async (t) => {
   // Many short labels over the limit, too.
   const many = query(new Array(128).fill('a').join('.'));
   t.same(parseDnsMessage(many, 0, many.length), { error: 'name_too_long' });
+});
+
+t.test('readDnsMessage: into one reused object, a recent name as the same string, every name right', async (t) => {
+  const out = newDnsMessageFields();
+  const a = query('www.example.com', 28);
+  t.equal(readDnsMessage(a, 0, a.length, true, out), null);
+  t.match(out, { qname: 'www.example.com', qtype: 28, isResponse: false, qdcount: 1 });
+  const first = out.qname;
+  const b = query('WWW.Example.COM', 1);
+  t.equal(readDnsMessage(b, 0, b.length, true, out), null);
+  t.equal(out.qname, first, 'the same name (case folded) decodes to the string decoded before');
+  t.equal(out.qtype, 1, 'the rest is this message');
+  t.equal(readDnsMessage(b, 0, b.length, false, out), null);
+  t.equal(out.qname, '', 'without the name: none built');
+  t.equal(readDnsMessage(b, 0, 11, true, out), 'truncated');
+  // Far more names than the table has slots, with their collisions: each still decodes to itself.
+  const names = Array.from({ length: 5000 }, (_, i) => `h${i}.d${i % 7}.example${i % 3 ? '' : '-x'}.com`);
+  for (let round = 0; round < 2; round++) {
+    let wrong = 0;
+    for (const name of names) {
+      const m = query(name);
+      if (readDnsMessage(m, 0, m.length, true, out) !== null || out.qname !== name) wrong++;
+    }
+    t.equal(wrong, 0, `round ${round + 1}: 5000 names, none wrong`);
+  }
+  const long = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(10)}`;
+  const lq = query(long);
+  readDnsMessage(lq, 0, lq.length, true, out);
+  t.equal(out.qname, long, 'a name too long for the table is built each time');
 });
 
 t.test('hostile inputs', async (t) => {
