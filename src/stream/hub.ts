@@ -8,9 +8,10 @@
 // strings built) stored in a ring, plus one filter call per subscriber;
 // JSON is made only for subscribers the event passed, in the writer; a TCP
 // event's peer is formatted and resolved (src/peers) only then, or when a
-// subscriber's peer filter asks, never for an event no one wants. TCP
-// events, the most frequent, are kept in the ring without any allocation:
-// their fields go into typed-array columns and become records only when a
+// subscriber's peer filter asks, never for an event no one wants. TCP and
+// DNS events, the frequent ones, are kept in the ring without any
+// allocation: their fields go into columns (typed arrays, and references to
+// strings the collectors already hold) and become records only when a
 // client asks for the history (a live subscriber gets a record of its own,
 // short-lived: see publishTcp).
 //
@@ -26,7 +27,21 @@ import type { PodIdentity } from '../metadata/resolver.js';
 import { addressOnlyPeers, type PeerResolver } from '../peers/resolver.js';
 import { TCP_RESULTS } from '../probes/tcp/event.js';
 import type { StreamQuery } from './filter.js';
-import { TcpRecord, type StreamRecord } from './record.js';
+import { DnsRecord, TcpRecord, type StreamRecord } from './record.js';
+
+/** What a ring slot without a record holds in the columns. */
+const enum Stored {
+  Tcp = 0,
+  Dns = 1,
+}
+
+/** The DNS part of the columns: made on the first DNS event stored. */
+interface DnsColumns {
+  name: string[];
+  domain: string[];
+  qtype: string[];
+  rcode: string[];
+}
 
 /** Where a subscriber's bytes go (an HTTP response, in the SSE route). */
 export interface SubscriberSink {
@@ -66,19 +81,23 @@ export class EventHub {
   readonly historySize: number;
   readonly queueSize: number;
   readonly peers: PeerResolver;
-  /** A slot holds a record, or (undefined) a TCP event in the columns below. */
+  /** A slot holds a record, or (undefined) a TCP or DNS event in the columns below. */
   private readonly ring: Array<StreamRecord | undefined>;
   private readonly col: {
+    kind: Uint8Array;
     seq: Float64Array;
     timeMs: Float64Array;
+    /** TCP: latency or duration; DNS: latency. */
     seconds: Float64Array;
+    /** TCP: the peer's port; DNS: the server's. */
     port: Uint16Array;
     result: Uint8Array;
     family: Uint8Array;
-    /** The peer's address, four network-order words a slot. */
+    /** The peer's (TCP) or server's (DNS) address, four network-order words a slot. */
     addr: Uint32Array;
     id: Array<PodIdentity | undefined>;
   };
+  private dns: DnsColumns | undefined;
   private next = 0;
   private stored = 0;
   private seq = 0;
@@ -94,7 +113,7 @@ export class EventHub {
     this.peers = options.peers ?? addressOnlyPeers;
     const n = options.historySize;
     this.ring = new Array<StreamRecord | undefined>(n);
-    this.col = { seq: new Float64Array(n), timeMs: new Float64Array(n), seconds: new Float64Array(n), port: new Uint16Array(n), result: new Uint8Array(n), family: new Uint8Array(n), addr: new Uint32Array(4 * n), id: new Array(n) };
+    this.col = { kind: new Uint8Array(n), seq: new Float64Array(n), timeMs: new Float64Array(n), seconds: new Float64Array(n), port: new Uint16Array(n), result: new Uint8Array(n), family: new Uint8Array(n), addr: new Uint32Array(4 * n), id: new Array(n) };
     this.wanted = options.historySize > 0;
     if (options.registry) this.registerMetrics(options.registry);
   }
@@ -148,27 +167,58 @@ export class EventHub {
   publishTcp(timeMs: number, id: PodIdentity, result: number, seconds: number, peerPort: number, family: number, a0: number, a1: number, a2: number, a3: number): void {
     this.published++;
     const seq = ++this.seq;
-    if (this.historySize > 0) {
-      const i = this.next;
-      this.ring[i] = undefined;
-      this.col.seq[i] = seq;
-      this.col.timeMs[i] = timeMs;
-      this.col.seconds[i] = seconds;
-      this.col.port[i] = peerPort;
-      this.col.result[i] = result;
-      this.col.family[i] = family;
-      this.col.addr[4 * i] = a0;
-      this.col.addr[4 * i + 1] = a1;
-      this.col.addr[4 * i + 2] = a2;
-      this.col.addr[4 * i + 3] = a3;
-      this.col.id[i] = id;
-      this.next = (i + 1) % this.historySize;
-      if (this.stored < this.historySize) this.stored++;
-    }
+    if (this.historySize > 0) this.col.result[this.store(Stored.Tcp, seq, timeMs, id, seconds, peerPort, family, a0, a1, a2, a3)] = result;
     if (this.subscribers.size === 0) return;
     const r = new TcpRecord(timeMs, id, TCP_RESULTS[result] ?? 'error', seconds, peerPort, family, a0, a1, a2, a3, this.peers);
     r.seq = seq;
     this.fanOut(r);
+  }
+
+  /**
+   * A DNS query's end (an rcode, or timeout); the server's address as
+   * AF_INET or AF_INET6 and four network-order words. Like publishTcp: the
+   * history keeps it in the columns without allocating (the strings are the
+   * collector's own), subscribers get a record of it that nothing else holds.
+   */
+  publishDns(timeMs: number, id: PodIdentity, name: string, domain: string, qtype: string, rcode: string, latencySeconds: number, serverPort: number, family: number, s0: number, s1: number, s2: number, s3: number): void {
+    this.published++;
+    const seq = ++this.seq;
+    if (this.historySize > 0) {
+      const i = this.store(Stored.Dns, seq, timeMs, id, latencySeconds, serverPort, family, s0, s1, s2, s3);
+      const n = this.historySize;
+      // Packed arrays of n (new Array(n) leaves holes, and past ~16k slots V8 makes it a dictionary).
+      const strings = () => Array.from({ length: n }, () => '');
+      const d = (this.dns ??= { name: strings(), domain: strings(), qtype: strings(), rcode: strings() });
+      d.name[i] = name;
+      d.domain[i] = domain;
+      d.qtype[i] = qtype;
+      d.rcode[i] = rcode;
+    }
+    if (this.subscribers.size === 0) return;
+    const r = new DnsRecord(timeMs, id, name, domain, qtype, rcode, latencySeconds, serverPort, family, s0, s1, s2, s3);
+    r.seq = seq;
+    this.fanOut(r);
+  }
+
+  /** The fields every column-stored event has, in the next slot of the ring; returns the slot. */
+  private store(kind: Stored, seq: number, timeMs: number, id: PodIdentity, seconds: number, port: number, family: number, a0: number, a1: number, a2: number, a3: number): number {
+    const i = this.next;
+    const c = this.col;
+    this.ring[i] = undefined;
+    c.kind[i] = kind;
+    c.seq[i] = seq;
+    c.timeMs[i] = timeMs;
+    c.seconds[i] = seconds;
+    c.port[i] = port;
+    c.family[i] = family;
+    c.addr[4 * i] = a0;
+    c.addr[4 * i + 1] = a1;
+    c.addr[4 * i + 2] = a2;
+    c.addr[4 * i + 3] = a3;
+    c.id[i] = id;
+    this.next = (i + 1) % this.historySize;
+    if (this.stored < this.historySize) this.stored++;
+    return i;
   }
 
   /** The record at a ring slot, made from the columns (once) when it was stored as one. */
@@ -177,8 +227,12 @@ export class EventHub {
     if (r === undefined) {
       const c = this.col;
       const a = 4 * slot;
-      r = new TcpRecord(c.timeMs[slot] as number, c.id[slot] as PodIdentity, TCP_RESULTS[c.result[slot] as number] ?? 'error', c.seconds[slot] as number, c.port[slot] as number,
-        c.family[slot] as number, c.addr[a] as number, c.addr[a + 1] as number, c.addr[a + 2] as number, c.addr[a + 3] as number, this.peers);
+      const d = this.dns;
+      r = c.kind[slot] === Stored.Dns && d !== undefined
+        ? new DnsRecord(c.timeMs[slot] as number, c.id[slot] as PodIdentity, d.name[slot] as string, d.domain[slot] as string, d.qtype[slot] as string, d.rcode[slot] as string,
+            c.seconds[slot] as number, c.port[slot] as number, c.family[slot] as number, c.addr[a] as number, c.addr[a + 1] as number, c.addr[a + 2] as number, c.addr[a + 3] as number)
+        : new TcpRecord(c.timeMs[slot] as number, c.id[slot] as PodIdentity, TCP_RESULTS[c.result[slot] as number] ?? 'error', c.seconds[slot] as number, c.port[slot] as number,
+            c.family[slot] as number, c.addr[a] as number, c.addr[a + 1] as number, c.addr[a + 2] as number, c.addr[a + 3] as number, this.peers);
       r.seq = c.seq[slot] as number;
       this.ring[slot] = r;
     }

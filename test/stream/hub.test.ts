@@ -99,6 +99,28 @@ t.test('TCP events kept in columns without a subscriber come back as records, in
   t.same(hub.history(q('since=1970-01-01T00:00:02.001Z')).map((r) => r.timeMs), [2001, 2002], 'since reads the columns too');
 });
 
+t.test('DNS events kept in columns without a subscriber come back as the records a subscriber would get', async (t) => {
+  const hub = new EventHub({ node: 'n', historySize: 4, queueSize: 10 });
+  hub.publishDns(1000, id, 'a.example.com', 'example.com', 'A', 'NXDOMAIN', 0.002, 53, ...addressWords('10.96.0.10'));
+  hub.publishTcp(1001, id, 2, 0.0001, 8080, ...addressWords('10.0.0.7')); // refused
+  hub.publishDns(1002, id, 'b.example.org', 'example.org', 'AAAA', 'timeout', 5, 5353, ...addressWords('fd00:10:96::a'));
+  const got = hub.history(q('last=10'));
+  t.same(got.map((r) => [r.seq, r.type, r.timeMs]), [[1, 'dns', 1000], [2, 'tcp', 1001], [3, 'dns', 1002]]);
+  const live = sink();
+  hub.subscribe(q(''), live);
+  hub.publishDns(1003, id, 'a.example.com', 'example.com', 'A', 'NXDOMAIN', 0.002, 53, ...addressWords('10.96.0.10'));
+  await tick();
+  // The same event stored in the columns and sent live: the same JSON.
+  t.same({ ...recordJson(got[0]!, 'n'), time: '' }, { ...recordJson(live.got[0]!, 'n'), time: '' });
+  t.match(recordJson(got[0]!, 'n'), { type: 'dns', pod: 'web-1', name: 'a.example.com', domain: 'example.com', qtype: 'A', rcode: 'NXDOMAIN', latency_seconds: 0.002, server: '10.96.0.10:53' });
+  t.match(recordJson(got[2]!, 'n'), { name: 'b.example.org', qtype: 'AAAA', rcode: 'timeout', server: '[fd00:10:96::a]:5353' });
+  t.notOk('latency_seconds' in recordJson(got[2]!, 'n'), 'a timeout has no latency');
+  t.same(hub.history(q('last=10&type=dns')).map((r) => r.timeMs), [1000, 1002, 1003], 'filters read them like records');
+  hub.unsubscribe(live);
+  for (let i = 0; i < 4; i++) hub.publishTcp(2000 + i, id, 1, 0.001, 80, ...addressWords('10.0.0.8'));
+  t.same(hub.history(q('last=10&type=dns')), [], 'TCP events overwrite DNS slots as the ring wraps');
+});
+
 t.test('a TCP peer is resolved only for an event a subscriber wants, once for all of them', async (t) => {
   const asked: string[] = [];
   const peers: PeerResolver = {
