@@ -1,12 +1,18 @@
 // DNS metrics from the DNS probe's events: queries by registered domain and
 // type, resolution latency and response codes per pod, timeouts for
 // queries that got no answer, and malformed packets counted and skipped.
+//
+// Per event this allocates nothing in the common case: the message is parsed
+// into one reused object, a name seen recently is the same string again
+// (wire.ts), the matcher keeps pending queries in typed-array slots, what
+// the live stream needs of a query waits in columns beside the matcher's,
+// indexed by its slot, and the stream's history stores DNS events in
+// columns too (hub.publishDns).
 
 import { Counter, type Registry } from 'prom-client';
-import type { PodIdentity, Resolver } from '../../metadata/resolver.js';
+import { HOST_IDENTITY, type PodIdentity, type Resolver } from '../../metadata/resolver.js';
 import { monotonicToWallMs } from '../../stream/clock.js';
 import type { EventHub } from '../../stream/hub.js';
-import { DnsRecord } from '../../stream/record.js';
 import { counterFromTotal } from '../../metrics/total-counter.js';
 import { CounterFamily, HistogramFamily, type CounterCell, type HistogramCell } from '../../metrics/cells.js';
 import { POD_LABEL_NAMES, PodCells, type PodLabels } from '../../metrics/pod-cells.js';
@@ -16,7 +22,7 @@ import { DomainFolder, DomainLimiter } from './domain.js';
 import { DIRECTION_QUERY, DIRECTION_RESPONSE, DNS_EVENT_LAYOUT, TRANSPORT_TCP, dnsEvent } from './event.js';
 import { DnsMatcher } from './matcher.js';
 import { RCODE_TIMEOUT, qtypeName, rcodeName } from './names.js';
-import { DNS_PARSE_ERRORS, isDnsParseFailure, parseDnsMessage, type DnsParseError } from './wire.js';
+import { DNS_PARSE_ERRORS, newDnsMessageFields, readDnsMessage, type DnsParseError } from './wire.js';
 
 /** kubepulse_dns_malformed_total's reasons: the parser's, and bad_event for a record the kernel framed wrong. */
 type MalformedReason = DnsParseError | 'bad_event';
@@ -43,26 +49,42 @@ interface DnsCells {
 
 const TCP_LENGTH_PREFIX = 2;
 
-/** A query the live stream wants to hear the end of: what it asked, by whom. */
-class StreamedQuery {
-  constructor(
-    readonly pod: DnsCells,
-    readonly id: PodIdentity,
-    readonly name: string,
-    readonly domain: string,
-    readonly qtype: string,
-    readonly serverPort: number,
-    /** The server's address as the event has it (AF_INET or AF_INET6, network-order words): text only if a subscriber wants it. */
-    readonly family: number,
-    readonly s0: number,
-    readonly s1: number,
-    readonly s2: number,
-    readonly s3: number,
-  ) {}
-}
+/**
+ * What the live stream needs to hear of a query's end, per matcher slot: set
+ * for queries sent while the stream wanted them (`streamed`). Strings are
+ * references (the parser's name, the folder's domain, the qtype label).
+ */
+class StreamedQueries {
+  streamed = new Uint8Array(0);
+  id: PodIdentity[] = [];
+  name: string[] = [];
+  domain: string[] = [];
+  qtype: string[] = [];
+  serverPort = new Uint16Array(0);
+  /** The server's address as the event has it (AF_INET or AF_INET6, four network-order words a slot): text only if a subscriber wants it. */
+  family = new Uint16Array(0);
+  server = new Uint32Array(0);
 
-/** Without the stream the matcher holds the pod's cells only (no allocation per query). */
-type QueryContext = DnsCells | StreamedQuery;
+  /** At least `slots` slots (the matcher's, which only grow). */
+  fit(slots: number): void {
+    if (this.streamed.length >= slots) return;
+    const widen = <T extends Uint8Array | Uint16Array | Uint32Array>(old: T, a: T): T => {
+      a.set(old);
+      return a;
+    };
+    this.streamed = widen(this.streamed, new Uint8Array(slots));
+    this.serverPort = widen(this.serverPort, new Uint16Array(slots));
+    this.family = widen(this.family, new Uint16Array(slots));
+    this.server = widen(this.server, new Uint32Array(4 * slots));
+    for (let s = this.name.length; s < slots; s++) {
+      // Packed arrays, never holes.
+      this.id.push(HOST_IDENTITY);
+      this.name.push('');
+      this.domain.push('');
+      this.qtype.push('');
+    }
+  }
+}
 
 /**
  * What became of each DNS event: every event ends in exactly one outcome, so
@@ -89,7 +111,12 @@ export class DnsCollector {
   readonly unmatched: Counter<string>;
   private readonly folder: DomainFolder;
   private readonly limiter: DomainLimiter;
-  private readonly matcher: DnsMatcher<QueryContext>;
+  /** Pending queries with their pod's cells (no allocation per query). */
+  private readonly matcher: DnsMatcher<DnsCells>;
+  private readonly streamed = new StreamedQueries();
+  /** Kernel timestamp of the newest event handled: how far handling has got (expiry.ts). */
+  newestEventNs = 0;
+  private readonly message = newDnsMessageFields();
   /** The live stream, when the daemon has one; queries are remembered for it only while it wants them. */
   stream: EventHub | undefined;
   private readonly cells: PodCells<DnsCells>;
@@ -170,6 +197,8 @@ export class DnsCollector {
       this.countMalformed('bad_event');
       return false;
     }
+    const ts = dnsEvent.tsNs(view, at);
+    if (ts > this.newestEventNs) this.newestEventNs = ts;
     let offset = dnsEvent.payloadOffset(view, at);
     let size = payloadLength;
     if (dnsEvent.transport(view, at) === TRANSPORT_TCP) {
@@ -183,24 +212,21 @@ export class DnsCollector {
     }
     const direction = dnsEvent.direction(view, at);
     // Only a query leaving needs its name: a response's comes with its query.
-    const message = parseDnsMessage(this.bytesOf(view), offset, size, direction === DIRECTION_QUERY);
-    if (isDnsParseFailure(message)) {
-      this.countMalformed(message.error);
+    const message = this.message;
+    const error = readDnsMessage(this.bytesOf(view), offset, size, direction === DIRECTION_QUERY, message);
+    if (error !== null) {
+      this.countMalformed(error);
       return false;
     }
     const cookie = dnsEvent.socketCookie(view, at);
-    const ts = dnsEvent.tsNs(view, at);
     if (direction === DIRECTION_QUERY && !message.isResponse) {
       const id = this.resolver.resolve(dnsEvent.tgid(view, at), dnsEvent.cgroupId(view, at), ts);
       const pod = this.cells.get(id);
       const qtype = qtypeName(message.qtype);
       const domain = this.folder.fold(message.qname);
-      const context = this.stream?.wanted
-        ? new StreamedQuery(pod, id, message.qname, domain, qtype, dnsEvent.dport(view, at), dnsEvent.family(view, at),
-            dnsEvent.serverWord(view, at, 0), dnsEvent.serverWord(view, at, 1), dnsEvent.serverWord(view, at, 2), dnsEvent.serverWord(view, at, 3))
-        : pod;
       // A retransmission is the same query: count it once, time it from the first send.
-      if (this.matcher.query(cookie, message.id, ts, context)) {
+      if (this.matcher.query(cookie, message.id, ts, pod)) {
+        this.remember(this.matcher.slot, id, message.qname, domain, qtype, view, at);
         this.queryCell(pod, this.limiter.limit(domain), qtype).value += 1;
         this.count(Outcome.Query);
       } else this.count(Outcome.Retransmission);
@@ -213,13 +239,14 @@ export class DnsCollector {
         this.count(Outcome.Unmatched);
         return true;
       }
-      const context = match.context;
-      const pod = context instanceof StreamedQuery ? context.pod : context;
+      const pod = match.context;
+      const latency = match.latencySeconds;
       const rcode = rcodeName(message.rcode);
-      (pod.latency ??= this.latency.cell(pod.labels)).observe(match.latencySeconds);
+      (pod.latency ??= this.latency.cell(pod.labels)).observe(latency);
       this.responseCell(pod, rcode).value += 1;
       this.count(Outcome.Response);
-      if (context instanceof StreamedQuery) this.publish(context, monotonicToWallMs(ts), rcode, match.latencySeconds);
+      const slot = this.matcher.slot;
+      if (this.streamed.streamed[slot] === 1) this.publish(slot, monotonicToWallMs(ts), rcode, latency);
       return true;
     }
     this.count(Outcome.ServerSide);
@@ -231,18 +258,45 @@ export class DnsCollector {
     return this.matcher.size;
   }
 
-  /** Counts queries older than the timeout as rcode="timeout". nowNs: CLOCK_MONOTONIC, as the kernel stamps events. */
-  expire(nowNs: number): number {
-    return this.matcher.expire(nowNs, (context, waited) => {
-      const pod = context instanceof StreamedQuery ? context.pod : context;
+  /**
+   * Counts queries whose timeout ended at or before `throughNs` as
+   * rcode="timeout". throughNs: kernel time (CLOCK_MONOTONIC, as events are
+   * stamped) before which every event has been handled — not the wall clock:
+   * an answer may still wait in the ring buffer (expiry.ts decides).
+   */
+  expire(throughNs: number): number {
+    return this.matcher.expire(throughNs, (pod, waited, slot) => {
       this.responseCell(pod, RCODE_TIMEOUT).value += 1;
-      if (context instanceof StreamedQuery) this.publish(context, monotonicToWallMs(nowNs), RCODE_TIMEOUT, waited);
+      if (this.streamed.streamed[slot] === 1) this.publish(slot, monotonicToWallMs(throughNs), RCODE_TIMEOUT, waited);
     });
   }
 
-  private publish(q: StreamedQuery, timeMs: number, rcode: string, latencySeconds: number): void {
+  /** Keeps what the stream will need of the query in `slot`, if it wants queries now. */
+  private remember(slot: number, id: PodIdentity, name: string, domain: string, qtype: string, view: DataView, at: number): void {
+    const q = this.streamed;
+    q.fit(this.matcher.slots);
+    if (!this.stream?.wanted) {
+      q.streamed[slot] = 0;
+      return;
+    }
+    q.streamed[slot] = 1;
+    q.id[slot] = id;
+    q.name[slot] = name;
+    q.domain[slot] = domain;
+    q.qtype[slot] = qtype;
+    q.serverPort[slot] = dnsEvent.dport(view, at);
+    q.family[slot] = dnsEvent.family(view, at);
+    for (let w = 0; w < 4; w++) q.server[4 * slot + w] = dnsEvent.serverWord(view, at, w);
+  }
+
+  private publish(slot: number, timeMs: number, rcode: string, latencySeconds: number): void {
     const hub = this.stream;
-    if (hub?.wanted) hub.publish(new DnsRecord(timeMs, q.id, q.name, q.domain, q.qtype, rcode, latencySeconds, q.serverPort, q.family, q.s0, q.s1, q.s2, q.s3));
+    const q = this.streamed;
+    q.streamed[slot] = 0;
+    const a = 4 * slot;
+    if (hub?.wanted)
+      hub.publishDns(timeMs, q.id[slot]!, q.name[slot]!, q.domain[slot]!, q.qtype[slot]!, rcode, latencySeconds, q.serverPort[slot]!, q.family[slot]!,
+        q.server[a]!, q.server[a + 1]!, q.server[a + 2]!, q.server[a + 3]!);
   }
 
   forgetPod(namespace: string, pod: string): void {
