@@ -42,6 +42,8 @@ export interface ProbeContext {
   stream: EventHub;
   /** Drift (NetworkPolicy, seccomp): where trackers find policies and register for /api/v1/drift. */
   drift?: DriftContext | undefined;
+  /** Kernel events wait in the event stream behind a record held for a pod: read, not yet handled. */
+  eventsHeld?: () => boolean;
 }
 
 /** A pod this node no longer runs. */
