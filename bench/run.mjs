@@ -48,6 +48,7 @@ const { values: opt } = parseArgs({
     'node-args': { type: 'string', default: '--max-semi-space-size=2' },
     'before-objects': { type: 'string' },
     'before-args': { type: 'string' },
+    'before-dist': { type: 'string' },
     'no-syscalls': { type: 'boolean', default: false },
     'syscall-calls': { type: 'string', default: '20000' },
     'no-peer': { type: 'boolean', default: false },
@@ -59,6 +60,7 @@ const { values: opt } = parseArgs({
     'large-cluster': { type: 'string', default: '10000,2000,500' },
     'no-stream': { type: 'boolean', default: false },
     'profile-duration': { type: 'string', default: '5' },
+    'profile-scenario': { type: 'string', default: 'tcp-max' },
     'scrape-pods': { type: 'string', default: '1000' },
     'scrape-domains': { type: 'string', default: '5' },
     quick: { type: 'boolean', default: false },
@@ -93,7 +95,12 @@ if (BEFORE && !existsSync(join(BEFORE, 'tcp.bpf.o'))) die(`--before-objects ${BE
 // Or the same daemon with other flags (e.g. --before-args '--ring-buffer-bytes 4194304'); both may be given.
 const BEFORE_ARGS = opt['before-args'] ? opt['before-args'].split(' ').filter(Boolean) : null;
 const beforeFlags = [...(BEFORE ? ['--bpf-object-dir', BEFORE] : []), ...(BEFORE_ARGS ?? [])];
-const HAS_BEFORE = BEFORE !== null || BEFORE_ARGS !== null;
+// Or the daemon of an earlier build's dist/ (its JavaScript; the addon and BPF objects are this
+// checkout's: a copy of dist/ inside the checkout finds them), for user-space changes.
+const BEFORE_DAEMON = opt['before-dist'] ? join(resolve(opt['before-dist']), 'cmd/kubepulse.js') : null;
+if (BEFORE_DAEMON && !existsSync(BEFORE_DAEMON)) die(`--before-dist: no ${BEFORE_DAEMON}`);
+const HAS_BEFORE = BEFORE !== null || BEFORE_ARGS !== null || BEFORE_DAEMON !== null;
+if (!SCENARIOS[opt['profile-scenario']]) die(`--profile-scenario ${opt['profile-scenario']}: unknown scenario`);
 const scenarioNames = opt.scenarios.split(',').filter(Boolean);
 for (const s of scenarioNames) if (!SCENARIOS[s]) die(`unknown scenario ${s} (known: ${Object.keys(SCENARIOS).join(', ')})`);
 if (!(REPS >= 1 && REPS <= 50) || !(DURATION > 0 && DURATION <= 60)) die('--reps must be 1..50 and --duration 0..60 s');
@@ -226,11 +233,11 @@ async function startDnsServer(totalBudgetS) {
 /** The test API server the daemons run against (in-cluster), unless --no-kube. */
 let kube = null;
 
-async function startDaemon(extraNodeArgs = [], tag = 'daemon', daemonArgs = []) {
+async function startDaemon(extraNodeArgs = [], tag = 'daemon', daemonArgs = [], daemon = DAEMON) {
   const port = await freeTcpPort();
   const logPath = join(TMP, `${tag}.log`);
   const logFd = openSync(logPath, 'w');
-  const args = [...opt['node-args'].split(' ').filter(Boolean), ...extraNodeArgs, DAEMON, '--port', String(port), '--dns-ports', String(DNS_PORT), '--log-level', 'warn',
+  const args = [...opt['node-args'].split(' ').filter(Boolean), ...extraNodeArgs, daemon, '--port', String(port), '--dns-ports', String(DNS_PORT), '--log-level', 'warn',
     ...opt['daemon-args'].split(' ').filter(Boolean), ...daemonArgs];
   const spawnedAt = process.hrtime.bigint();
   // Kubernetes mode (bench/kube.mjs): in-cluster config against the test API server.
@@ -315,7 +322,7 @@ async function runOnce(name, mode, rep, names) {
   const scenario = SCENARIOS[name];
   let tool = null;
   if (mode === 'kubepulse') tool = await startDaemon([], `daemon-${name}-${rep}`);
-  if (mode === 'before') tool = await startDaemon([], `before-${name}-${rep}`, beforeFlags);
+  if (mode === 'before') tool = await startDaemon([], `before-${name}-${rep}`, beforeFlags, BEFORE_DAEMON ?? DAEMON);
   if (mode === 'bpftrace') tool = await startPeer();
   const before = tool ? await snapshotBefore(tool) : null;
   // Another KubePulse on the machine (a test suite's daemon) would run its probes in this
@@ -573,7 +580,7 @@ async function profileDaemon(stamp) {
   tool.child.kill('SIGUSR2'); // the profiler starts once every probe is loaded
   const before = await snapshotBefore(tool);
   const dur = Number(opt['profile-duration']);
-  const [cmd, args] = generator(SCENARIOS['tcp-max'], dur, 'profile');
+  const [cmd, args] = generator(SCENARIOS[opt['profile-scenario']], dur, 'profile');
   // perf (when installed) sees every thread, native and kernel included, not only JavaScript
   const perfData = join(dir, 'perf.data');
   let perf = null;
@@ -593,8 +600,8 @@ async function profileDaemon(stamp) {
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   const cpuS = after.cpu - before.cpu;
   const res = {
-    load: `tcp-max for ${dur} s`,
-    connections: workload.connections,
+    load: `${opt['profile-scenario']} for ${dur} s`,
+    connections: workload.connections ?? workload.sent,
     events: (promSum(after.metrics, 'kubepulse_events_total') ?? 0) - (promSum(before.metrics, 'kubepulse_events_total') ?? 0),
     cpuPctCore: (100 * cpuS) / (Number(after.t - before.t) / 1e9),
     mainThreadPctCore: (100 * (after.threads.main - before.threads.main)) / (Number(after.t - before.t) / 1e9),
@@ -629,7 +636,8 @@ async function main() {
   const started = Date.now();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const modes = ['baseline', ...(withDaemon ? ['kubepulse'] : []), ...(withDaemon && HAS_BEFORE ? ['before'] : []), ...(withPeer ? ['bpftrace'] : [])];
-  const dns = scenarioNames.some((s) => SCENARIOS[s].kind === 'dns') ? await startDnsServer(1200) : null;
+  const profileDns = withDaemon && !opt['no-profile'] && SCENARIOS[opt['profile-scenario']].kind === 'dns';
+  const dns = profileDns || scenarioNames.some((s) => SCENARIOS[s].kind === 'dns') ? await startDnsServer(1200) : null;
   if (withDaemon && !opt['no-kube']) {
     kube = await startKube({ pods: 20, localPods: 20, services: 5, nodes: 1 });
     log(`Kubernetes mode: daemons run in-cluster against the test API server (${kube.server.url}, 20 pods on this node)`);
@@ -647,7 +655,7 @@ async function main() {
       memMiB: Math.round(Number(readFileSync('/proc/meminfo', 'utf8').match(/MemTotal:\s+(\d+)/)[1]) / 1024),
     },
     loadavgBefore: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
-    config: { reps: REPS, durationS: DURATION, settleS: SETTLE, modes, dnsServer: dns?.server ?? null, daemonArgs: opt['daemon-args'], nodeArgs: opt['node-args'], kube: kube ? 'in-cluster' : null, beforeObjects: BEFORE, beforeArgs: BEFORE_ARGS },
+    config: { reps: REPS, durationS: DURATION, settleS: SETTLE, modes, dnsServer: dns?.server ?? null, daemonArgs: opt['daemon-args'], nodeArgs: opt['node-args'], kube: kube ? 'in-cluster' : null, beforeObjects: BEFORE, beforeArgs: BEFORE_ARGS, beforeDaemon: BEFORE_DAEMON },
     scenarios: [],
     runs: [],
   };
@@ -770,7 +778,7 @@ async function main() {
     }
   }
   if (withDaemon && !opt['no-profile']) {
-    log(`profile: node --cpu-prof under tcp-max for ${opt['profile-duration']} s`);
+    log(`profile: V8 CPU profile under ${opt['profile-scenario']} for ${opt['profile-duration']} s`);
     try {
       results.profile = await profileDaemon(stamp);
     } catch (err) {

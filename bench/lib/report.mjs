@@ -141,10 +141,11 @@ function levelTable(r) {
   return lines.join('\n');
 }
 
-// The same daemon with an earlier build's BPF objects (--before-objects) or other flags (--before-args), run by run beside it.
+// The same daemon with an earlier build's BPF objects (--before-objects), other flags
+// (--before-args) or an earlier build's dist/ (--before-dist), run by run beside it.
 function beforeAfterTable(r) {
   if (!r.config.modes.includes('before')) return '';
-  const what = [r.config.beforeObjects ? `the BPF objects in ${r.config.beforeObjects}` : '', r.config.beforeArgs ? `\`${r.config.beforeArgs.join(' ')}\`` : '']
+  const what = [r.config.beforeObjects ? `the BPF objects in ${r.config.beforeObjects}` : '', r.config.beforeArgs ? `\`${r.config.beforeArgs.join(' ')}\`` : '', r.config.beforeDaemon ? `the daemon of ${r.config.beforeDaemon}` : '']
     .filter(Boolean)
     .join(' and ');
   const lines = [
@@ -175,7 +176,7 @@ function beforeAfterTable(r) {
     if (!a || !b) continue;
     const arrow = (x, y, f) => `${f(x)} → ${f(y)}`;
     lines.push(
-      `| ${s.kind.toUpperCase()} ${s.rate ? `${fmt.n(s.rate)}/s` : 'max'} | ${arrow(b.bpfNsPerItem, a.bpfNsPerItem, (x) => fmt.n(x))} | ${arrow(b.workloadCpuPerItemRatio, a.workloadCpuPerItemRatio, fmt.ratio)} | ${arrow(b.throughputRatio, a.throughputRatio, fmt.ratio)} | ${arrow(b.connectP99Ratio, a.connectP99Ratio, fmt.ratio)} | ${programs(b)} | ${programs(a)} |`,
+      `| ${s.kind.toUpperCase()} ${s.rate ? `${fmt.n(s.rate)}/s` : 'max'} | ${arrow(b, a, cpu)} | ${arrow(b.bpfNsPerItem, a.bpfNsPerItem, (x) => fmt.n(x))} | ${arrow(b.workloadCpuPerItemRatio, a.workloadCpuPerItemRatio, fmt.ratio)} | ${arrow(b.throughputRatio, a.throughputRatio, fmt.ratio)} | ${arrow(b.connectP99Ratio, a.connectP99Ratio, fmt.ratio)} | ${programs(b)} | ${programs(a)} |`,
     );
   }
   const sc = r.syscalls?.conditions;
