@@ -95,27 +95,76 @@ export const MAX_POINTER_JUMPS = 16;
 // Worst case presentation: 254 content octets each escaped to 4 chars, plus dots.
 const SCRATCH = Buffer.allocUnsafe(1100);
 
-// Recently decoded names, by a hash of their presentation bytes; a slot keeps
-// the last name that hashed to it. Names longer than NAME_CACHE_MAX_LENGTH
-// are not kept, which bounds the table at a few hundred KiB whatever the
-// input.
+// Recently decoded names, by their wire bytes: a name met again (the common
+// case: resolvers ask the same names over and over) is found by hashing and
+// comparing its bytes where they lie, case folded, and comes back as the
+// same string, without being decoded or allocated again. A slot keeps the
+// last name that hashed to it; names longer than NAME_CACHE_MAX_WIRE octets
+// on the wire, or spread over compression pointers, are decoded each time.
+// 2048 slots of 128 bytes: 256 KiB, whatever the input.
 const NAME_CACHE_SLOTS = 2048;
-const NAME_CACHE_MAX_LENGTH = 128;
-const nameCache: string[] = new Array<string>(NAME_CACHE_SLOTS).fill('');
+const NAME_CACHE_MAX_WIRE = 128;
+const cachedWire = new Uint8Array(NAME_CACHE_SLOTS * NAME_CACHE_MAX_WIRE);
+const cachedWireLength = new Uint8Array(NAME_CACHE_SLOTS); // 0: empty (a name has at least its zero octet)
+const cachedName: string[] = new Array<string>(NAME_CACHE_SLOTS).fill('');
 
-/** SCRATCH[0, n) as a string: the cached one when it holds these bytes. */
-function scratchName(n: number): string {
-  if (n > NAME_CACHE_MAX_LENGTH) return SCRATCH.toString('latin1', 0, n);
+/** A wire byte with A-Z folded to a-z (length octets are at most 63, never letters). */
+function folded(c: number): number {
+  return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+}
+
+/** The name whose `wire` octets (no pointers) start at b[at]: from the cache, or decoded and kept. */
+function contiguousName(b: Uint8Array, at: number, wire: number): string {
+  if (wire > NAME_CACHE_MAX_WIRE) return decodeName(b, at);
   let h = 0x811c9dc5;
-  for (let i = 0; i < n; i++) h = Math.imul(h ^ SCRATCH[i]!, 0x01000193);
-  const slot = (h ^ (h >>> 16)) & (NAME_CACHE_SLOTS - 1);
-  const cached = nameCache[slot]!;
-  if (cached.length === n) {
+  for (let i = 0; i < wire; i++) h = Math.imul(h ^ folded(b[at + i]!), 0x01000193);
+  const slot = (h ^ (h >>> 15)) & (NAME_CACHE_SLOTS - 1);
+  const base = slot * NAME_CACHE_MAX_WIRE;
+  if (cachedWireLength[slot] === wire) {
     let i = 0;
-    while (i < n && cached.charCodeAt(i) === SCRATCH[i]) i++;
-    if (i === n) return cached;
+    while (i < wire && cachedWire[base + i] === folded(b[at + i]!)) i++;
+    if (i === wire) return cachedName[slot]!;
   }
-  return (nameCache[slot] = SCRATCH.toString('latin1', 0, n));
+  const name = decodeName(b, at);
+  for (let i = 0; i < wire; i++) cachedWire[base + i] = folded(b[at + i]!);
+  cachedWireLength[slot] = wire;
+  cachedName[slot] = name;
+  return name;
+}
+
+/**
+ * Presentation form of a name already checked by readName, read from
+ * absolute offset `at`, following pointers (relative to `o`) when `o` is
+ * given.
+ */
+function decodeName(b: Uint8Array, at: number, o = -1): string {
+  let p = at;
+  let n = 0; // characters written to SCRATCH
+  for (;;) {
+    const len = b[p]!;
+    if (len === 0) break;
+    if ((len & 0xc0) === 0xc0) {
+      p = o + (((len & 0x3f) << 8) | b[p + 1]!);
+      continue;
+    }
+    if (n !== 0) SCRATCH[n++] = 0x2e; // "."
+    for (let i = p + 1, stop = p + 1 + len; i < stop; i++) {
+      const c = b[i]!;
+      if (c >= 0x41 && c <= 0x5a) {
+        SCRATCH[n++] = c | 0x20;
+      } else if (c > 0x20 && c < 0x7f) {
+        if (c === 0x2e || c === 0x5c) SCRATCH[n++] = 0x5c;
+        SCRATCH[n++] = c;
+      } else {
+        SCRATCH[n++] = 0x5c;
+        SCRATCH[n++] = 0x30 + ((c / 100) | 0);
+        SCRATCH[n++] = 0x30 + (((c / 10) | 0) % 10);
+        SCRATCH[n++] = 0x30 + (c % 10);
+      }
+    }
+    p += 1 + len;
+  }
+  return n === 0 ? '.' : SCRATCH.toString('latin1', 0, n);
 }
 
 // Failure results are immutable and shared, so a failure allocates nothing.
@@ -242,8 +291,8 @@ function readName(b: Uint8Array, o: number, length: number, start: number, build
   let hi = start; // highest offset this name has read so far
   let jumps = 0;
   let wire = 0; // wire octets of the name so far, length bytes included
-  let n = 0; // characters written to SCRATCH
 
+  // Checked whole before anything is decoded: a name that fails costs no string.
   for (;;) {
     if (pos >= length) return 'truncated';
     const len = b[o + pos]!;
@@ -275,29 +324,10 @@ function readName(b: Uint8Array, o: number, length: number, start: number, build
     if (wire + 1 > MAX_NAME_WIRE_LENGTH) return 'name_too_long';
     const labelEnd = pos + 1 + len;
     if (labelEnd > length) return 'truncated';
-    if (!build) {
-      pos = labelEnd;
-      continue;
-    }
-    if (n !== 0) SCRATCH[n++] = 0x2e; // "."
-    for (let i = o + pos + 1, stop = o + labelEnd; i < stop; i++) {
-      const c = b[i]!;
-      if (c >= 0x41 && c <= 0x5a) {
-        SCRATCH[n++] = c | 0x20;
-      } else if (c > 0x20 && c < 0x7f) {
-        if (c === 0x2e || c === 0x5c) SCRATCH[n++] = 0x5c;
-        SCRATCH[n++] = c;
-      } else {
-        SCRATCH[n++] = 0x5c;
-        SCRATCH[n++] = 0x30 + ((c / 100) | 0);
-        SCRATCH[n++] = 0x30 + (((c / 10) | 0) % 10);
-        SCRATCH[n++] = 0x30 + (c % 10);
-      }
-    }
     pos = labelEnd;
   }
 
   nameEnd = end;
-  nameString = !build ? '' : n === 0 ? '.' : scratchName(n);
+  nameString = !build ? '' : jumps === 0 ? contiguousName(b, o + start, wire) : decodeName(b, o + start, o);
   return null;
 }
