@@ -679,7 +679,10 @@ async function main() {
     const here = modes.filter((m) => m !== 'bpftrace' || SCENARIOS[name].kind === 'tcp');
     log(`${name}: ${REPS} × (${here.join(', ')}), ${DURATION} s each`);
     for (let rep = 1; rep <= REPS; rep++) {
-      for (const mode of modes) {
+      // The two KubePulse columns swap places every other repetition: neither always runs
+      // right after the baseline (or right before it).
+      const order = rep % 2 === 0 ? modes.map((m) => (m === 'kubepulse' ? 'before' : m === 'before' ? 'kubepulse' : m)) : modes;
+      for (const mode of order) {
         // the peer measures TCP connect latency: no peer column for DNS loads
         if (mode === 'bpftrace' && SCENARIOS[name].kind !== 'tcp') continue;
         progNames = null;
