@@ -262,12 +262,14 @@ export class DnsCollector {
    * Counts queries whose timeout ended at or before `throughNs` as
    * rcode="timeout". throughNs: kernel time (CLOCK_MONOTONIC, as events are
    * stamped) before which every event has been handled — not the wall clock:
-   * an answer may still wait in the ring buffer (expiry.ts decides).
+   * an answer may still wait in the ring buffer (expiry.ts decides). nowNs:
+   * when this is decided, the time a timeout's stream record carries.
    */
-  expire(throughNs: number): number {
+  expire(throughNs: number, nowNs = throughNs): number {
     return this.matcher.expire(throughNs, (pod, waited, slot) => {
       this.responseCell(pod, RCODE_TIMEOUT).value += 1;
-      if (this.streamed.streamed[slot] === 1) this.publish(slot, monotonicToWallMs(throughNs), RCODE_TIMEOUT, waited);
+      // Its latency, as before: how long it had waited when declared (JSON leaves it out).
+      if (this.streamed.streamed[slot] === 1) this.publish(slot, monotonicToWallMs(nowNs), RCODE_TIMEOUT, waited + (nowNs - throughNs) / 1e9);
     });
   }
 

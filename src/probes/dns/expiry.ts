@@ -31,8 +31,8 @@ export const LATE_NS = 500e6;
 export interface ExpiryTarget {
   /** Kernel timestamp of the newest DNS event handled (0 before the first). */
   readonly newestEventNs: number;
-  /** Expire the queries whose timeout ends at or before `throughNs` (kernel time every event before which has been handled). */
-  expire(throughNs: number): number;
+  /** Expire the queries whose timeout ends at or before `throughNs` (kernel time every event before which has been handled), deciding at `nowNs`. */
+  expire(throughNs: number, nowNs: number): number;
 }
 
 export interface PipelineState {
@@ -62,6 +62,6 @@ export class DnsExpiry {
     // A ring that cannot be read (closed meanwhile) counts as read: the poll thread is trusted then, as before.
     this.drainedAtNs = !held && this.pipeline.ringEmpty() !== false ? nowNs : undefined;
     this.lastTickNs = nowNs;
-    return through > 0 ? this.target.expire(through) : 0;
+    return through > 0 ? this.target.expire(through, nowNs) : 0;
   }
 }
