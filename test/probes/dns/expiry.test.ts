@@ -50,6 +50,7 @@ t.test('a stalled daemon: the first tick after the stall expires nothing the sta
   // The ring is empty at every tick (the poll thread read the answer), but the
   // whole daemon stalled for 8 s: the answer may be in the poll thread's batch
   // or queued to JavaScript, behind the late timer.
+  pipeline.ring = true;
   expiry.tick(101 * S);
   t.equal(expiry.tick(109 * S), 0, 'late tick: no expiry by the wall clock');
   send(DIRECTION_RESPONSE, 1, 104);
