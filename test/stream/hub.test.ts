@@ -107,7 +107,7 @@ t.test('DNS events kept in columns without a subscriber come back as the records
   const got = hub.history(q('last=10'));
   t.same(got.map((r) => [r.seq, r.type, r.timeMs]), [[1, 'dns', 1000], [2, 'tcp', 1001], [3, 'dns', 1002]]);
   const live = sink();
-  hub.subscribe(q(''), live);
+  const subscriber = hub.subscribe(q(''), live);
   hub.publishDns(1003, id, 'a.example.com', 'example.com', 'A', 'NXDOMAIN', 0.002, 53, ...addressWords('10.96.0.10'));
   await tick();
   // The same event stored in the columns and sent live: the same JSON.
@@ -116,7 +116,7 @@ t.test('DNS events kept in columns without a subscriber come back as the records
   t.match(recordJson(got[2]!, 'n'), { name: 'b.example.org', qtype: 'AAAA', rcode: 'timeout', server: '[fd00:10:96::a]:5353' });
   t.notOk('latency_seconds' in recordJson(got[2]!, 'n'), 'a timeout has no latency');
   t.same(hub.history(q('last=10&type=dns')).map((r) => r.timeMs), [1000, 1002, 1003], 'filters read them like records');
-  hub.unsubscribe(live);
+  hub.unsubscribe(subscriber);
   for (let i = 0; i < 4; i++) hub.publishTcp(2000 + i, id, 1, 0.001, 80, ...addressWords('10.0.0.8'));
   t.same(hub.history(q('last=10&type=dns')), [], 'TCP events overwrite DNS slots as the ring wraps');
 });
