@@ -3,8 +3,17 @@
 // observe() (the benchmark measured ~2 µs per event); these keep each label
 // set's numbers in a plain cell that the hot path bumps directly, and hand
 // them to prom-client's Registry only at scrape time, in its format.
+//
+// These families hold the per-pod series (tens of thousands on a busy node),
+// so they also write their own sample lines: each series' label text is
+// escaped and joined once, when the series is born, and dropped with it; a
+// scrape only concatenates (metrics/rendered-lines.ts). Before, every scrape
+// escaped and joined every label set again inside prom-client, and built an
+// object per histogram bucket line: half of a 55k-series scrape.
 
-import type { Registry } from 'prom-client';
+import { Registry } from 'prom-client';
+import { escapeMetricName, labelPairs } from './exposition.js';
+import { RenderedLines } from './rendered-lines.js';
 
 type Labels<L extends string> = Record<L, string>;
 
@@ -22,32 +31,43 @@ interface MetricObject {
   aggregator: 'sum';
 }
 
+interface Series<L extends string, C> {
+  labels: Labels<L>;
+  cell: C;
+  /** `a="x",b="y"`: the label pairs as the page writes them, without braces; '' for none. */
+  pairs: string;
+}
+
 /** What the Registry and PodReaper need of a metric. */
 abstract class Family<L extends string, C> {
-  private readonly cells = new Map<string, { labels: Labels<L>; cell: C }>();
+  private readonly series = new Map<string, Series<L, C>>();
+  /** The name the label text is written for: prom-client renames counters (drops `_total`) on OpenMetrics scrapes. */
+  protected readonly textName: string;
 
   constructor(
     readonly name: string,
     readonly help: string,
     readonly labelNames: readonly L[],
-    registry: Registry,
+    private readonly registry: Registry,
   ) {
+    this.textName = name;
     registry.registerMetric(this as never);
   }
 
   /** The cell of a label set, created on first use. Bind it once; reuse it per event. */
   cell(labels: Labels<L>): C {
     const key = this.key(labels);
-    let entry = this.cells.get(key);
+    let entry = this.series.get(key);
     if (entry === undefined) {
-      entry = { labels: { ...labels }, cell: this.create() };
-      this.cells.set(key, entry);
+      const own = { ...labels };
+      entry = { labels: own, cell: this.create(), pairs: labelPairs(own) };
+      this.series.set(key, entry);
     }
     return entry.cell;
   }
 
   remove(labels: Record<string, string | number>): void {
-    this.cells.delete(this.key(labels as Labels<L>));
+    this.series.delete(this.key(labels as Labels<L>));
   }
 
   /** Removes the cells of one pod (the PodReaper), without building any value. */
@@ -63,18 +83,40 @@ abstract class Family<L extends string, C> {
   }
 
   reset(): void {
-    this.cells.clear();
+    this.series.clear();
   }
 
+  /** The samples as data: what getMetricsAsJSON, the reaper, /api/v1/status and the topology read. */
   get(): MetricObject {
     const values: MetricValue[] = [];
-    for (const { labels, cell } of this.cells.values()) this.emit(labels, cell, values);
+    for (const { labels, cell } of this.series.values()) this.emit(labels, cell, values);
     return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' };
+  }
+
+  /** What the Registry prints: the same samples as get(), written from each series' label text. */
+  getForPromString(): MetricObject {
+    if (!this.writesOwnText()) return this.get();
+    const lines = new RenderedLines();
+    for (const s of this.series.values()) this.render(s.pairs, s.cell, lines);
+    return { name: this.name, help: this.help, type: this.type, values: lines.values(), aggregator: 'sum' };
+  }
+
+  /**
+   * Only for the page this text is written for. The OpenMetrics format renames counters and
+   * ends differently, and a registry's default labels go onto every value: in those cases
+   * prom-client writes the page from get() as it always did.
+   */
+  private writesOwnText(): boolean {
+    if (this.registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE || this.name !== this.textName) return false;
+    // Default labels have no getter; KubePulse sets none, but a registry that does must stay right.
+    const defaults = (this.registry as unknown as { _defaultLabels?: object })._defaultLabels;
+    return defaults === undefined || Object.keys(defaults).length === 0;
   }
 
   protected abstract readonly type: 'counter' | 'histogram';
   protected abstract create(): C;
   protected abstract emit(labels: Labels<L>, cell: C, out: MetricValue[]): void;
+  protected abstract render(pairs: string, cell: C, out: RenderedLines): void;
 
   private key(labels: Labels<L>): string {
     let key = '';
@@ -100,6 +142,12 @@ export class CounterFamily<L extends string> extends Family<L, CounterCell> {
 
   protected emit(labels: Labels<L>, cell: CounterCell, out: MetricValue[]): void {
     out.push({ labels, value: cell.value });
+  }
+
+  private readonly sampleName = escapeMetricName(this.textName);
+
+  protected render(pairs: string, cell: CounterCell, out: RenderedLines): void {
+    out.add(pairs === '' ? this.sampleName : `${this.sampleName}{${pairs}}`, cell.value);
   }
 }
 
@@ -131,7 +179,15 @@ export class HistogramFamily<L extends string> extends Family<L, HistogramCell> 
     super(o.name, o.help, o.labelNames, o.registry);
     this.buckets = [...o.buckets].sort((a, b) => a - b);
     this.le = [...this.buckets.map(String), '+Inf'];
+    // The start of every bucket line, once per family; a series adds its label pairs.
+    this.bucketHeads = this.le.map((le) => `${this.textName}_bucket{le="${le}"`);
+    this.sumName = `${this.textName}_sum`;
+    this.countName = `${this.textName}_count`;
   }
+
+  private readonly bucketHeads: string[];
+  private readonly sumName: string;
+  private readonly countName: string;
 
   readonly buckets: readonly number[];
 
@@ -147,5 +203,18 @@ export class HistogramFamily<L extends string> extends Family<L, HistogramCell> 
     }
     out.push({ labels, value: cell.sum, metricName: `${this.name}_sum` });
     out.push({ labels, value: cell.count, metricName: `${this.name}_count` });
+  }
+
+  protected render(pairs: string, cell: HistogramCell, out: RenderedLines): void {
+    const heads = this.bucketHeads;
+    const bucketTail = pairs === '' ? '}' : `,${pairs}}`;
+    let cumulative = 0;
+    for (let i = 0; i < heads.length; i++) {
+      cumulative += cell.counts[i] as number;
+      out.add(heads[i] + bucketTail, cumulative);
+    }
+    const braced = pairs === '' ? '' : `{${pairs}}`;
+    out.add(this.sumName + braced, cell.sum);
+    out.add(this.countName + braced, cell.count);
   }
 }
