@@ -4,7 +4,12 @@
 // map to fake pod identities, so /metrics holds the series a busy node would have
 // (--pods pods × --domains DNS domains) without a cluster. No BPF, no root.
 //
-//   node bench/synthetic-series.mjs --port P [--pods 1000] [--domains 5]
+//   node bench/synthetic-series.mjs --port P [--pods 1000] [--domains 5] [--dist dist]
+//
+// --dist serves another build's dist/ (a directory under the repository, so that its imports
+// find node_modules): bench/scrape-ab.mjs runs two builds side by side this way. Under
+// `node --expose-gc` the JSON line also gives the heap used after a full collection, once every
+// series exists and before any scrape: the state the series cost.
 //
 // Serves /metrics, /healthz, /readyz (ready once every series exists). The collectors are the
 // daemon's probe modules (src/probes/index.ts) built from the same context, and every event goes
@@ -15,7 +20,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = (p) => pathToFileURL(join(ROOT, 'dist', p)).href;
 
 const { values: opt } = parseArgs({
   options: {
@@ -23,8 +27,10 @@ const { values: opt } = parseArgs({
     pods: { type: 'string', default: '1000' },
     domains: { type: 'string', default: '5' },
     node: { type: 'string', default: 'bench-node' },
+    dist: { type: 'string', default: 'dist' },
   },
 });
+const dist = (p) => pathToFileURL(join(resolve(ROOT, opt.dist), p)).href;
 const PODS = Number(opt.pods);
 const DOMAINS = Number(opt.domains);
 if (!(PODS >= 1 && PODS <= 100000) || !(DOMAINS >= 0 && DOMAINS <= 1000)) {
@@ -100,7 +106,12 @@ if (DOMAINS > 0) {
 
 const server = new HttpServer({ registry, readiness: () => ({ ready: true, reasons: [] }), log });
 const port = await server.listen(Number(opt.port), '127.0.0.1');
-process.stdout.write(`${JSON.stringify({ port, pods: PODS, domains: DOMAINS, events, dns })}\n`);
+let heapUsed;
+if (typeof globalThis.gc === 'function') {
+  globalThis.gc();
+  heapUsed = process.memoryUsage().heapUsed;
+}
+process.stdout.write(`${JSON.stringify({ port, pods: PODS, domains: DOMAINS, events, dns, heapUsed })}\n`);
 
 const stop = async () => {
   dnsModule.stop?.();
