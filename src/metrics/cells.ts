@@ -73,10 +73,10 @@ abstract class Family<L extends string, C> {
   /** Removes the cells of one pod (the PodReaper), without building any value. */
   removePod(namespace: string, pod: string): number {
     let removed = 0;
-    for (const [key, { labels }] of this.cells) {
+    for (const [key, { labels }] of this.series) {
       const l = labels as Record<string, string>;
       if (l.namespace !== namespace || l.pod !== pod) continue;
-      this.cells.delete(key);
+      this.series.delete(key);
       removed++;
     }
     return removed;
