@@ -681,7 +681,7 @@ async function main() {
     for (let rep = 1; rep <= REPS; rep++) {
       // The two KubePulse columns swap places every other repetition: neither always runs
       // right after the baseline (or right before it).
-      const order = rep % 2 === 0 ? modes.map((m) => (m === 'kubepulse' ? 'before' : m === 'before' ? 'kubepulse' : m)) : modes;
+      const order = rep % 2 === 0 && modes.includes('before') ? modes.map((m) => (m === 'kubepulse' ? 'before' : m === 'before' ? 'kubepulse' : m)) : modes;
       for (const mode of order) {
         // the peer measures TCP connect latency: no peer column for DNS loads
         if (mode === 'bpftrace' && SCENARIOS[name].kind !== 'tcp') continue;
