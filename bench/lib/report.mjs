@@ -176,7 +176,7 @@ function beforeAfterTable(r) {
     if (!a || !b) continue;
     const arrow = (x, y, f) => `${f(x)} → ${f(y)}`;
     lines.push(
-      `| ${s.kind.toUpperCase()} ${s.rate ? `${fmt.n(s.rate)}/s` : 'max'} | ${arrow(b, a, cpu)} | ${arrow(b.bpfNsPerItem, a.bpfNsPerItem, (x) => fmt.n(x))} | ${arrow(b.workloadCpuPerItemRatio, a.workloadCpuPerItemRatio, fmt.ratio)} | ${arrow(b.throughputRatio, a.throughputRatio, fmt.ratio)} | ${arrow(b.connectP99Ratio, a.connectP99Ratio, fmt.ratio)} | ${programs(b)} | ${programs(a)} |`,
+      `| ${s.kind.toUpperCase()} ${s.rate ? `${fmt.n(s.rate)}/s` : 'max'} | ${arrow(b.bpfNsPerItem, a.bpfNsPerItem, (x) => fmt.n(x))} | ${arrow(b.workloadCpuPerItemRatio, a.workloadCpuPerItemRatio, fmt.ratio)} | ${arrow(b.throughputRatio, a.throughputRatio, fmt.ratio)} | ${arrow(b.connectP99Ratio, a.connectP99Ratio, fmt.ratio)} | ${programs(b)} | ${programs(a)} |`,
     );
   }
   const sc = r.syscalls?.conditions;
