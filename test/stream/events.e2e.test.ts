@@ -193,7 +193,9 @@ t.test('kubepulse observe shows a pod\'s TCP and DNS events live and from the hi
     'dns timeout A silent.stream-test.example',
   ].sort();
   const seen = () => observe.lines.map((l) => ({ at: l.at, e: JSON.parse(l.line) as Ev }));
-  await until('every event on observe', () => seen().length >= expected.length, { timeoutMs: 5000, everyMs: 50, describe: () => observe.lines.map((l) => l.line).join('\n') + observe.stderr() });
+  // The silent query's timeout comes 1–2 expiry ticks after its deadline on a quiet node, up to
+  // the 10 s backstop on a starved one (src/probes/dns/expiry.ts).
+  await until('every event on observe', () => seen().length >= expected.length, { timeoutMs: 15_000, everyMs: 50, describe: () => observe.lines.map((l) => l.line).join('\n') + observe.stderr() });
   await new Promise((r) => setTimeout(r, 1500)); // anything extra would come now
   const live = seen();
   t.same(live.map((x) => key(x.e)).sort(), expected, 'observe shows exactly the container\'s events');

@@ -22,11 +22,18 @@
 //   within its 100 ms flush interval, and the JavaScript thread has handled
 //   it). A truly unanswered query on an idle node is then reported one to
 //   two ticks after its timeout (it was within one).
+// - a backstop: whatever the pipeline looks like, a query whose deadline the
+//   wall clock passed more than BACKSTOP_NS ago expires. Without it a node
+//   with no other DNS traffic and a daemon whose timer keeps running late
+//   (a starved CPU) would never report the timeout at all; an answer that
+//   waited in the daemon's pipeline longer than that is counted as one.
 
 /** Clock-read order between CPUs' ring-buffer commits, and a margin over it. */
 export const SKEW_NS = 10e6;
 /** A tick later than this after the one before means the daemon stalled in between. */
 export const LATE_NS = 500e6;
+/** A deadline the wall clock passed this long ago expires, whatever the pipeline's state. */
+export const BACKSTOP_NS = 10e9;
 
 export interface ExpiryTarget {
   /** Kernel timestamp of the newest DNS event handled (0 before the first). */
@@ -59,6 +66,7 @@ export class DnsExpiry {
     const held = this.pipeline.held();
     let through = this.target.newestEventNs - SKEW_NS;
     if (onTime && !held && this.drainedAtNs !== undefined) through = Math.max(through, this.drainedAtNs - SKEW_NS);
+    through = Math.max(through, nowNs - BACKSTOP_NS);
     // A ring that cannot be read (closed meanwhile) counts as read: the poll thread is trusted then, as before.
     this.drainedAtNs = !held && this.pipeline.ringEmpty() !== false ? nowNs : undefined;
     this.lastTickNs = nowNs;

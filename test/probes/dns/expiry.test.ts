@@ -97,6 +97,16 @@ t.test('a first tick, or a ring that cannot be read, never expires by the wall c
   const { dns, send } = setup();
   send(DIRECTION_QUERY, 1, 100);
   const fresh = new DnsExpiry(dns, { ringEmpty: () => undefined, held: () => false }, TICK);
-  t.equal(fresh.tick(200 * S), 0, 'no previous tick: nothing known about the pipeline yet');
-  t.equal(fresh.tick(201 * S), 1, 'an unreadable ring is trusted to be read by the poll thread');
+  t.equal(fresh.tick(110 * S), 0, 'no previous tick: nothing known about the pipeline yet');
+  t.equal(fresh.tick(111 * S), 1, 'an unreadable ring is trusted to be read by the poll thread');
+});
+
+t.test('a starved daemon on a node without other DNS traffic still reports the timeout: 10 s after the deadline at the latest', async (t) => {
+  const { pipeline, expiry, send, rcodes } = setup();
+  send(DIRECTION_QUERY, 1, 100);
+  pipeline.ring = false; // never seen empty, and every tick late
+  let now = 100;
+  while ((await rcodes()).timeout === 0 && now < 130) expiry.tick((now += 2) * S);
+  t.same(await rcodes(), { answered: 0, timeout: 1 });
+  t.ok(now >= 115 && now <= 117, `reported at ${now} s for a deadline at 105 s`);
 });
