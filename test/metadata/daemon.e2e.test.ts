@@ -45,6 +45,7 @@ import { sumOf, type Sample } from '../support/metrics.js';
 import { killAndWait, needsPodCgroups, PodCgroups } from '../support/pod-cgroups.js';
 import { needsBpf } from '../support/privileges.js';
 import { until } from '../support/until.js';
+import { runCleanup } from '../support/cleanup.js';
 import { makePod, randomContainerId } from './fixtures/pods.js';
 
 function skipReason(): { skip: string | false } {
@@ -78,19 +79,8 @@ t.test('pods on /metrics through the real daemon, a real kernel and real cgroups
   const cgroups = new PodCgroups('kubepulse-e2e');
   const closers: Array<() => Promise<void> | void> = [];
   t.teardown(async () => {
-    const errors: unknown[] = [];
-    const step = async (f: () => Promise<unknown> | unknown) => {
-      try {
-        await f();
-      } catch (err) {
-        errors.push(err);
-      }
-    };
-    for (const d of daemons) await step(() => d.stop());
-    await step(() => cgroups.cleanup());
-    for (const close of closers.reverse()) await step(close);
     t.comment(`phases: ${phases.join(', ')}`);
-    if (errors.length > 0) throw new AggregateError(errors, `cleanup failed: ${errors.map(String).join('; ')}`);
+    await runCleanup([...daemons.map((d) => () => d.stop()), () => cgroups.cleanup(), ...closers.reverse()]);
   });
 
   // ── the world around the daemon ──

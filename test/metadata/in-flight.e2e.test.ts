@@ -45,6 +45,7 @@ import { sumOf, type Sample } from '../support/metrics.js';
 import { containerCgroupPath, needsPodCgroups, PodCgroups, podCgroupPath } from '../support/pod-cgroups.js';
 import { needsBpf } from '../support/privileges.js';
 import { until } from '../support/until.js';
+import { runCleanup } from '../support/cleanup.js';
 import { makePod, randomContainerId } from './fixtures/pods.js';
 
 const skipBpf = needsBpf().skip;
@@ -67,17 +68,9 @@ t.test('events in flight when their cgroups, process or pod are gone: attributed
   const cgroups = new PodCgroups('kubepulse-inflight');
   let daemon: RunningDaemon | undefined;
   t.teardown(async () => {
-    const errors: unknown[] = [];
     // A stopped daemon would keep SIGTERM pending forever: continue it first.
     if (daemon?.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill('SIGCONT');
-    for (const step of [() => daemon?.stop(), () => cgroups.cleanup(), ...closers.reverse()]) {
-      try {
-        await step();
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-    if (errors.length > 0) throw new AggregateError(errors, `cleanup failed: ${errors.map(String).join('; ')}`);
+    await runCleanup([() => daemon?.stop(), () => cgroups.cleanup(), ...closers.reverse()]);
   });
 
   const node = `inflight-node-${randomBytes(3).toString('hex')}`;

@@ -43,6 +43,7 @@ import { sumOf, type Sample } from '../support/metrics.js';
 import { needsPodCgroups, PodCgroups, containerCgroupPath } from '../support/pod-cgroups.js';
 import { needsBpf } from '../support/privileges.js';
 import { until } from '../support/until.js';
+import { runCleanup } from '../support/cleanup.js';
 import { makePod, randomContainerId } from './fixtures/pods.js';
 
 function skipReason(): { skip: string | false } {
@@ -86,15 +87,7 @@ t.test('short-lived pods keep their first events', skip, async (t) => {
   const cgroups = new PodCgroups('kubepulse-newpods');
   let daemon: RunningDaemon | undefined;
   t.teardown(async () => {
-    const errors: unknown[] = [];
-    for (const step of [() => daemon?.stop(), () => cgroups.cleanup(), ...closers.reverse()]) {
-      try {
-        await step();
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-    if (errors.length > 0) throw new AggregateError(errors, `cleanup failed: ${errors.map(String).join('; ')}`);
+    await runCleanup([() => daemon?.stop(), () => cgroups.cleanup(), ...closers.reverse()]);
   });
 
   const node = `newpods-node-${randomBytes(3).toString('hex')}`;
