@@ -11,6 +11,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Endpoint } from './endpoint.js';
 import { ListItemSplitter } from './list-items.js';
+import { WatchLineSplitter } from './watch-lines.js';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -112,7 +113,6 @@ export class KubeClient {
     const res = await this.send(path, { ...query, watch: 1 }, signal);
     if (res === undefined) return;
     await new Promise<void>((resolve, reject) => {
-      let pending = '';
       let failed = false;
       const fail = (err: Error) => {
         if (failed) return;
@@ -120,30 +120,32 @@ export class KubeClient {
         res.destroy();
         reject(err);
       };
+      const lines = new WatchLineSplitter((line) => {
+        let event: WatchEvent;
+        try {
+          event = JSON.parse(line) as WatchEvent;
+        } catch {
+          throw new Error(`malformed watch event from ${path}: ${line.slice(0, 80)}`);
+        }
+        onEvent(event);
+      });
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
-        pending += chunk;
-        let nl: number;
-        while (!failed && (nl = pending.indexOf('\n')) >= 0) {
-          const line = pending.slice(0, nl).trim();
-          pending = pending.slice(nl + 1);
-          if (line === '') continue;
-          let event: WatchEvent;
-          try {
-            event = JSON.parse(line) as WatchEvent;
-          } catch {
-            fail(new Error(`malformed watch event from ${path}: ${line.slice(0, 80)}`));
-            return;
-          }
-          try {
-            onEvent(event);
-          } catch (err) {
-            fail(err as Error);
-          }
+        if (failed) return;
+        try {
+          lines.push(chunk);
+        } catch (err) {
+          fail(err as Error);
         }
       });
       res.on('end', () => {
-        if (!failed) resolve();
+        if (failed) return;
+        try {
+          lines.end();
+          resolve();
+        } catch (err) {
+          fail(err as Error);
+        }
       });
       res.on('error', (err) => (signal.aborted ? resolve() : fail(err)));
       res.on('close', () => {

@@ -8,6 +8,13 @@
 // alive at once, so scavenges promote them to the old generation. Item by
 // item, a pod's full object dies young, as soon as it has been slimmed, and
 // a large cluster's list leaves the heap about as big as what is kept.
+//
+// What the API server sends is trusted to be JSON, not to be small or
+// well-formed: an element of "items" that is not an object, a second
+// top-level "items", or an item longer than MAX_WATCH_LINE_CHARS is an
+// error, never a phantom object or an item silently left in the rest.
+import { MAX_WATCH_LINE_CHARS } from './watch-lines.js';
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
@@ -29,8 +36,12 @@ export class ListItemSplitter {
   private keyStart = 0;
   private item = '';
   private skeleton = '';
+  private sawItems = false;
 
-  constructor(private readonly onItem: (json: string) => void) {}
+  constructor(
+    private readonly onItem: (json: string) => void,
+    private readonly maxItemChars = MAX_WATCH_LINE_CHARS,
+  ) {}
 
   push(chunk: string): void {
     let itemFrom = this.inItem ? 0 : -1;
@@ -63,6 +74,8 @@ export class ListItemSplitter {
           this.inItems = false;
           this.depth--;
           this.skeleton += ']';
+        } else if (c !== 0x2c && c > 0x20) {
+          throw new Error('a list item is not an object');
         }
         // commas and whitespace between items are left out of the skeleton
         continue;
@@ -73,7 +86,7 @@ export class ListItemSplitter {
         else if (c === BACKSLASH) this.escaped = true;
         else if (c === QUOTE) {
           this.inString = false;
-          if (this.depth === 1) this.lastKey = this.skeleton.slice(this.keyStart, -1);
+          if (this.depth === 1) this.lastKey = keyText(this.skeleton.slice(this.keyStart, -1));
         }
         continue;
       }
@@ -82,6 +95,10 @@ export class ListItemSplitter {
         this.keyStart = this.skeleton.length;
       } else if (c === COLON) {
         this.afterItemsColon = this.depth === 1 && this.lastKey === 'items';
+        if (this.afterItemsColon) {
+          if (this.sawItems) throw new Error('the list has two "items"');
+          this.sawItems = true;
+        }
       } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
         if (c === OPEN_BRACKET && this.afterItemsColon) this.inItems = true;
         this.afterItemsColon = false;
@@ -92,12 +109,25 @@ export class ListItemSplitter {
         this.afterItemsColon = false;
       }
     }
-    if (this.inItem) this.item += chunk.slice(itemFrom);
+    if (this.inItem) {
+      this.item += chunk.slice(itemFrom);
+      if (this.item.length > this.maxItemChars) throw new Error(`a list item longer than ${this.maxItemChars} characters`);
+    }
   }
 
   /** The response without its items (kind, apiVersion, metadata); throws if it is not complete JSON. */
   end(): unknown {
     if (this.inItem || this.inItems || this.depth !== 0) throw new Error('list response ended mid-way');
     return JSON.parse(this.skeleton);
+  }
+}
+
+/** A key as JSON means it: escapes decoded (`"\u0069tems"` is "items"); a broken escape stays as it is (the rest's JSON.parse refuses it). */
+function keyText(raw: string): string {
+  if (!raw.includes('\\')) return raw;
+  try {
+    return JSON.parse(`"${raw}"`) as string;
+  } catch {
+    return raw;
   }
 }

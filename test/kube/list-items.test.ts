@@ -40,3 +40,35 @@ t.test('a truncated body is an error', async (t) => {
   splitter.push('{"kind":"PodList","items":[{"metadata":{"na');
   t.throws(() => splitter.end(), /ended mid-way/);
 });
+
+// What JSON.parse would read differently, or what no API server sends: an
+// error, never a phantom item or items left in the rest.
+t.test('an element of items that is not an object is an error, not a phantom item', async (t) => {
+  for (const body of ['{"items":["{}"]}', '{"items":[1]}', '{"items":[{},null]}', '{"items":[[{}]]}']) {
+    const items: unknown[] = [];
+    const splitter = new ListItemSplitter((json) => items.push(JSON.parse(json)));
+    t.throws(() => {
+      splitter.push(body);
+      splitter.end();
+    }, /not an object/, body);
+    if (body === '{"items":["{}"]}') t.same(items, [], 'no object made from the text of a string');
+  }
+});
+
+t.test('an escaped "items" key is the items key', async (t) => {
+  const { items, rest } = split('{"\\u0069tems":[{"a":1}],"metadata":{"resourceVersion":"4"}}', 5);
+  t.same(items, [{ a: 1 }]);
+  t.same(rest, { items: [], metadata: { resourceVersion: '4' } });
+});
+
+t.test('two top-level items keys are an error (JSON.parse keeps the last one)', async (t) => {
+  for (const body of ['{"items":[{"a":1}],"items":[{"b":2}]}', '{"items":[{"a":1}],"items":null}', '{"items":null,"items":[{"b":2}]}']) {
+    t.throws(() => split(body, 4), /two "items"/, body);
+  }
+});
+
+t.test('an item over the bound is an error while it streams in', async (t) => {
+  const splitter = new ListItemSplitter(() => t.fail('no item'), 100);
+  splitter.push('{"items":[{"x":"');
+  t.throws(() => splitter.push('y'.repeat(200)), /longer than 100 characters/);
+});

@@ -109,3 +109,21 @@ put('event-batch', 'tcp-query-response', batch(
 ));
 put('event-batch', 'query-timeout-then-late-response', batch(dnsEvent({ ts: 1e9, cookie: 11, direction: 1, payload: Buffer.from(dnsSeeds['edns-ecs-query']) }), dnsEvent({ ts: 9e9, cookie: 11, direction: 2, payload: Buffer.from(dnsSeeds['response-compressed-answers']) })));
 put('event-batch', 'malformed-dns-and-tcp', batch(dnsEvent({ ts: 1e9, cookie: 12, direction: 1, payload: Buffer.from(dnsSeeds['pointer-loop-in-answer']).subarray(0, 20) }), tcpEvent({ result: 1 }), tcpEvent({ result: 2, daddr: v6('00000000000000000000ffff7f000001'), family: 10 }), tcpEvent({ result: 6, daddr: v6('20010db8000000000000000000000001'), family: 10 })));
+
+// ── Kubernetes list bodies and watch streams (kube-stream) ───────────────
+// The first byte picks the chunk size the body is fed in (1 + byte % 97).
+const pod = (name, rv) => ({
+  metadata: { name, namespace: 'shop', uid: `5f1a2b3c-4d5e-6f70-8192-a3b4c5d6e7${rv.toString(16).padStart(2, '0')}`, resourceVersion: String(rv), labels: { app: 'web', note: 'a "quoted" ] } { value ✓' } },
+  spec: { nodeName: 'node-1', containers: [{ name: 'web', image: 'nginx', args: ['[', '{', '\\'] }] },
+  status: { phase: 'Running', podIP: '10.0.1.7', containerStatuses: [{ name: 'web', containerID: 'containerd://0f1e2d3c' }] },
+});
+const body = (size, value) => Buffer.concat([Buffer.from([size - 1]), Buffer.from(value)]);
+put('kube-stream', 'pod-list-page', body(7, JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '812', continue: 'eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ', remainingItemCount: 3 }, items: [pod('web-a', 1), pod('web-b', 2)] })));
+put('kube-stream', 'service-list-indented', body(64, JSON.stringify({ kind: 'ServiceList', apiVersion: 'v1', metadata: { resourceVersion: '90' }, items: [{ metadata: { name: 'db', namespace: 'shop' }, spec: { clusterIP: '10.96.0.12', ports: [{ port: 5432 }] } }] }, null, 2)));
+put('kube-stream', 'watch-events', body(13, `${[
+  { type: 'ADDED', object: pod('web-c', 3) },
+  { type: 'MODIFIED', object: pod('web-c', 4) },
+  { type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: '95' } } },
+  { type: 'DELETED', object: pod('web-c', 5) },
+].map((e) => JSON.stringify(e)).join('\n')}\n`));
+put('kube-stream', 'watch-expired', body(1, `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'too old resource version: 5 (812)', reason: 'Expired', code: 410 } })}\r\n`));

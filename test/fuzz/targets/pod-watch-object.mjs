@@ -1,9 +1,8 @@
 // Pod objects as a watch stream delivers them, through the pod index
 // (src/metadata/pod-index.ts: upsert/replace/remove, recordOf, workloadOf,
-// containerIdOf). The watch connection itself (src/metadata/kube-watch.ts)
-// is being rewritten on another branch and is left out; this is the stable
-// entry point every watch event ends in. Input: a JSON watch event line
-// ({"type":…,"object":pod}).
+// containerIdOf), the entry point every watch event ends in; the framing
+// before it (list bodies, watch lines) is kube-stream's. Input: a JSON
+// watch event line ({"type":…,"object":pod}).
 // Invariant: for objects of the Kubernetes types (strings where the API has
 // strings …) nothing throws; a record is returned exactly when the pod has
 // a name and a uid; every container id in the index resolves to an
