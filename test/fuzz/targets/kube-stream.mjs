@@ -49,8 +49,9 @@ export default {
       if (!Array.isArray(listed) || !listed.every(isObj)) return;
       if (error !== undefined) {
         if (/longer than/.test(error.message)) return;
-        // JSON.parse keeps the last of two keys; the splitter must say so, and only where a second one can be.
-        if (/two "items"/.test(error.message) && (text.match(/items|\\u/g) ?? []).length >= 2) return;
+        // JSON.parse keeps the last of two keys: the splitter must refuse the list (because of the
+        // second, or of what the first holds), and only where a second one can be.
+        if (/two "items"|not an object/.test(error.message) && (text.match(/items|\\u/g) ?? []).length >= 2) return;
         throw new Error(`a valid list refused (chunks of ${size}): ${error.message}`);
       }
       if (!isDeepStrictEqual(items, listed)) throw new Error(`items differ from JSON.parse (chunks of ${size})`);
