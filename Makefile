@@ -132,9 +132,11 @@ bench: build
 
 # Coverage-guided fuzzing of every parser of outside input, FUZZ_SECONDS per
 # target (default 10 minutes each), unattended; report in build/fuzz/report.md.
+# FUZZ_JOBS targets run at once, one CPU each (default: every CPU).
 FUZZ_SECONDS ?= 600
+FUZZ_JOBS ?= $(shell nproc)
 fuzz: build
-	node test/fuzz/run.mjs --seconds $(FUZZ_SECONDS) --keep-corpus --report build/fuzz/report.md
+	node test/fuzz/run.mjs --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS) --keep-corpus --report build/fuzz/report.md
 
 # The soak: SOAK_MINUTES (default 30) of 5k conn/s, 1k DNS q/s and pod churn
 # against the daemon, unattended, as root; pass/fail, report and PNG plots in
