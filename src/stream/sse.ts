@@ -15,6 +15,7 @@ import type { Logger } from '../log.js';
 import { FilterError, parseStreamQuery } from './filter.js';
 import type { EventHub, Subscriber } from './hub.js';
 import { recordJson, type StreamRecord } from './record.js';
+import { ScratchBytes } from './scratch-bytes.js';
 
 /**
  * Bytes a stream may have written but not yet sent. One ring-buffer batch
@@ -141,8 +142,11 @@ export class EventsRoute {
   }
 }
 
-function serialise(records: readonly StreamRecord[], missed: number, node: string, droppedTotal: number | undefined = 0): string {
-  let out = missed > 0 ? `event: dropped\ndata: {"missed":${missed},"dropped_total":${droppedTotal}}\n\n` : '';
-  for (const r of records) out += r.wire ??= `id: ${r.seq}\ndata: ${JSON.stringify(recordJson(r, node))}\n\n`;
-  return out;
+/** One scratch for every stream: a batch is serialised and taken before the next one begins. */
+const scratch = new ScratchBytes();
+
+function serialise(records: readonly StreamRecord[], missed: number, node: string, droppedTotal: number | undefined = 0): Buffer {
+  if (missed > 0) scratch.append(`event: dropped\ndata: {"missed":${missed},"dropped_total":${droppedTotal}}\n\n`);
+  for (const r of records) scratch.append((r.wire ??= `id: ${r.seq}\ndata: ${JSON.stringify(recordJson(r, node))}\n\n`));
+  return scratch.take();
 }
