@@ -192,6 +192,11 @@ export class DnsCollector {
   }
 
   handle(view: DataView, at: number, length: number): boolean {
+    // A record too short for its own header: its fields are not there to read (past the batch's end, a RangeError).
+    if (length < DNS_EVENT_LAYOUT.offsets.payload) {
+      this.countMalformed('bad_event');
+      return false;
+    }
     const payloadLength = dnsEvent.payloadLength(view, at);
     if (length < DNS_EVENT_LAYOUT.offsets.payload + payloadLength || payloadLength > DNS_EVENT_LAYOUT.maxPayload) {
       this.countMalformed('bad_event');

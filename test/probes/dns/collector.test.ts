@@ -86,3 +86,11 @@ t.test('a record shorter than its payload length is bad_event', async (t) => {
   t.equal(dns.handle(new DataView(r.buffer, r.byteOffset, r.byteLength), 0, r.length - 1), false);
   t.equal(sumOf(await metrics(), 'kubepulse_dns_malformed_total', { reason: 'bad_event' }), 1);
 });
+
+t.test('a record too short for its own header, at the end of a batch, is bad_event (found by the event-batch fuzzer: a RangeError)', async (t) => {
+  const { dns, metrics } = setup();
+  const r = dnsRecord({ direction: DIRECTION_QUERY, message: dnsMessage(1, QUERY, 'a.example.com') }).subarray(0, 40);
+  const view = new DataView(r.buffer, r.byteOffset, r.byteLength);
+  t.equal(dns.handle(view, 0, r.length), false);
+  t.equal(sumOf(await metrics(), 'kubepulse_dns_malformed_total', { reason: 'bad_event' }), 1);
+});
