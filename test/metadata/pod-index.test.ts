@@ -229,3 +229,18 @@ t.test('a removed pod is kept for its events older than the removal, for departe
   off.remove(uid);
   t.equal(off.departedBefore(uid, 0), undefined, 'departedMs 0: not kept');
 });
+
+t.test('pods removed longer than departedMs ago are not retained', async (t) => {
+  const clock = { ms: 1_000_000, ns: 7_000 };
+  const index = new PodIndex({ departedMs: 1000, now: () => clock.ms, monotonicNs: () => clock.ns });
+  // Churn: pods come and go, and nothing ever asks for a deleted one again.
+  for (let i = 0; i < 50; i++) {
+    const pod = makePod({ name: `churn-${i}`, containers: { app: randomContainerId() } });
+    index.upsert(pod);
+    index.remove(pod.metadata!.uid!);
+    clock.ms += 100;
+  }
+  // 100 ms apart with a 1 s window: the ten newest are kept, not all fifty.
+  t.ok(index.departedSize <= 11, `departed kept: ${index.departedSize}`);
+  t.ok(index.departedSize >= 10);
+});
