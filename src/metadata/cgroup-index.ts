@@ -7,9 +7,11 @@
 // - from a live process: /proc/<pid>/cgroup names the path, stat gives the ID;
 // - by rescanning the kubepods subtrees of the cgroup v2 mount, rate-limited,
 //   which also finds containers whose processes were never looked up.
-// Entries are kept after their directory disappears (until the LRU bound
-// pushes them out): kernfs does not reuse inode numbers in practice, and late
-// events of a just-exited container must still resolve.
+// Entries are kept after their directory disappears: kernfs does not reuse
+// inode numbers in practice, and late events of a just-exited container must
+// still resolve. A deleted pod's go once its in-flight events are no longer
+// its own (forgetPod, from the resolver), others when the LRU bound pushes
+// them out.
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { findKubepodsRoots, subdirs } from '../cgroup/kubepods.js';
@@ -103,6 +105,14 @@ export class CgroupIndex {
   /** The cgroup with this ID: its pod/container, null if outside any pod, undefined if never seen. */
   lookup(cgroupId: number): CgroupEntry | undefined {
     return this.entries.get(cgroupId)?.entry;
+  }
+
+  /** Forgets the cgroups of a pod (deleted, past its departed window); returns how many. */
+  forgetPod(podUid: string): number {
+    const ids: number[] = [];
+    for (const [id, value] of this.entries.entries()) if (value.entry?.podUid === podUid) ids.push(id);
+    for (const id of ids) this.entries.delete(id);
+    return ids.length;
   }
 
   /**

@@ -100,6 +100,8 @@ export class PodResolver implements Resolver {
   private v2Blind: boolean;
   /** cgroup IDs cached as an uninformed "host" (see above) that no event with a PID has asked about since. */
   private readonly unseen = new Set<number>();
+  /** Pods removed, oldest first, whose cgroups the index still holds (see forgetDepartedCgroups). */
+  private readonly removed: Array<{ uids: string[]; atMs: number }> = [];
 
   constructor(options: PodResolverOptions) {
     this.procfs = options.procfs;
@@ -120,6 +122,11 @@ export class PodResolver implements Resolver {
         this.unknownPods.delete(u);
         this.firstSeenUnknown.delete(u);
       }
+      if (record === undefined) {
+        const staticUid = this.pods.departedBefore(uid, -1)?.staticUid;
+        this.removed.push({ uids: staticUid ? [uid, staticUid] : [uid], atMs: this.now() });
+      }
+      this.forgetDepartedCgroups();
     });
   }
 
@@ -248,6 +255,19 @@ export class PodResolver implements Resolver {
     if (this.holdMs > 0 && !holdable() && !this.holdOver(info.podUid)) return unknown;
     this.cache.set(key, unknown, info.podUid, this.negativeTtlMs);
     return unknown;
+  }
+
+  /**
+   * A removed pod's cgroups stay in the index through the departed window,
+   * for its events still in the rings; after it they answer no one, and
+   * kept, they filled the index by a few hundred bytes per churned pod up
+   * to its 65,536 bound. Runs on every pod change (churn drives it).
+   */
+  private forgetDepartedCgroups(): void {
+    const now = this.now();
+    while (this.removed.length > 0 && now - this.removed[0]!.atMs > this.pods.departedMs) {
+      for (const uid of this.removed.shift()!.uids) if (this.pods.byUid(uid) === undefined) this.cgroups.forgetPod(uid);
+    }
   }
 
   /** Whether events of this pod UID were held once and may not be any more (its bound has passed). */

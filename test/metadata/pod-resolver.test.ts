@@ -506,4 +506,31 @@ t.test('a pod deleted while its events were in flight: what it did before the de
 
   f.clock.now += 31_000; // past the departed window
   t.same(resolver.resolve(0, 4242, 4_900_000_000), gone, 'after the window: no one\'s');
+  t.ok(f.cgroups.lookup(4242), 'its cgroup still in the index');
+  const other = makePod({ name: 'job-2', containers: { main: randomContainerId() } });
+  pods.upsert(other); // the next pod change
+  t.equal(f.cgroups.lookup(4242), undefined, 'then forgotten: the index does not grow with churned pods');
+});
+
+t.test('churned pods do not accumulate in the cgroup index', async (t) => {
+  const f = fixture(t);
+  const pods = new PodIndex({ departedMs: 1000, now: () => f.clock.now });
+  const cache = new IdentityCache({ max: 1000, ttlMs: 60_000, now: () => f.clock.now });
+  const resolver = new PodResolver({ procfs: f.procfs, cgroups: f.cgroups, pods, cache, now: () => f.clock.now, log: SILENT_LOGGER });
+  f.mkCgroup('/kubepods.slice');
+  f.cgroups.rescan();
+  const births = new Map<number, string>();
+  f.cgroups.useBirths({ pathOf: (id) => births.get(id) });
+  const base = f.cgroups.size;
+  for (let i = 0; i < 200; i++) {
+    const uid = randomUUID();
+    const containerId = randomContainerId();
+    births.set(10_000 + i, podPath(uid, containerId));
+    pods.upsert(makePod({ name: `churn-${i}`, uid, containers: { main: containerId } }));
+    t.equal(resolver.resolve(0, 10_000 + i, 1).pod, `churn-${i}`);
+    pods.remove(uid);
+    f.clock.now += 100;
+  }
+  // 100 ms apart, a 1 s window: about ten pods' cgroups are still answering for in-flight events.
+  t.ok(f.cgroups.size - base <= 11, `cgroups kept: ${f.cgroups.size - base} of 200 churned pods'`);
 });
