@@ -161,11 +161,6 @@ export class FlowsCollector {
       const key = decodeFlowKey(kb);
       const counts = decodeFlowCounts(vb);
       const id = this.resolver.resolve(0, key.cgroupId);
-      if (id.podUid) {
-        let keys = this.keysOfPod.get(id.podUid);
-        if (!keys) this.keysOfPod.set(id.podUid, (keys = new Set()));
-        keys.add(hex);
-      }
       if (id.namespace === '') {
         // Not a known pod's: counted in the kernel, not exported. Nothing
         // else ever deletes it (podGone only knows known pods' keys), so
@@ -179,6 +174,14 @@ export class FlowsCollector {
         }
         present.delete(hex);
         continue;
+      }
+      // Known pods only: podGone runs once, at the pod's deletion, and a
+      // deleted pod's late flows resolve as unknown (deleted above when
+      // idle); recorded for them, the set would outlive the pod for good.
+      if (id.podUid) {
+        let keys = this.keysOfPod.get(id.podUid);
+        if (!keys) this.keysOfPod.set(id.podUid, (keys = new Set()));
+        keys.add(hex);
       }
       const peer = this.peers.peerOf(key.peer);
 
@@ -228,6 +231,11 @@ export class FlowsCollector {
     this.lastReadMs = nowWall;
     for (const reader of this.readers) reader(flows);
     return flows;
+  }
+
+  /** Pods whose kernel keys are remembered for podGone (known pods that have flows). */
+  get podsTracked(): number {
+    return this.keysOfPod.size;
   }
 
   snapshot(): FlowsSnapshot {

@@ -3,6 +3,7 @@
 // The kernel records pods only: PodRoots (../pod-roots.ts) keeps its list of
 // pod roots (kubepods cgroups) current.
 
+import { LRUCache } from 'lru-cache';
 import { Gauge, type Registry } from 'prom-client';
 import type { ContainerSyscalls, SyscallsSnapshot } from '../../api/v1.js';
 import type { BpfObjectHandle } from '../../bpf/addon.js';
@@ -44,7 +45,15 @@ export class SyscallsCollector {
   /** The programs of the hook plan that loaded, to attach again when recording starts. */
   private programs: string[] = [];
   private recording = false;
+  /** Known pods' UID → their cgroups seen in the kernel map (to delete when the pod goes). */
   private readonly cgroupsOfPod = new Map<string, Set<number>>();
+  /**
+   * UIDs of pods deleted: a dying container's last syscalls (exit_group,
+   * the runtime's clean-up in its cgroup) land in the kernel map after
+   * podGone emptied it, and resolve as a pod no one knows. Without this
+   * they stayed for good, and after 8,192 churned pods the map was full.
+   */
+  private readonly deletedPods = new LRUCache<string, true>({ max: 4096 });
   private readonly arch: string;
   private readonly table: SyscallTable | undefined;
 
@@ -134,7 +143,11 @@ export class SyscallsCollector {
     for (const [kb, vb] of this.object.mapEntries('syscall_bits')) {
       const cgroupId = kb.readUInt32LE(0) + kb.readUInt32LE(4) * 4294967296;
       const id = this.resolver.resolve(0, cgroupId);
-      if (id.podUid) {
+      if (id.namespace === '' && id.podUid !== '' && this.deletedPods.has(id.podUid)) {
+        this.object.mapDelete('syscall_bits', kb);
+        continue;
+      }
+      if (id.podUid && id.namespace !== '') {
         let set = this.cgroupsOfPod.get(id.podUid);
         if (!set) this.cgroupsOfPod.set(id.podUid, (set = new Set()));
         set.add(cgroupId);
@@ -166,6 +179,7 @@ export class SyscallsCollector {
   }
 
   podGone(uid: string): void {
+    this.deletedPods.set(uid, true);
     const cgroups = this.cgroupsOfPod.get(uid);
     this.cgroupsOfPod.delete(uid);
     if (!cgroups || !this.object) return;

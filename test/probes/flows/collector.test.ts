@@ -119,4 +119,9 @@ t.test('an unknown pod\'s idle flows leave the kernel map; known pods\' and rece
   collector.attach(fakeObject(map));
   t.equal(collector.snapshot().flows.length, 1, 'the known pod\'s flow is exported');
   t.same([...map.keys()].sort(), [knownIdle, unknownRecent].sort(), 'the unknown pod\'s idle flow is deleted; the rest stay');
+  // podGone runs once per known pod; an unknown (or deleted) pod's keys kept for it would outlive it.
+  t.equal(collector.podsTracked, 1, 'only the known pod\'s keys are remembered');
+  collector.podGone(POD.podUid);
+  t.equal(collector.podsTracked, 0);
+  t.same([...map.keys()], [unknownRecent], "the known pod's flow leaves with it");
 });

@@ -88,3 +88,47 @@ t.test('the API lists containers of known pods only', async (t) => {
   const snap = collector.snapshot();
   t.same(snap.containers.map((c) => `${c.namespace}/${c.pod}/${c.container}: ${c.syscalls.join(',')}`), ['shop/web-1/app: write'], "the unknown pod's container is left out");
 });
+
+t.test("a deleted pod's late syscalls leave the kernel map; an unknown pod's stay", async (t) => {
+  const { Registry } = await import('prom-client');
+  const { SyscallsCollector } = await import('../../../src/probes/syscalls/collector.js');
+  const { PodIndex } = await import('../../../src/metadata/pod-index.js');
+  const { HOST_IDENTITY } = await import('../../../src/metadata/resolver.js');
+  const key = (id: number) => {
+    const k = Buffer.alloc(8);
+    k.writeBigUInt64LE(BigInt(id));
+    return k;
+  };
+  const bits = Buffer.alloc(64);
+  bits.writeUInt32LE(1 << 1, 0); // write
+  const live = { namespace: 'shop', pod: 'web-1', workload: 'web', container: 'app', podUid: 'uid-1' };
+  let deleted = false;
+  // cgroup 1: uid-1's container (unknown to the resolver once deleted); 2: a pod the watch never knew.
+  const resolver = {
+    resolve: (_: number, cgroupId: number) =>
+      cgroupId === 1 ? (deleted ? { ...HOST_IDENTITY, podUid: 'uid-1' } : live) : { ...HOST_IDENTITY, podUid: 'not-known-yet' },
+  };
+  const collector = new SyscallsCollector(new Registry(), resolver, new PodIndex(), { node: 'n' });
+  const kernel = new Map<string, Buffer>([
+    [key(1).toString('hex'), bits],
+    [key(2).toString('hex'), bits],
+  ]);
+  const object = {
+    mapEntries: () => [...kernel].map(([k, v]) => [Buffer.from(k, 'hex'), v]),
+    mapDelete: (_map: string, k: Buffer) => kernel.delete(k.toString('hex')),
+  };
+  collector.attach(object as never);
+  collector.stop();
+  t.equal(collector.read().length, 2);
+  deleted = true;
+  collector.podGone('uid-1');
+  t.notOk(kernel.has(key(1).toString('hex')), 'podGone empties its cgroups');
+  // The dying container's exit lands after podGone.
+  kernel.set(key(1).toString('hex'), bits);
+  t.same(
+    collector.read().map((c) => c.cgroupId),
+    [2],
+    'not reported',
+  );
+  t.same([...kernel.keys()], [key(2).toString('hex')], "the deleted pod's entry is gone from the kernel map, the unknown pod's kept");
+});
