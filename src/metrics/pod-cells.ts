@@ -2,7 +2,7 @@
 // namespace, workload, pod and node; this keeps each collector's cells
 // (metrics/cells.ts) per pod identity so the hot path does one Map lookup.
 
-import type { PodIdentity, UnattributedReason } from '../metadata/resolver.js';
+import { HOST_IDENTITY, type PodIdentity, type UnattributedReason } from '../metadata/resolver.js';
 
 export const POD_LABEL_NAMES = ['namespace', 'workload', 'pod', 'node'] as const;
 export type PodLabels = Record<(typeof POD_LABEL_NAMES)[number], string>;
@@ -25,12 +25,21 @@ export class PodCells<T> {
   /** The cells of an event's identity; called once per event. */
   get(id: PodIdentity): T {
     if (id.unattributed !== undefined) this.unattributed?.(id.unattributed);
-    let cells = this.byIdentity.get(id);
+    // The host and every identity that names no pod (one object per unknown
+    // pod UID, made afresh when the resolver's bounded cache forgets it) have
+    // the same labels: one entry for all, or this map keeps one per UID for good.
+    const key = id.namespace === '' && id.pod === '' && id.workload === '' ? HOST_IDENTITY : id;
+    let cells = this.byIdentity.get(key);
     if (cells === undefined) {
-      cells = this.make(podLabels(id, this.node));
-      this.byIdentity.set(id, cells);
+      cells = this.make(podLabels(key, this.node));
+      this.byIdentity.set(key, cells);
     }
     return cells;
+  }
+
+  /** Label sets cached (for tests). */
+  get size(): number {
+    return this.byIdentity.size;
   }
 
   /** Drops the cached cells of a pod (its series are removed elsewhere). */
