@@ -10,9 +10,14 @@ export interface Baseline {
   value(key: string): number;
 }
 
+/** Below this many keys the index is never compacted. */
+const COMPACT_FLOOR = 256;
+
 export class CounterHistory {
-  private readonly index = new Map<string, number>();
+  private index = new Map<string, number>();
   private samples: { atMs: number; values: Float64Array }[] = [];
+  /** Keys left by the last compaction: the index is compacted again at twice that. */
+  private compactedTo = 0;
 
   constructor(
     /** The time counters started from zero (the daemon's start). */
@@ -36,6 +41,33 @@ export class CounterHistory {
     this.samples.push({ atMs, values });
     const cut = this.samples.findIndex((s) => s.atMs >= atMs - this.keepMs);
     if (cut > 0) this.samples = this.samples.slice(cut);
+    if (this.index.size > 2 * Math.max(COMPACT_FLOOR, this.compactedTo)) this.compact();
+  }
+
+  /** Keys interned (for tests). */
+  get keys(): number {
+    return this.index.size;
+  }
+
+  /**
+   * Drops keys that are 0 in every sample still kept (a deleted pod's, a
+   * peer talked to an hour ago): the index only grew, and every new sample
+   * was an array as long as all keys ever seen — a pod calling ever-new
+   * external addresses grew each of the 360 samples without bound. A key
+   * at 0 everywhere reads as absent anyway.
+   */
+  private compact(): void {
+    const live: number[] = [];
+    const index = new Map<string, number>();
+    for (const [key, i] of this.index) {
+      if (this.samples.some((s) => (s.values[i] ?? 0) !== 0)) {
+        index.set(key, live.length);
+        live.push(i);
+      }
+    }
+    this.samples = this.samples.map(({ atMs, values }) => ({ atMs, values: Float64Array.from(live, (i) => values[i] ?? 0) }));
+    this.index = index;
+    this.compactedTo = index.size;
   }
 
   /** The newest sample taken at or before sinceMs; zeros at the start when none is that old. */

@@ -24,3 +24,21 @@ t.test('a counter that restarted counts from zero', async (t) => {
   t.equal(increase(10, 4), 6);
   t.equal(increase(3, 10), 3);
 });
+
+t.test('keys no sample still holds are dropped: ever-new peers do not grow every sample', async (t) => {
+  const h = new CounterHistory(0, 60_000);
+  // Every 10 s a pod talks to 100 addresses it never talks to again, and to one it always does.
+  for (let n = 0; n < 200; n++) {
+    const at = n * 10_000;
+    const counters: [string, number][] = [['steady', n + 1]];
+    for (let p = 0; p < 100; p++) counters.push([`peer-${n}-${p}`, 3]);
+    h.record(at, counters);
+  }
+  // The window keeps 7 samples of 101 keys each: ~700 live keys, not 20,001.
+  t.ok(h.keys <= 2 * 7 * 101 + 1, `keys interned: ${h.keys}`);
+  const base = h.baseline(1_950_000);
+  t.equal(base.atMs, 1_950_000);
+  t.equal(base.value('steady'), 196, 'kept keys keep their values through compactions');
+  t.equal(base.value('peer-195-7'), 3);
+  t.equal(base.value('peer-3-7'), 0, 'a dropped key reads as zero, as before');
+});
