@@ -5,6 +5,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { scrapeBody } from '../metrics/scrape-body.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import type { PageAssets } from './page-assets.js';
 import type { PathFilter } from './split.js';
@@ -141,7 +142,8 @@ export class HttpServer {
         // end in V8's old generation (at 14k series, ~40 % of the daemon's
         // old-space garbage in the soak's heap profile); a Buffer's bytes
         // are outside the heap and go back to the system when it is freed.
-        const body = Buffer.from(await this.options.registry.metrics());
+        // The page is written into bytes from the start (scrape-body.ts).
+        const body = await scrapeBody(this.options.registry);
         res.writeHead(200, { 'content-type': this.options.registry.contentType, 'content-length': body.length }).end(body);
         return;
       }

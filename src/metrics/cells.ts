@@ -12,8 +12,9 @@
 // object per histogram bucket line: half of a 55k-series scrape.
 
 import { Registry } from 'prom-client';
-import { escapeMetricName, labelPairs } from './exposition.js';
-import { RenderedLines } from './rendered-lines.js';
+import type { ScratchBytes } from '../stream/scratch-bytes.js';
+import { escapeMetricName, labelPairs, sampleValue } from './exposition.js';
+import { type LineSink, RenderedLines } from './rendered-lines.js';
 
 type Labels<L extends string> = Record<L, string>;
 
@@ -102,6 +103,21 @@ abstract class Family<L extends string, C> {
   }
 
   /**
+   * The family's text as the Registry would write it (HELP, TYPE, lines),
+   * into bytes (metrics/scrape-body.ts); false when the Registry must
+   * write it (see writesOwnText).
+   */
+  writeText(out: ScratchBytes): boolean {
+    if (!this.writesOwnText()) return false;
+    const name = escapeMetricName(this.name);
+    out.append(`# HELP ${name} ${escapeMetricName(this.help)}\n# TYPE ${name} ${this.type}`);
+    // One short string per line, written and dropped: nothing of the page outlives the young generation.
+    const lines: LineSink = { add: (series, value) => out.append(`\n${series} ${sampleValue(value)}`) };
+    for (const s of this.series.values()) this.render(s.pairs, s.cell, lines);
+    return true;
+  }
+
+  /**
    * Only for the page this text is written for. The OpenMetrics format renames counters and
    * ends differently, and a registry's default labels go onto every value: in those cases
    * prom-client writes the page from get() as it always did.
@@ -116,7 +132,7 @@ abstract class Family<L extends string, C> {
   protected abstract readonly type: 'counter' | 'histogram';
   protected abstract create(): C;
   protected abstract emit(labels: Labels<L>, cell: C, out: MetricValue[]): void;
-  protected abstract render(pairs: string, cell: C, out: RenderedLines): void;
+  protected abstract render(pairs: string, cell: C, out: LineSink): void;
 
   private key(labels: Labels<L>): string {
     let key = '';
@@ -146,7 +162,7 @@ export class CounterFamily<L extends string> extends Family<L, CounterCell> {
 
   private readonly sampleName = escapeMetricName(this.textName);
 
-  protected render(pairs: string, cell: CounterCell, out: RenderedLines): void {
+  protected render(pairs: string, cell: CounterCell, out: LineSink): void {
     out.add(pairs === '' ? this.sampleName : `${this.sampleName}{${pairs}}`, cell.value);
   }
 }
@@ -205,7 +221,7 @@ export class HistogramFamily<L extends string> extends Family<L, HistogramCell> 
     out.push({ labels, value: cell.count, metricName: `${this.name}_count` });
   }
 
-  protected render(pairs: string, cell: HistogramCell, out: RenderedLines): void {
+  protected render(pairs: string, cell: HistogramCell, out: LineSink): void {
     const heads = this.bucketHeads;
     const bucketTail = pairs === '' ? '}' : `,${pairs}}`;
     let cumulative = 0;

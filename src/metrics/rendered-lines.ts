@@ -21,8 +21,13 @@ export interface LinesValue {
   value: number;
 }
 
+/** Where a family writes its sample lines, one series (name and `{labels}`) and value at a time. */
+export interface LineSink {
+  add(series: string, value: number): void;
+}
+
 /** The sample lines of one metric, in order, as the Registry will print them. */
-export class RenderedLines {
+export class RenderedLines implements LineSink {
   private text = '';
   private last = 0;
   private empty = true;

@@ -27,6 +27,21 @@ export class ScratchBytes {
     this.used += this.buf.write(text, this.used, 'utf8');
   }
 
+  /** Bytes appended since the last take or clear. */
+  get length(): number {
+    return this.used;
+  }
+
+  /** Bytes start..end of what was appended, without a copy: valid until the next append, take or clear. */
+  view(start: number, end: number): Buffer {
+    return this.buf.subarray(start, end);
+  }
+
+  /** Starts over without a copy. */
+  clear(): void {
+    this.used = 0;
+  }
+
   /** What was appended since the last take, copied into a Buffer of its own; the scratch starts over. */
   take(): Buffer {
     const out = Buffer.from(this.buf.subarray(0, this.used));
