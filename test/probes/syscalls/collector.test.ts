@@ -67,18 +67,26 @@ t.test('the daemon reports its own architecture, spelled as uname -m does', asyn
   t.equal(collector.snapshot().arch, execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim());
 });
 
+/** A syscall_bits key: the cgroup ID, u64 little-endian. */
+function key(id: number): Buffer {
+  const k = Buffer.alloc(8);
+  k.writeBigUInt64LE(BigInt(id));
+  return k;
+}
+
+/** A syscall_bits value with one bit set: write (1). */
+function writeOnly(): Buffer {
+  const bits = Buffer.alloc(64);
+  bits.writeUInt32LE(1 << 1, 0);
+  return bits;
+}
+
 t.test('the API lists containers of known pods only', async (t) => {
   const { Registry } = await import('prom-client');
   const { SyscallsCollector } = await import('../../../src/probes/syscalls/collector.js');
   const { PodIndex } = await import('../../../src/metadata/pod-index.js');
   const { HOST_IDENTITY } = await import('../../../src/metadata/resolver.js');
-  const key = (id: number) => {
-    const k = Buffer.alloc(8);
-    k.writeBigUInt64LE(BigInt(id));
-    return k;
-  };
-  const bits = Buffer.alloc(64);
-  bits.writeUInt32LE(1 << 1, 0); // write
+  const bits = writeOnly();
   const known = { namespace: 'shop', pod: 'web-1', workload: 'web', container: 'app', podUid: 'uid-1' };
   const resolver = { resolve: (_: number, cgroupId: number) => (cgroupId === 1 ? known : { ...HOST_IDENTITY, podUid: 'not-known-yet' }) };
   const collector = new SyscallsCollector(new Registry(), resolver, new PodIndex(), { node: 'n' });
@@ -94,13 +102,7 @@ t.test("a deleted pod's late syscalls leave the kernel map; an unknown pod's sta
   const { SyscallsCollector } = await import('../../../src/probes/syscalls/collector.js');
   const { PodIndex } = await import('../../../src/metadata/pod-index.js');
   const { HOST_IDENTITY } = await import('../../../src/metadata/resolver.js');
-  const key = (id: number) => {
-    const k = Buffer.alloc(8);
-    k.writeBigUInt64LE(BigInt(id));
-    return k;
-  };
-  const bits = Buffer.alloc(64);
-  bits.writeUInt32LE(1 << 1, 0); // write
+  const bits = writeOnly();
   const live = { namespace: 'shop', pod: 'web-1', workload: 'web', container: 'app', podUid: 'uid-1' };
   let deleted = false;
   // cgroup 1: uid-1's container (unknown to the resolver once deleted); 2: a pod the watch never knew.
