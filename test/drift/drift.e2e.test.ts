@@ -225,7 +225,8 @@ t.test('NetworkPolicy and seccomp drift on the real kernel', { skip, timeout: 28
     writeFileSync(allowFile, `${allowed.join('\n')}\n`);
     const run = cgroups.spawnIn(dirs.tool, [loader.path, allowFile, probe.path], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SECCOMP_EXEC_LOG: '1' } });
     const out = lines(run);
-    const code = await new Promise<number | null>((r) => run.once('exit', (c) => r(c)));
+    // 'close', not 'exit': exit can come before the last of stdout is read ('probe ok' then missed).
+    const code = await new Promise<number | null>((r) => run.once('close', (c) => r(c)));
     t.equal(code, 0, 'the probe ran to the end: log mode let getppid through');
     t.ok(out.includes('probe ok'));
 
