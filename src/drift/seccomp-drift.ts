@@ -34,7 +34,7 @@ export interface SeccompDriftOptions {
   arch: string;
   log: Logger;
   /** The syscalls probe's current observation. */
-  containers: () => ContainerSyscalls[];
+  containers: () => readonly ContainerSyscalls[];
 }
 
 interface CachedProfile {

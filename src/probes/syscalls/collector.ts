@@ -51,9 +51,16 @@ export class SyscallsCollector {
    * UIDs of pods deleted: a dying container's last syscalls (exit_group,
    * the runtime's clean-up in its cgroup) land in the kernel map after
    * podGone emptied it, and resolve as a pod no one knows. Without this
-   * they stayed for good, and after 8,192 churned pods the map was full.
+   * they would stay for good, and fill the map after 8,192 churned pods.
    */
   private readonly deletedPods = new LRUCache<string, true>({ max: 4096 });
+  /**
+   * The last read, kept until the event loop turns: one scrape asks twice
+   * (the observed gauge and seccomp drift, both collected in the same
+   * synchronous pass), and walking the map and naming every bit costs a few
+   * ms with thousands of containers.
+   */
+  private lastRead: readonly ContainerSyscalls[] | undefined;
   private readonly arch: string;
   private readonly table: SyscallTable | undefined;
 
@@ -110,6 +117,7 @@ export class SyscallsCollector {
    */
   attach(object: BpfObjectHandle): void {
     this.object = object;
+    this.lastRead = undefined;
     this.recording = true;
     this.options.podRoots?.add('syscalls', object);
     if (this.options.recording === 'on-demand') this.setRecording(false);
@@ -137,7 +145,18 @@ export class SyscallsCollector {
     if (this.object) this.options.podRoots?.remove(this.object);
   }
 
-  read(): ContainerSyscalls[] {
+  /** The containers in the kernel map now; the same array for every call until the event loop turns. */
+  read(): readonly ContainerSyscalls[] {
+    if (this.lastRead === undefined) {
+      this.lastRead = this.readMap();
+      setImmediate(() => {
+        this.lastRead = undefined;
+      }).unref();
+    }
+    return this.lastRead;
+  }
+
+  private readMap(): ContainerSyscalls[] {
     if (!this.object) return [];
     const out: ContainerSyscalls[] = [];
     for (const [kb, vb] of this.object.mapEntries('syscall_bits')) {
@@ -180,6 +199,7 @@ export class SyscallsCollector {
 
   podGone(uid: string): void {
     this.deletedPods.set(uid, true);
+    this.lastRead = undefined;
     const cgroups = this.cgroupsOfPod.get(uid);
     this.cgroupsOfPod.delete(uid);
     if (!cgroups || !this.object) return;

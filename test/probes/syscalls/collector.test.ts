@@ -134,3 +134,37 @@ t.test("a deleted pod's late syscalls leave the kernel map; an unknown pod's sta
   );
   t.same([...kernel.keys()], [key(2).toString('hex')], "the deleted pod's entry is gone from the kernel map, the unknown pod's kept");
 });
+
+t.test('one scrape walks the kernel map once; the next turn of the event loop walks it again', async (t) => {
+  const { Registry } = await import('prom-client');
+  const { SyscallsCollector } = await import('../../../src/probes/syscalls/collector.js');
+  const { PodIndex } = await import('../../../src/metadata/pod-index.js');
+  const known = { namespace: 'shop', pod: 'web-1', workload: 'web', container: 'app', podUid: 'uid-1' };
+  const registry = new Registry();
+  const collector = new SyscallsCollector(registry, { resolve: () => known }, new PodIndex(), { node: 'n' });
+  let walks = 0;
+  const entries: Array<[Buffer, Buffer]> = [[key(1), writeOnly()]];
+  collector.attach({ mapEntries: () => (walks++, entries), mapDelete: () => true } as never);
+  collector.stop();
+  t.equal(walks, 0, 'attaching reads nothing');
+  const first = collector.read();
+  t.equal(collector.read(), first, 'asked twice in one pass: the same answer');
+  t.equal(walks, 1);
+  await new Promise((resolve) => setImmediate(resolve));
+  entries.push([key(2), writeOnly()]);
+  t.equal(collector.read().length, 2, 'a later pass sees what the kernel added since');
+  t.equal(walks, 2);
+  collector.podGone('uid-1');
+  collector.read();
+  t.equal(walks, 3, 'a pod deleted in between is not answered from the old walk');
+  // The daemon's scrape: the observed gauge and seccomp drift both ask.
+  const { SeccompDriftTracker } = await import('../../../src/drift/seccomp-drift.js');
+  const { scrapeBody } = await import('../../../src/metrics/scrape-body.js');
+  new SeccompDriftTracker({ registry, pods: new PodIndex(), seccompRoot: t.testdir(), exportedProfiles: undefined, arch: 'x86_64', log: { warn: () => {} } as never, containers: () => collector.read() });
+  await new Promise((resolve) => setImmediate(resolve));
+  walks = 0;
+  const page = (await scrapeBody(registry)).toString();
+  t.match(page, /kubepulse_syscalls_observed\{namespace="shop",workload="web",pod="web-1",container="app"\} 1/);
+  t.match(page, /# TYPE kubepulse_seccomp_drift_syscalls gauge/);
+  t.equal(walks, 1, 'a scrape walks the map once');
+});
