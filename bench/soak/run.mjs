@@ -14,14 +14,16 @@
 // Timeline: warm-up (load, no churn; the series baseline is its last
 // scrape), churn, then a tail of the series grace period plus a minute with
 // the load still on, after which every churned pod's series must be gone.
-// Pass criteria (report.mjs): RSS slope after warm-up ≤ 1 MiB per 10 min,
+// Pass criteria (report.mjs): RSS slope after warm-up ≤ 1 MiB per 10 min
+// (warm-up lasting until churn is steady: a pod lifetime and a grace period
+// into it),
 // series back to the baseline, zero drops (kernel and stream), zero error
 // log lines, every scrape ≤ 100 ms.
 //
 // Writes <out>/samples.jsonl (one line per scrape), <out>/run.json (the
 // set-up, load generators' own reports, log lines above info), then
 // <out>/report.md and its PNG plots. Needs root, `make build`.
-//   node bench/soak/run.mjs [--minutes 30] [--pods N] [--out build/soak]
+//   node bench/soak/run.mjs [--minutes 30] [--pods N] [--out build/soak] [--cpu-prof DIR]
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -45,6 +47,10 @@ const { values: opt } = parseArgs({
     // The daemon runs as the image runs it: the Dockerfile's NODE_OPTIONS.
     'node-args': { type: 'string', default: '--max-semi-space-size=2' },
     out: { type: 'string', default: join(ROOT, 'build', 'soak') },
+    // For diagnosis: write the daemon's V8 CPU profile (.cpuprofile, on its
+    // exit at the end) into this directory. It costs the daemon CPU, so a
+    // profiled run's figures are not the soak's.
+    'cpu-prof': { type: 'string' },
   },
 });
 
@@ -268,7 +274,8 @@ mkdirSync(loadDirs.container, { recursive: true });
 
 // The daemon.
 const daemonArgs = ['--port', '0', '--listen-address', '127.0.0.1', '--kubeconfig', kubeconfig, '--node-name', NODE, '--dns-ports', String(dnsPort), '--series-grace', `${GRACE}s`, '--log-level', 'info'];
-const daemon = track(spawn(process.execPath, [join(ROOT, 'dist/cmd/kubepulse.js'), ...daemonArgs], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: opt['node-args'] } }));
+const profileArgs = opt['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(opt['cpu-prof'])}`] : [];
+const daemon = track(spawn(process.execPath, [...profileArgs, join(ROOT, 'dist/cmd/kubepulse.js'), ...daemonArgs], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: opt['node-args'] } }));
 cleanups.push(async () => {
   if (daemon.exitCode === null && daemon.signalCode === null) {
     daemon.kill('SIGTERM');
@@ -469,6 +476,7 @@ const run = {
   scrapeEveryS: SCRAPE_EVERY,
   daemonArgs,
   nodeOptions: opt['node-args'],
+  cpuProfiled: Boolean(opt['cpu-prof']),
   daemonExit,
   churnCreated: churn.created,
   churnDeleted: churn.deleted,
