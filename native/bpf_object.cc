@@ -4,6 +4,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -186,10 +188,24 @@ void BpfObject::SetConst(const Napi::CallbackInfo& info) {
   throw Napi::Error::New(info.Env(), "no constant " + name + " in " + path_);
 }
 
+// The verifier gives up with EAGAIN when a signal is pending on the loading
+// thread, and libbpf retries only a few times: under V8's CPU profiler
+// (--cpu-prof, SIGPROF every millisecond) the packets program, which takes
+// longer than that to verify, never loaded. So signals wait while the
+// kernel verifies: one sent to this thread is delivered when the mask is
+// restored, one sent to the process (SIGTERM) to another thread or then,
+// and Node's handler runs when the load returns; none is lost. The signals
+// a fault raises synchronously stay open: blocked, they kill silently.
 void BpfObject::Load(const Napi::CallbackInfo& info) {
   RequireOpen(info.Env());
   ResetLibbpfLog();
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  for (int sync_signal : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) sigdelset(&all, sync_signal);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
   int err = bpf_object__load(object_);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   if (err) throw ErrnoError(info.Env(), "cannot load BPF object " + path_, err);
   loaded_ = true;
 }

@@ -2,7 +2,9 @@
 // - SIGKILL under load leaves no BPF program or link behind (bpftool), and
 //   a restart under the same load counts again within 2 s;
 // - no BTF, no cgroup v2 mount, a low RLIMIT_NOFILE: one line that says
-//   what is missing, not a stack trace or a crash loop.
+//   what is missing, not a stack trace or a crash loop;
+// - signals arriving all through start-up (a CPU profiler's): every kernel
+//   object loads.
 // - 20 concurrent scrapes of the daemon under load answered in time, and
 //   10 MB request bodies refused with 413 before they are read.
 // (A pod's cgroups, its process or the pod itself gone while its events are
@@ -13,7 +15,7 @@ import { execFile, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -184,6 +186,25 @@ t.test('no cgroup v2 mount: each cgroup probe says so in one line, the rest runs
     t.ok(lines.every((l) => !l.includes('    at ')), 'no stack trace');
     t.equal(r.code, 0, 'ran until stopped (no crash, so no crash loop)');
   }
+});
+
+t.test('signals while the kernel verifies (V8\'s CPU profiler: SIGPROF every ms): every kernel object still loads', needsBpf(), async (t) => {
+  // Before the addon held signals during load, the verifier gave up with
+  // EAGAIN on each of libbpf's retries and the packets object never loaded.
+  const profiles = mkdtempSync(join(tmpdir(), 'kubepulse-prof-'));
+  t.teardown(() => rmSync(profiles, { recursive: true, force: true }));
+  const daemon = await startDaemon([], {}, (command, args) => ({ command, args: ['--cpu-prof', `--cpu-prof-dir=${profiles}`, ...args] }));
+  t.teardown(() => daemon.stop());
+  const said = (): Array<Record<string, unknown>> => daemon.logs.filter((l) => l.msg === 'probe attached' || l.msg === 'probe not attached');
+  // tcp, packets (dns and flows), syscalls.
+  await until('every kernel object said whether it attached', () => said().length >= 3, 20_000);
+  t.same(
+    said().map((l) => `${l.msg}: ${l.probe}`).sort(),
+    ['probe attached: packets', 'probe attached: syscalls', 'probe attached: tcp'],
+    `tcp, packets and syscalls attached ${JSON.stringify(daemon.logs.filter((l) => l.level !== 'info' && l.level !== 'debug')).slice(0, 600)}`,
+  );
+  t.equal(await daemon.stop(), 0, 'stopped on SIGTERM');
+  t.ok(readdirSync(profiles).some((f) => f.endsWith('.cpuprofile')), 'the profiler ran the whole time (it wrote its profile)');
 });
 
 /** Sends a request head announcing a 10 MB body and pumps the body; resolves with the answer's head and how much was sent. */
