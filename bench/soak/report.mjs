@@ -77,8 +77,8 @@ export function writeReport(dir) {
   // and its traffic may still add a label value the baseline had not seen
   // (a connect ending in result="error" at 5,000/s): a series of a live pod
   // within its label set, listed, not a leak. Anything else fails.
-  const id = /^soak-node-(.+)$/.exec(run.daemonArgs[run.daemonArgs.indexOf('--node-name') + 1] ?? '')?.[1];
-  const loadNs = run.loadNamespace ?? `soak-load-${id}`;
+  // Runs before run.json recorded it: run.mjs names it after the node's id.
+  const loadNs = run.loadNamespace ?? run.daemonArgs[run.daemonArgs.indexOf('--node-name') + 1]?.replace(/^soak-node-/, 'soak-load-');
   const podKeys = (file) => {
     try {
       return new Set(

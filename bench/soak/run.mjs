@@ -476,7 +476,6 @@ const run = {
   scrapeEveryS: SCRAPE_EVERY,
   daemonArgs,
   nodeOptions: opt['node-args'],
-  churnNamespace: NAMESPACE,
   loadNamespace: LOAD_NS,
   cpuProfiled: Boolean(opt['cpu-prof']),
   daemonExit,
