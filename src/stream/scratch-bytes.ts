@@ -37,6 +37,11 @@ export class ScratchBytes {
     return this.buf.subarray(start, end);
   }
 
+  /** Forgets what was appended after the first `length` bytes. */
+  truncate(length: number): void {
+    if (length < this.used) this.used = Math.max(0, length);
+  }
+
   /** Starts over without a copy. */
   clear(): void {
     this.used = 0;

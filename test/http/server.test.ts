@@ -3,6 +3,7 @@ import t, { type Test } from 'tap';
 import { connect } from 'node:net';
 import { Counter, Registry } from 'prom-client';
 import { HttpServer, type Readiness } from '../../src/http/server.js';
+import { CounterFamily } from '../../src/metrics/cells.js';
 import { createLogger } from '../../src/log.js';
 import type { Logger } from '../../src/log.js';
 
@@ -105,6 +106,50 @@ t.test('a 10 MB request body is refused before it is read, and scrapes go on', a
   t.equal(res.status, 200, 'scrapes still answered');
   await res.text();
   t.same(errors, []);
+});
+
+t.test('a scraper that reads slowly gets the page of its moment, while later scrapes are answered', async (t) => {
+  // The page leaves from a reused scratch of bytes: it must not be reused
+  // (by the next scrape) before the slow reader has it all. ~9 MB, more
+  // than the kernel's socket buffers take from a client that reads nothing.
+  const registry = new Registry();
+  const family = new CounterFamily({ name: 'kubepulse_slow_total', help: 'per pod', labelNames: ['pod'], registry });
+  const SERIES = 40_000;
+  const cells = Array.from({ length: SERIES }, (_, i) => family.cell({ pod: `pod-${i}-${'x'.repeat(200)}` }));
+  for (const c of cells) c.value = 1;
+  const server = new HttpServer({ registry, readiness: () => ({ ready: true, reasons: [] }), log: createLogger('error', () => {}) });
+  const port = await server.listen(0, '127.0.0.1');
+  t.teardown(() => server.close());
+
+  const socket = connect(port, '127.0.0.1');
+  socket.pause();
+  const received: Buffer[] = [];
+  socket.on('data', (d) => received.push(d));
+  socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  await new Promise((r) => setTimeout(r, 300));
+  for (const c of cells) c.value = 2;
+  for (let i = 0; i < 3; i++) {
+    const later = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    t.equal(later.match(/^kubepulse_slow_total\{.*\} 2$/gm)?.length, SERIES, `later scrape ${i + 1}: the values of its moment`);
+  }
+  const closed = new Promise((r) => socket.once('close', r));
+  socket.resume();
+  await closed;
+  const answer = Buffer.concat(received).toString('utf8');
+  const [head, body = ''] = answer.split('\r\n\r\n');
+  t.equal(Number(/content-length: (\d+)/i.exec(head ?? '')?.[1]), Buffer.byteLength(body), 'the whole page, as long as it said');
+  t.equal(body.match(/^kubepulse_slow_total\{.*\} 1$/gm)?.length, SERIES, 'every series with the value it had when the scrape came');
+  t.notMatch(body, /\} 2$/m, 'none of the later values');
+});
+
+t.test('HEAD /metrics: the headers, no body', async (t) => {
+  const { port } = await start(t);
+  const answer = await raw(port, (s) => s.end('HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+  t.match(answer, /^HTTP\/1\.1 200 /);
+  t.match(answer, /content-length: [1-9]\d+/i);
+  t.equal(answer.split('\r\n\r\n')[1], '', 'no body');
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  t.equal((await res.text()).length, Number(res.headers.get('content-length')), 'a GET after it gets the page');
 });
 
 async function serve(t: { teardown(fn: () => unknown): void }, readiness: Readiness, unhealthy?: () => string | undefined) {
