@@ -9,8 +9,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "errors.h"
 #include "libbpf_log.h"
@@ -60,7 +62,7 @@ Napi::Function BpfObject::Define(Napi::Env env) {
                          InstanceMethod("mapLookup", &BpfObject::MapLookup),
                          InstanceMethod("mapUpdate", &BpfObject::MapUpdate),
                          InstanceMethod("mapDelete", &BpfObject::MapDelete),
-                         InstanceMethod("mapEntries", &BpfObject::MapEntries),
+                         InstanceMethod("mapDump", &BpfObject::MapDump),
                          InstanceMethod("programIds", &BpfObject::ProgramIds),
                          InstanceMethod("ringUsage", &BpfObject::RingUsage),
                          InstanceMethod("detachAll", &BpfObject::DetachAll),
@@ -296,28 +298,62 @@ void BpfObject::MapDelete(const Napi::CallbackInfo& info) {
     throw ErrnoError(info.Env(), std::string("cannot delete from map ") + bpf_map__name(map), err);
 }
 
-// All [key, value] pairs of a hash map, read at once. A key deleted by the
-// kernel while we walk is skipped, not an error.
-Napi::Value BpfObject::MapEntries(const Napi::CallbackInfo& info) {
+// Every entry of a map as [count, keys, values]: the keys packed in one
+// Buffer, the values in another, entry i at i * size. Read in batches
+// (BPF_MAP_LOOKUP_BATCH: one syscall for many entries, hash and array maps
+// since Linux 5.6, below the daemon's 5.8). One Buffer per entry from
+// get_next_key and a lookup each was ~7 µs an entry (N-API objects and two
+// syscalls): 115 ms for a full flows map, on the JavaScript thread.
+Napi::Value BpfObject::MapDump(const Napi::CallbackInfo& info) {
   bpf_map* map = FindMap(info, 0);
   Napi::Env env = info.Env();
-  size_t key_size = bpf_map__key_size(map);
-  std::vector<uint8_t> key(key_size), next(key_size), value(ValueBytes(map));
-  Napi::Array out = Napi::Array::New(env);
-  uint32_t n = 0;
-  const void* prev = nullptr;
-  while (bpf_map__get_next_key(map, prev, next.data(), key_size) == 0) {
-    key.swap(next);
-    prev = key.data();
-    int err = bpf_map__lookup_elem(map, key.data(), key_size, value.data(), value.size(), 0);
-    if (err == -ENOENT) continue;
-    if (err) throw ErrnoError(env, std::string("cannot read map ") + bpf_map__name(map), err);
-    Napi::Array pair = Napi::Array::New(env, 2);
-    pair.Set(0u, Napi::Buffer<uint8_t>::Copy(env, key.data(), key.size()));
-    pair.Set(1u, Napi::Buffer<uint8_t>::Copy(env, value.data(), value.size()));
-    out.Set(n++, pair);
+  const size_t key_size = bpf_map__key_size(map);
+  const size_t value_size = ValueBytes(map);
+  const size_t max_entries = std::max<size_t>(bpf_map__max_entries(map), 1);
+  size_t capacity = max_entries;
+  size_t count = 0;
+  // Not zeroed (new[] of bytes): the kernel writes what is read.
+  std::unique_ptr<uint8_t[]> keys(new uint8_t[capacity * key_size]);
+  std::unique_ptr<uint8_t[]> values(new uint8_t[capacity * value_size]);
+  // More room is needed only when entries were deleted and others added while
+  // the map was read (a live map); a few rounds of that, and what was read is the answer.
+  auto grow = [&]() {
+    if (capacity >= 4 * max_entries) return false;
+    std::unique_ptr<uint8_t[]> k(new uint8_t[2 * capacity * key_size]);
+    std::unique_ptr<uint8_t[]> v(new uint8_t[2 * capacity * value_size]);
+    std::memcpy(k.get(), keys.get(), count * key_size);
+    std::memcpy(v.get(), values.get(), count * value_size);
+    keys.swap(k);
+    values.swap(v);
+    capacity *= 2;
+    return true;
+  };
+  // The cursor is a bucket for hash maps and a key for arrays: room for either.
+  std::vector<uint8_t> in(std::max<size_t>(key_size, 8)), out(in.size());
+  bool first = true;
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  for (;;) {
+    if (count == capacity && !grow()) break;
+    __u32 n = static_cast<__u32>(capacity - count);
+    int err = bpf_map_lookup_batch(bpf_map__fd(map), first ? nullptr : in.data(), out.data(),
+                                   keys.get() + count * key_size, values.get() + count * value_size, &n, &opts);
+    if (err == -ENOSPC && n == 0) {
+      // A hash bucket with more entries than the room left (the same race): more room, same cursor.
+      if (!grow()) break;
+      continue;
+    }
+    if (err != 0 && err != -ENOENT)
+      throw ErrnoError(env, std::string("cannot read map ") + bpf_map__name(map) + " in batches", err);
+    count += n;
+    if (err == -ENOENT) break;  // the end of the map
+    in.swap(out);
+    first = false;
   }
-  return out;
+  Napi::Array result = Napi::Array::New(env, 3);
+  result.Set(0u, Napi::Number::New(env, static_cast<double>(count)));
+  result.Set(1u, Napi::Buffer<uint8_t>::Copy(env, keys.get(), count * key_size));
+  result.Set(2u, Napi::Buffer<uint8_t>::Copy(env, values.get(), count * value_size));
+  return result;
 }
 
 // { programName: kernel program id } for the loaded programs, so that tools

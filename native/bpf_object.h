@@ -35,7 +35,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value MapLookup(const Napi::CallbackInfo& info);
   void MapUpdate(const Napi::CallbackInfo& info);
   void MapDelete(const Napi::CallbackInfo& info);
-  Napi::Value MapEntries(const Napi::CallbackInfo& info);
+  Napi::Value MapDump(const Napi::CallbackInfo& info);
   Napi::Value ProgramIds(const Napi::CallbackInfo& info);
   Napi::Value RingUsage(const Napi::CallbackInfo& info);
   void DetachAll(const Napi::CallbackInfo& info);

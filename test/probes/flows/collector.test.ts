@@ -48,6 +48,7 @@ function fakeObject(entries: Map<string, Buffer>): BpfObjectHandle {
     mapUpdate: none,
     mapDelete: (_map, key) => void entries.delete(key.toString('hex')),
     mapEntries: () => [...entries].map(([k, v]) => [Buffer.from(k, 'hex'), v]),
+    mapDump: none,
     programIds: none,
     ringUsage: none,
     close: none,
