@@ -27,7 +27,7 @@ interface MetricValue {
 interface MetricObject {
   name: string;
   help: string;
-  type: 'counter' | 'histogram';
+  type: 'counter' | 'gauge' | 'histogram';
   values: MetricValue[];
   aggregator: 'sum';
 }
@@ -129,7 +129,7 @@ abstract class Family<L extends string, C> {
     return defaults === undefined || Object.keys(defaults).length === 0;
   }
 
-  protected abstract readonly type: 'counter' | 'histogram';
+  protected abstract readonly type: 'counter' | 'gauge' | 'histogram';
   protected abstract create(): C;
   protected abstract emit(labels: Labels<L>, cell: C, out: MetricValue[]): void;
   protected abstract render(pairs: string, cell: C, out: LineSink): void;
@@ -141,13 +141,13 @@ abstract class Family<L extends string, C> {
   }
 }
 
+/** A counter's or a gauge's cell: one number. */
 export interface CounterCell {
   value: number;
 }
 
-export class CounterFamily<L extends string> extends Family<L, CounterCell> {
-  protected readonly type = 'counter';
-
+/** One number per series: counters, and gauges whose series are set when the state changes (not at scrape). */
+abstract class ValueFamily<L extends string> extends Family<L, CounterCell> {
   constructor(o: { name: string; help: string; labelNames: readonly L[]; registry: Registry }) {
     super(o.name, o.help, o.labelNames, o.registry);
   }
@@ -165,6 +165,14 @@ export class CounterFamily<L extends string> extends Family<L, CounterCell> {
   protected render(pairs: string, cell: CounterCell, out: LineSink): void {
     out.add(pairs === '' ? this.sampleName : `${this.sampleName}{${pairs}}`, cell.value);
   }
+}
+
+export class CounterFamily<L extends string> extends ValueFamily<L> {
+  protected readonly type = 'counter';
+}
+
+export class GaugeFamily<L extends string> extends ValueFamily<L> {
+  protected readonly type = 'gauge';
 }
 
 export class HistogramCell {

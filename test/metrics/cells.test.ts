@@ -1,6 +1,7 @@
 import t from 'tap';
-import { Counter, Histogram, Registry } from 'prom-client';
-import { CounterFamily, HistogramFamily } from '../../src/metrics/cells.js';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CounterFamily, GaugeFamily, HistogramFamily } from '../../src/metrics/cells.js';
+import { scrapeBody } from '../../src/metrics/scrape-body.js';
 
 const buckets = [0.001, 0.01, 0.1, 1];
 const values = [0.0005, 0.001, 0.002, 0.05, 0.1, 0.7, 3, 0];
@@ -22,6 +23,27 @@ t.test('exposition is the same text prom-client writes for the same observations
     pc.inc({ pod, result: 'ok' }, 3);
   }
   t.equal(await ours.metrics(), await theirs.metrics());
+});
+
+t.test('a gauge family is the page a prom-client Gauge writes, set and removed', async (t) => {
+  const ours = new Registry();
+  const theirs = new Registry();
+  const g = new GaugeFamily({ name: 'v_present', help: 'g', labelNames: ['pod', 'check'], registry: ours });
+  const pg = new Gauge({ name: 'v_present', help: 'g', labelNames: ['pod', 'check'], registers: [theirs] });
+  for (const pod of ['a', 'b"', 'c']) {
+    for (const check of ['x', 'y']) {
+      g.cell({ pod, check }).value = 1;
+      pg.set({ pod, check }, 1);
+    }
+  }
+  g.remove({ pod: 'a', check: 'y' });
+  pg.remove({ pod: 'a', check: 'y' });
+  g.cell({ pod: 'c', check: 'x' }).value = 0.5;
+  pg.set({ pod: 'c', check: 'x' }, 0.5);
+  const page = await theirs.metrics();
+  t.match(page, /# TYPE v_present gauge\n/);
+  t.equal(await ours.metrics(), page, 'through the Registry');
+  t.equal((await scrapeBody(ours)).toString(), page, 'as the family writes its own bytes');
 });
 
 t.test('a cell is bound once and reused; remove drops a label set', async (t) => {
