@@ -1,5 +1,6 @@
 // Flows per workload, read from the kernel's flows map when asked (at
-// scrape time and for /api/v1/flows), never per packet in user space.
+// scrape time unless the live stream read it within the second, and for
+// /api/v1/flows), never per packet in user space.
 //
 // Bounds: the kernel map holds 16384 flows per node (new ones beyond are
 // counted, kubepulse_flows_overflow_total{reason="node_map_full"}); each pod
@@ -44,6 +45,8 @@ export interface FlowsCollectorOptions {
 }
 
 const UNKNOWN_IDLE_MS = 120_000;
+/** A scrape reads the map unless a read (the live stream's) is younger than this. */
+const SCRAPE_READ_MAX_AGE_MS = 1000;
 
 /** Why a flow was not kept (kubepulse_flows_overflow_total{reason}). */
 export const OVERFLOW_REASONS = ['node_map_full', 'pod_limit'] as const;
@@ -64,7 +67,8 @@ export class FlowsCollector {
   /** Entries in the kernel map at the last read, exported or not. */
   private kernelEntries = 0;
   private readonly readers: Array<(flows: readonly FlowRecord[]) => void> = [];
-  private lastReadMs = 0;
+  /** performance.now() of the last read (monotonic: a wall clock stepped back must not hold reads off). */
+  private lastReadMs = -Infinity;
 
   constructor(
     registry: Registry,
@@ -81,8 +85,11 @@ export class FlowsCollector {
         'by direction, protocol, server port and peer (pod, service, node or external).',
       labelNames: LABELS,
       registers: [registry],
-      async collect() {
-        self.read();
+      // The live stream reads the map every second (stream/flow-ticker.ts):
+      // a scrape then takes that read's counts, at most a second old, and
+      // leaves the map walk (thousands of entries under pod churn) off its path.
+      collect() {
+        self.readIfOlder(SCRAPE_READ_MAX_AGE_MS);
       },
     });
     this.overflowTotal = new Counter({
@@ -139,7 +146,7 @@ export class FlowsCollector {
 
   /** Reads the map unless a read happened within maxAgeMs (a collector that only needs fresh-enough flows). */
   readIfOlder(maxAgeMs: number): void {
-    if (Date.now() - this.lastReadMs >= maxAgeMs) this.read();
+    if (performance.now() - this.lastReadMs >= maxAgeMs) this.read();
   }
 
   /** Reads the kernel map: updates the metrics and returns the flows. */
@@ -228,7 +235,7 @@ export class FlowsCollector {
     if (nodeOverflow > this.lastNodeOverflow) this.overflowTotal.inc({ reason: 'node_map_full' }, nodeOverflow - this.lastNodeOverflow);
     this.lastNodeOverflow = nodeOverflow;
     const flows = [...records.values()];
-    this.lastReadMs = nowWall;
+    this.lastReadMs = performance.now();
     for (const reader of this.readers) reader(flows);
     return flows;
   }

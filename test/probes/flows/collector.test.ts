@@ -87,8 +87,35 @@ t.test('only known pods are exported; a series follows its peer', async (t) => {
   t.notMatch(text, /peer_kind="external"/, 'the old series is gone');
 
   map.set(flowKey(1, [10, 0, 0, 9], 5432, 1).toString('hex'), flowValue(5));
+  // A scrape takes a read younger than a second (next test): the next read is a second on.
+  await new Promise((r) => setTimeout(r, 1050));
   text = await registry.metrics();
   t.match(text, /peer_workload="pg"\} 5/, 'and keeps counting');
+});
+
+t.test('a scrape takes the counts of a read younger than a second (the live stream reads every second) and walks the map when none is', async (t) => {
+  const resolver: Resolver = { resolve: () => POD };
+  const registry = new Registry();
+  const collector = new FlowsCollector(registry, resolver, { peerOf: (address) => ({ kind: 'external', address }) }, new PodIndex(), { node: 'n', maxFlowsPerPod: 16, numCpus: 1 });
+  const map = new Map<string, Buffer>([[flowKey(1, [10, 0, 0, 9], 5432, 1).toString('hex'), flowValue(3)]]);
+  const object = fakeObject(map);
+  let walks = 0;
+  const entries = object.mapEntries.bind(object);
+  object.mapEntries = (name) => (walks++, entries(name));
+  collector.attach(object);
+  const count = async () => /kubepulse_flows_total\{[^}]*\} (\d+)/.exec(await registry.metrics())?.[1];
+
+  t.equal(await count(), '3', 'the first scrape reads the map');
+  t.equal(walks, 1);
+  map.set(flowKey(1, [10, 0, 0, 9], 5432, 1).toString('hex'), flowValue(4));
+  collector.read(); // the live stream's read
+  t.equal(walks, 2);
+  map.set(flowKey(1, [10, 0, 0, 9], 5432, 1).toString('hex'), flowValue(9));
+  t.equal(await count(), '4', "a scrape just after: that read's counts");
+  t.equal(walks, 2, 'no walk of its own');
+  await new Promise((r) => setTimeout(r, 1050));
+  t.equal(await count(), '9', 'a second on: its own read');
+  t.equal(walks, 3);
 });
 
 t.test('both overflow reasons are exported at 0 before any flow, attached or not', async (t) => {
