@@ -330,16 +330,21 @@ const loadSeconds = String(T); // they end by themselves, with their reports
 const storm = track(inPod([tcpStorm, '--rate', String(TCP_RATE), '--duration', loadSeconds, '--threads', '2', '--port', String(tcpPort), '--max-conns', String(TCP_RATE * (T + 60))]));
 const dns = track(inPod([dnsLoad, '--port', String(dnsPort), '--rate', String(DNS_RATE), '--duration', loadSeconds, '--nx-every', '100', '--max-queries', String(DNS_RATE * (T + 60)), '--names', '1000']));
 const reports = {};
+const reported = {};
 for (const [name, child] of [['tcp-storm', storm], ['dns-load', dns], ['dns-responder', responder]]) {
   let text = '';
   child.stdout.setEncoding('utf8').on('data', (c) => (text += c));
-  child.once('exit', (code, signal) => {
-    try {
-      reports[name] = { ...JSON.parse(text), exit: code ?? signal };
-    } catch {
-      reports[name] = { exit: code ?? signal, output: text.slice(0, 500) };
-    }
-  });
+  // 'close', not 'exit': a process can exit before its last output is read (a 10-minute run lost dns-load's report so).
+  reported[name] = new Promise((resolve) =>
+    child.once('close', (code, signal) => {
+      try {
+        reports[name] = { ...JSON.parse(text), exit: code ?? signal };
+      } catch {
+        reports[name] = { exit: code ?? signal, output: text.slice(0, 500) };
+      }
+      resolve();
+    }),
+  );
 }
 
 // The churn.
@@ -446,6 +451,7 @@ await churnDone;
 // daemon is stopped as a kubelet would (SIGTERM), then everything else.
 const exited = (c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r)));
 await Promise.race([Promise.all([storm, dns].map(exited)), sleep(60_000)]);
+await Promise.race([Promise.all([reported['tcp-storm'], reported['dns-load']]), sleep(5_000)]);
 daemon.kill('SIGTERM');
 await Promise.race([exited(daemon), sleep(15_000)]);
 await cleanup();

@@ -1,4 +1,5 @@
-// Counters and histograms for the per-event path. prom-client's own
+// Counters and histograms for the per-event path (and gauges whose series
+// change with a state, not at scrape: the audit's). prom-client's own
 // labelled children re-validate and re-hash their labels on every inc() and
 // observe() (the benchmark measured ~2 µs per event); these keep each label
 // set's numbers in a plain cell that the hot path bumps directly, and hand
