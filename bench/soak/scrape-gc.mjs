@@ -26,7 +26,7 @@ if (mode === undefined) {
 
 const { createRegistry } = await import(`${dist}/src/metrics/registry.js`);
 const { CounterFamily, HistogramFamily } = await import(`${dist}/src/metrics/cells.js`);
-const { scrapeBody } = await import(`${dist}/src/metrics/scrape-body.js`);
+const { scrapeBody, scrapePage } = await import(`${dist}/src/metrics/scrape-body.js`);
 
 const registry = createRegistry();
 const labelNames = ['namespace', 'workload', 'pod', 'node'];
@@ -50,7 +50,14 @@ new PerformanceObserver((l) => {
   }
 }).observe({ entryTypes: ['gc'] });
 
-const write = mode === 'bytes' ? () => scrapeBody(registry) : async () => Buffer.from(await registry.metrics());
+// `bytes` as the server sends it: the page's chunks, released once sent (here at once);
+// builds before scrapePage, the one Buffer scrapeBody wrote.
+const sendPage = async () => {
+  const page = await scrapePage(registry);
+  page.release();
+  return page;
+};
+const write = mode === 'bytes' ? (scrapePage ? sendPage : () => scrapeBody(registry)) : async () => Buffer.from(await registry.metrics());
 let maxRss = 0;
 let maxHeapUsed = 0;
 let bytes = 0;

@@ -18,13 +18,38 @@ export class ScratchBytes {
 
   append(text: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    const most = 3 * text.length;
-    if (this.used + most > this.buf.length) {
-      const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.used + most));
-      this.buf.copy(bigger, 0, 0, this.used);
-      this.buf = bigger;
-    }
+    this.reserve(3 * text.length);
     this.used += this.buf.write(text, this.used, 'utf8');
+  }
+
+  /** Bytes as they are (no string, no native call: a typed-array copy). */
+  appendBytes(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.buf.set(bytes, this.used);
+    this.used += bytes.length;
+  }
+
+  /** A whole number 0 ≤ n ≤ 2^53 − 1 in decimal digits, as `${n}` writes it. */
+  appendUint(n: number): void {
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    this.reserve(digits);
+    const buf = this.buf;
+    let at = this.used + digits;
+    let x = n;
+    do {
+      const q = Math.floor(x / 10);
+      buf[--at] = 48 + (x - q * 10);
+      x = q;
+    } while (x > 0);
+    this.used += digits;
+  }
+
+  private reserve(bytes: number): void {
+    if (this.used + bytes <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.used + bytes));
+    this.buf.copy(bigger, 0, 0, this.used);
+    this.buf = bigger;
   }
 
   /** Bytes appended since the last take or clear. */

@@ -46,6 +46,25 @@ t.test('a gauge family is the page a prom-client Gauge writes, set and removed',
   t.equal((await scrapeBody(ours)).toString(), page, 'as the family writes its own bytes');
 });
 
+t.test('values of every kind as prom-client writes them: whole, fractional, huge, negative, NaN, infinite', async (t) => {
+  const ours = new Registry();
+  const theirs = new Registry();
+  const g = new GaugeFamily({ name: 'v_value', help: 'g', labelNames: ['v'], registry: ours });
+  const pg = new Gauge({ name: 'v_value', help: 'g', labelNames: ['v'], registers: [theirs] });
+  const h = new HistogramFamily({ name: 'v_seconds', help: 'h', labelNames: ['v'], buckets, registry: ours });
+  const ph = new Histogram({ name: 'v_seconds', help: 'h', labelNames: ['v'], buckets, registers: [theirs] });
+  const values = [0, -0, 1, 9, 10, 1.5, 0.1 + 0.2, -3, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, 1e21, 123e-20, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+  values.forEach((value, i) => {
+    g.cell({ v: String(i) }).value = value;
+    pg.set({ v: String(i) }, value);
+    if (Number.isFinite(value) && value >= 0) {
+      h.cell({ v: String(i) }).observe(value);
+      ph.observe({ v: String(i) }, value);
+    }
+  });
+  t.equal((await scrapeBody(ours)).toString(), await theirs.metrics());
+});
+
 t.test('a cell is bound once and reused; remove drops a label set', async (t) => {
   const registry = new Registry();
   const c = new CounterFamily({ name: 'z_total', help: 'c', labelNames: ['pod'], registry });

@@ -21,3 +21,26 @@ t.test('take starts over and hands out a copy', async (t) => {
   t.equal(b.toString(), 'second');
   t.equal(s.take().length, 0, 'nothing carried over');
 });
+
+t.test('whole numbers as `${n}` spells them, and bytes as they are, across growth', async (t) => {
+  const s = new ScratchBytes();
+  const numbers = [0, -0, 7, 9, 10, 99, 100, 123456789, 2 ** 32, 1e15, Number.MAX_SAFE_INTEGER];
+  for (let i = 0; i < 20_000; i++) numbers.push(Math.floor(Math.random() * 2 ** (1 + (i % 53))));
+  let want = '';
+  const bytes = Buffer.from('ü-{"x"} ');
+  for (const n of numbers) {
+    s.appendUint(n);
+    s.appendBytes(bytes);
+    want += `${n}${bytes.toString()}`;
+  }
+  t.equal(s.take().toString('utf8'), want);
+});
+
+t.test('truncate forgets the end, never grows', async (t) => {
+  const s = new ScratchBytes();
+  s.append('abcdef');
+  s.truncate(4);
+  s.truncate(10);
+  s.append('!');
+  t.equal(s.take().toString(), 'abcd!');
+});
