@@ -168,3 +168,31 @@ t.test('one scrape walks the kernel map once; the next turn of the event loop wa
   t.match(page, /# TYPE kubepulse_seccomp_drift_syscalls gauge/);
   t.equal(walks, 1, 'a scrape walks the map once');
 });
+
+t.test("a container's names are decoded again only when its bits change", async (t) => {
+  const { Registry } = await import('prom-client');
+  const { SyscallsCollector } = await import('../../../src/probes/syscalls/collector.js');
+  const { PodIndex } = await import('../../../src/metadata/pod-index.js');
+  const known = { namespace: 'shop', pod: 'web-1', workload: 'web', container: 'app', podUid: 'uid-1' };
+  const collector = new SyscallsCollector(new Registry(), { resolve: () => known }, new PodIndex(), { node: 'n', arch: 'x86_64' });
+  const bits = writeOnly();
+  let entries: Array<[Buffer, Buffer]> = [[key(1), Buffer.from(bits)]];
+  collector.attach({ mapEntries: () => entries, mapDelete: () => true } as never);
+  collector.stop();
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  const first = collector.read()[0]?.syscalls;
+  t.same(first, ['write']);
+  await turn();
+  t.equal(collector.read()[0]?.syscalls, first, 'the same bits (a new Buffer of them): the same names, not decoded again');
+  t.throws(() => (first as string[]).push('x'), TypeError, 'shared, so frozen');
+  bits.writeUInt32LE((1 << 1) | (1 << 0), 0);
+  entries = [[key(1), Buffer.from(bits)]];
+  await turn();
+  t.same(collector.read()[0]?.syscalls, ['read', 'write'], 'a new bit: decoded again');
+  entries = [];
+  await turn();
+  collector.read();
+  entries = [[key(1), writeOnly()]];
+  await turn();
+  t.same(collector.read()[0]?.syscalls, ['write'], 'a container gone and back (a reused cgroup id): its own bits, nothing remembered');
+});
