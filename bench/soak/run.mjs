@@ -181,14 +181,16 @@ const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 
 function scrape(port) {
   const file = join(work, 'scrape.prom');
   return new Promise((resolve, reject) => {
-    execFile('curl', ['-s', '-o', file, '-w', '%{http_code} %{time_total}', '--max-time', '10', `http://127.0.0.1:${port}/metrics`], (err, stdout) => {
-      const [code, seconds] = String(stdout).trim().split(' ');
+    // Also when the connection was made and when the first byte came: a slow scrape's time
+    // split into waiting for the answer (the daemon) and taking it in (curl, on the same CPUs).
+    execFile('curl', ['-s', '-o', file, '-w', '%{http_code} %{time_total} %{time_connect} %{time_starttransfer}', '--max-time', '10', `http://127.0.0.1:${port}/metrics`], (err, stdout) => {
+      const [code, seconds, connected, firstByte] = String(stdout).trim().split(' ');
       if (err !== null && !(Number(code) > 0)) return reject(new Error(`curl: ${err.message.split('\n')[0]}`));
       let body = '';
       try {
         body = readFileSync(file, 'utf8');
       } catch {}
-      resolve({ status: Number(code), ms: Number(seconds) * 1000, body });
+      resolve({ status: Number(code), ms: Number(seconds) * 1000, firstByteMs: (Number(firstByte) - Number(connected)) * 1000, body });
     });
   });
 }
@@ -405,6 +407,8 @@ for (let next = 0; ; ) {
     t: Math.round(t * 10) / 10,
     phase: phaseAt(t),
     scrapeMs: Math.round(r.ms * 10) / 10,
+    // From the connection made to the first byte of the answer (the rest of scrapeMs: connecting, and taking the page in).
+    scrapeFirstByteMs: Math.round(r.firstByteMs * 10) / 10,
     scrapeStatus: r.status,
     scrapeBytes: r.body.length,
     rssMiB: Math.round((rssKiB(daemon.pid) / 1024) * 100) / 100,
