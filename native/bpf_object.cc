@@ -302,8 +302,9 @@ void BpfObject::MapDelete(const Napi::CallbackInfo& info) {
 // Buffer, the values in another, entry i at i * size. Read in batches
 // (BPF_MAP_LOOKUP_BATCH: one syscall for many entries, hash and array maps
 // since Linux 5.6, below the daemon's 5.8). One Buffer per entry from
-// get_next_key and a lookup each was ~7 µs an entry (N-API objects and two
-// syscalls): 115 ms for a full flows map, on the JavaScript thread.
+// get_next_key and a lookup each was ~7-9 µs an entry (N-API objects and
+// two syscalls): 146 ms for a full flows map, on the JavaScript thread
+// (bench/map-read.mjs).
 Napi::Value BpfObject::MapDump(const Napi::CallbackInfo& info) {
   bpf_map* map = FindMap(info, 0);
   Napi::Env env = info.Env();

@@ -8,7 +8,7 @@
 // (the heap climbing from 50 to 170 MiB and back every minute, RSS with it;
 // a larger young generation, tried with 8 MiB semi-spaces, did not change it).
 // Here the per-pod families (metrics/cells.ts) write their lines into a
-// reused byte scratch, each line a short string that dies young; every
+// reused byte scratch, as bytes (no string per line); every
 // other metric is still written by the Registry (getSingleMetricAsString)
 // and its text copied into the same scratch. The page is the same bytes
 // (test/metrics/scrape-body.test.ts, the golden page), in the same order
