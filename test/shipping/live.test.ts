@@ -58,7 +58,7 @@ if (missing) {
     const opts = { timeoutMs: 60_000 }
     const dns = await prom.waitForAlert('KubePulseDNSFailureRatioHigh', { labels: { namespace: 'shop', workload: 'checkout' }, ...opts })
     t.equal(dns.labels.severity, 'warning')
-    t.match(dns.annotations.description, /33(\.\d+)?% of the DNS responses seen by workload\s+shop\/checkout/)
+    t.match(dns.annotations.description, /3[234](\.\d+)?% of the DNS responses seen by workload\s+shop\/checkout/)
     await prom.waitForAlert('KubePulseDNSLatencyHigh', { labels: { namespace: 'shop', workload: 'search' }, ...opts })
     await prom.waitForAlert('KubePulseEventsDropped', { labels: { node: 'node-a', type: 'dns' }, ...opts })
     await prom.waitForAlert('KubePulseTargetDown', { labels: { node: 'node-c' }, ...opts })
