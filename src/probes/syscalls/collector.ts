@@ -165,7 +165,7 @@ export class SyscallsCollector {
   private readMap(): ContainerSyscalls[] {
     if (!this.object) return [];
     const out: ContainerSyscalls[] = [];
-    const named = new Set<number>();
+    const present = new Set<number>();
     for (const [kb, vb] of this.object.mapEntries('syscall_bits')) {
       const cgroupId = kb.readUInt32LE(0) + kb.readUInt32LE(4) * 4294967296;
       const id = this.resolver.resolve(0, cgroupId);
@@ -187,11 +187,11 @@ export class SyscallsCollector {
         container: id.container,
         podLabels: { ...(pod?.labels ?? {}) },
         cgroupId,
-        syscalls: this.names(cgroupId, vb, named),
+        syscalls: this.names(cgroupId, vb, present),
       });
     }
     // Containers gone from the map take their names along.
-    for (const id of this.named.keys()) if (!named.has(id)) this.named.delete(id);
+    for (const id of this.named.keys()) if (!present.has(id)) this.named.delete(id);
     return out;
   }
 
@@ -202,7 +202,8 @@ export class SyscallsCollector {
     if (last !== undefined && last.bits.equals(bits)) return last.names;
     // Frozen: every read until the bits change hands out this same array.
     const names = Object.freeze(syscallNumbers(bits).map((nr) => syscallName(nr, this.table))) as string[];
-    this.named.set(cgroupId, { bits, names });
+    // A copy of the 64 bytes: bits is a view of the whole read's packed values, which a view kept here would keep alive.
+    this.named.set(cgroupId, { bits: Buffer.from(bits), names });
     return names;
   }
 
