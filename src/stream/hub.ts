@@ -98,7 +98,14 @@ export class EventHub {
     addr: Uint32Array;
     id: Array<PodIdentity | undefined>;
   };
-  private dns: DnsColumns | undefined;
+  /**
+   * Made with the other columns, not at the first DNS event: at the largest
+   * --api.history (1M) making them takes ~0.4 s of the JavaScript thread
+   * (four packed arrays of n strings, then the GC of 32 MB), and taken at the
+   * first DNS event that stall held every event behind it, on every live
+   * screen, for as long.
+   */
+  private readonly dns: DnsColumns;
   private next = 0;
   private stored = 0;
   private seq = 0;
@@ -115,6 +122,9 @@ export class EventHub {
     const n = options.historySize;
     this.ring = new Array<StreamRecord | undefined>(n);
     this.col = { kind: new Uint8Array(n), seq: new Float64Array(n), timeMs: new Float64Array(n), seconds: new Float64Array(n), port: new Uint16Array(n), result: new Uint8Array(n), family: new Uint8Array(n), addr: new Uint32Array(4 * n), id: new Array(n) };
+    // Packed arrays of n (new Array(n) leaves holes, and past ~16k slots V8 makes it a dictionary).
+    const strings = (): string[] => Array.from({ length: n }, () => '');
+    this.dns = { name: strings(), domain: strings(), qtype: strings(), rcode: strings() };
     this.wanted = options.historySize > 0;
     if (options.registry) this.registerMetrics(options.registry);
   }
@@ -186,10 +196,7 @@ export class EventHub {
     const seq = ++this.seq;
     if (this.historySize > 0) {
       const i = this.store(Stored.Dns, seq, timeMs, id, latencySeconds, serverPort, family, s0, s1, s2, s3);
-      const n = this.historySize;
-      // Packed arrays of n (new Array(n) leaves holes, and past ~16k slots V8 makes it a dictionary).
-      const strings = () => Array.from({ length: n }, () => '');
-      const d = (this.dns ??= { name: strings(), domain: strings(), qtype: strings(), rcode: strings() });
+      const d = this.dns;
       d.name[i] = name;
       d.domain[i] = domain;
       d.qtype[i] = qtype;
@@ -229,7 +236,7 @@ export class EventHub {
       const c = this.col;
       const a = 4 * slot;
       const d = this.dns;
-      r = c.kind[slot] === Stored.Dns && d !== undefined
+      r = c.kind[slot] === Stored.Dns
         ? new DnsRecord(c.timeMs[slot] as number, c.id[slot] as PodIdentity, d.name[slot] as string, d.domain[slot] as string, d.qtype[slot] as string, d.rcode[slot] as string,
             c.seconds[slot] as number, c.port[slot] as number, c.family[slot] as number, c.addr[a] as number, c.addr[a + 1] as number, c.addr[a + 2] as number, c.addr[a + 3] as number)
         : new TcpRecord(c.timeMs[slot] as number, c.id[slot] as PodIdentity, TCP_RESULTS[c.result[slot] as number] ?? 'error', c.seconds[slot] as number, c.port[slot] as number,
