@@ -36,6 +36,15 @@ const enum Stored {
 }
 
 /** The DNS part of the columns: made on the first DNS event stored. */
+/**
+ * How much older than the one published before it an event can be: a held
+ * cgroup's events (src/bpf/event-stream.ts, at most 3 s) are published after
+ * later ones of other cgroups, and the two rings' batches interleave within
+ * the poller's flush. A since= walk, newest first, stops only this far
+ * before `since`.
+ */
+const OUT_OF_ORDER_MS = 5000;
+
 interface DnsColumns {
   name: string[];
   domain: string[];
@@ -254,7 +263,11 @@ export class EventHub {
     // Newest first, so `last` stops early.
     for (let i = 1; i <= this.stored; i++) {
       const slot = (this.next - i + this.historySize) % this.historySize;
-      if (query.sinceMs !== undefined && (this.ring[slot]?.timeMs ?? (this.col.timeMs[slot] as number)) < query.sinceMs) break;
+      if (query.sinceMs !== undefined) {
+        const timeMs = this.ring[slot]?.timeMs ?? (this.col.timeMs[slot] as number);
+        if (timeMs < query.sinceMs - OUT_OF_ORDER_MS) break;
+        if (timeMs < query.sinceMs) continue;
+      }
       const r = this.at(slot);
       if (!query.matches(r)) continue;
       out.push(r);

@@ -99,6 +99,20 @@ t.test('TCP events kept in columns without a subscriber come back as records, in
   t.same(hub.history(q('since=1970-01-01T00:00:02.001Z')).map((r) => r.timeMs), [2001, 2002], 'since reads the columns too');
 });
 
+t.test("since= finds an event published after newer ones (a held cgroup's), and stops a few seconds before since", async (t) => {
+  const hub = new EventHub({ node: 'n', historySize: 10, queueSize: 10 });
+  const at = (ms: number) => hub.publishTcp(ms, id, 1, 0.001, 80, ...addressWords('10.0.0.8'));
+  at(1_000); // older than since by more than any hold
+  at(9_000);
+  at(10_500);
+  at(10_000); // a held pod's event, published after a newer one
+  at(12_000);
+  at(9_800); // held longer still: before since
+  const since = (iso: string) => hub.history(q(`since=${iso}`)).map((r) => r.timeMs);
+  t.same(since('1970-01-01T00:00:10.000Z'), [10_500, 10_000, 12_000], 'in publish order, the late ones included, the older ones not');
+  t.same(since('1970-01-01T00:00:00.500Z'), [1_000, 9_000, 10_500, 10_000, 12_000, 9_800], 'everything since');
+});
+
 t.test('DNS events kept in columns without a subscriber come back as the records a subscriber would get', async (t) => {
   const hub = new EventHub({ node: 'n', historySize: 4, queueSize: 10 });
   hub.publishDns(1000, id, 'a.example.com', 'example.com', 'A', 'NXDOMAIN', 0.002, 53, ...addressWords('10.96.0.10'));
