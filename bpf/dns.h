@@ -43,5 +43,6 @@ struct kp_dns_event {
 	__u8 server[16];     /* query: its destination, response: its source; IPv6, or IPv4 in the first 4 bytes */
 	__u8 payload[KP_DNS_MAX_PAYLOAD];
 };
+KP_EVENT_COMMON(struct kp_dns_event);
 
 #endif

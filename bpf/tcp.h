@@ -32,5 +32,6 @@ struct kp_tcp_event {
 	__u16 dport;       /* host byte order */
 	__u8 daddr[16];    /* the peer: IPv6 (IPv4-mapped for v4 on a v6 socket), or IPv4 in the first 4 bytes */
 };
+KP_EVENT_COMMON(struct kp_tcp_event);
 
 #endif

@@ -146,7 +146,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     stream: live.hub,
     drift: { policies: policyStore, nodeAddresses: nodeAddresses(), report: driftReport },
     // Asked by timers only, after the stream below exists.
-    eventsHeld: () => stream.heldBatches > 0,
+    eventsHeld: () => stream.heldRecords > 0,
   };
   const modules = selectModules(config.probes);
   // Before any collector exists: a bad flag (e.g. too many --dns-ports) fails here.

@@ -1,8 +1,9 @@
 // Holding events back: a handler that cannot answer yet (the resolver has
 // found a new container's pod UID, but the pod watch has not delivered the
 // pod) throws EventHold, and the event stream keeps that record and every
-// one after it, in order, and hands them to the handlers again a little
-// later. Order matters: a DNS response must follow its query.
+// later one of its cgroup, in order, and hands them to the handlers again a
+// little later (event-stream.ts). Order matters: a DNS response must follow
+// its query.
 //
 // The contract for a handler: it may throw EventHold only before it has
 // changed anything (it is called again with the same record), which is why

@@ -323,7 +323,7 @@ t.test("a reader outside a dispatch (the flows map's, at scrape time or by the l
   // map once a second, resolved the new pod's cgroup outside any dispatch and
   // cached "pod unknown"; the held event's next retry took that answer from
   // the cache and was counted as the host, 37 ms before its pod arrived.
-  const { EventStream } = await import('../../src/bpf/event-stream.js');
+  const { EventStream, RECORD_CGROUP_OFFSET } = await import('../../src/bpf/event-stream.js');
   const { frame } = await import('../support/batches.js');
   const f = fixture(t);
   const clock = f.clock;
@@ -339,7 +339,7 @@ t.test("a reader outside a dispatch (the flows map's, at scrape time or by the l
       [
         1,
         (v: DataView, at: number) => {
-          const identity = resolver.resolve(0, Number(v.getBigUint64(at + 8, true)));
+          const identity = resolver.resolve(0, Number(v.getBigUint64(at + RECORD_CGROUP_OFFSET, true)));
           handed.push(identity.pod === '' ? `unattributed:${identity.unattributed}` : identity.pod);
         },
       ],
@@ -347,10 +347,10 @@ t.test("a reader outside a dispatch (the flows map's, at scrape time or by the l
     { retryMs: 1, now: () => clock.now },
   );
   t.teardown(() => stream.stop());
-  const event = Buffer.alloc(16);
+  const event = Buffer.alloc(24);
   event.writeUInt32LE(1, 0);
-  event.writeUInt32LE(16, 4);
-  event.writeBigUInt64LE(BigInt(id), 8);
+  event.writeUInt32LE(24, 4);
+  event.writeBigUInt64LE(BigInt(id), RECORD_CGROUP_OFFSET);
   const retries = () => new Promise((r) => setTimeout(r, 10));
 
   stream.dispatch(frame([event]));
@@ -370,7 +370,7 @@ t.test("a reader outside a dispatch (the flows map's, at scrape time or by the l
   const otherId = f.mkCgroup(otherPath);
   f.cgroups.useBirths({ pathOf: (i) => (i === otherId ? otherPath : i === id ? path : undefined) });
   const otherEvent = Buffer.from(event);
-  otherEvent.writeBigUInt64LE(BigInt(otherId), 8);
+  otherEvent.writeBigUInt64LE(BigInt(otherId), RECORD_CGROUP_OFFSET);
   stream.dispatch(frame([otherEvent]));
   resolver.resolve(0, otherId);
   clock.now += 1000;
@@ -380,16 +380,16 @@ t.test("a reader outside a dispatch (the flows map's, at scrape time or by the l
   stream.dispatch(frame([otherEvent, otherEvent, otherEvent]));
   t.same(handed.slice(2), ['unattributed:pod_unknown', 'unattributed:pod_unknown', 'unattributed:pod_unknown'], 'and its later events are not held again');
   t.equal(f.cache.hits - hits, 3, 'each answered from the cache: nothing more per event than for a known pod');
-  t.equal(stream.heldBatches, 0);
+  t.equal(stream.heldRecords, 0);
 });
 
-t.test('holds of several pods the watch has not delivered run side by side: a record waits at most holdMs after it arrived, however many are ahead of it', async (t) => {
+t.test('holds of several pods the watch has not delivered run side by side, each for its own cgroup: a record waits at most holdMs after it arrived, and no longer than its own pod', async (t) => {
   // On a node whose watch lags (or a shared test kernel, where other
-  // kubelets' pods are never delivered) unknown pods' first events queue one
-  // behind the other. The bound of each hold counts from its event's arrival,
-  // so the last of them is handed over holdMs after it arrived, not holdMs
-  // times the number of holds ahead of it.
-  const { EventStream } = await import('../../src/bpf/event-stream.js');
+  // kubelets' pods are never delivered) several unknown pods' first events
+  // are held at once. Each is held for its own cgroup: a pod the watch
+  // delivers goes on when it arrives, not after the holds begun before it,
+  // and each bound counts from its own event's arrival.
+  const { EventStream, RECORD_CGROUP_OFFSET } = await import('../../src/bpf/event-stream.js');
   const { frame } = await import('../support/batches.js');
   const f = fixture(t);
   const clock = f.clock;
@@ -413,7 +413,7 @@ t.test('holds of several pods the watch has not delivered run side by side: a re
       [
         1,
         (v: DataView, at: number) => {
-          const id = resolver.resolve(0, Number(v.getBigUint64(at + 8, true)));
+          const id = resolver.resolve(0, Number(v.getBigUint64(at + RECORD_CGROUP_OFFSET, true)));
           handed.push({ atMs: clock.now - start, pod: id.pod, podUid: id.podUid });
         },
       ],
@@ -422,10 +422,10 @@ t.test('holds of several pods the watch has not delivered run side by side: a re
   );
   t.teardown(() => stream.stop());
   const event = (cgroupId: number) => {
-    const b = Buffer.alloc(16);
+    const b = Buffer.alloc(24);
     b.writeUInt32LE(1, 0);
-    b.writeUInt32LE(16, 4);
-    b.writeBigUInt64LE(BigInt(cgroupId), 8);
+    b.writeUInt32LE(24, 4);
+    b.writeBigUInt64LE(BigInt(cgroupId), RECORD_CGROUP_OFFSET);
     return frame([b]);
   };
   /** Moves the clock on in 10 ms steps, letting the stream's retries run at each. */
@@ -441,18 +441,18 @@ t.test('holds of several pods the watch has not delivered run side by side: a re
     await advanceTo(i * 100);
     stream.dispatch(event(id));
   }
-  t.same(handed, [], 'the first unknown pod holds the stream, the others wait behind it');
+  t.same(handed, [], 'each unknown pod\'s event is held');
+  t.equal(stream.heldCgroups, 4, 'four holds, side by side');
   await advanceTo(800);
   f.pods.upsert(makePod({ name: 'late-0', uid: late, containers: {} }));
+  await advanceTo(820);
+  t.same(handed.map((h) => h.pod), ['late-0'], 'the pod the watch delivers goes on at once, ahead of the holds begun before it');
   await advanceTo(1400);
-  t.same(
-    handed.map((h) => h.podUid),
-    [...foreign, late],
-    'by 1.4 s every record has been handed over, in order (each waited at most ~holdMs from its own arrival)',
-  );
-  t.same(handed.map((h) => h.pod), ['', '', '', 'late-0'], 'the foreign pods unattributed after their bound, the late one attributed');
-  for (const [i, h] of handed.entries()) t.ok(h.atMs - i * 100 <= 1000 + 20, `record ${i} waited ${h.atMs - i * 100} ms (≤ holdMs)`);
-  t.equal(stream.heldBatches, 0);
+  t.same(handed.map((h) => h.podUid), [late, ...foreign], 'by 1.4 s every record has been handed over');
+  t.same(handed.map((h) => h.pod), ['late-0', '', '', ''], 'the foreign pods unattributed after their bound');
+  const arrived = new Map(cgroupIds.map((_, i) => [[...foreign, late][i]!, i * 100]));
+  for (const h of handed) t.ok(h.atMs - arrived.get(h.podUid)! <= 1000 + 20, `${h.pod || 'a foreign pod'}: waited ${h.atMs - arrived.get(h.podUid)!} ms (≤ holdMs)`);
+  t.equal(stream.heldRecords, 0);
 });
 
 t.test("a static pod: its cgroups name the kubelet's UID (the config hash), the API its mirror pod", async (t) => {
