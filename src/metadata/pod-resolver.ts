@@ -12,12 +12,13 @@
 //
 // A cgroup that names a pod the watch does not know yet (the kubelet made
 // the cgroup before our watch delivered the pod): inside an event dispatch
-// the resolver throws EventHold, so the stream holds that event and those
-// after it until the pod arrives, at most holdMs after the UID's first event
-// reached user space (bounded, counted: kubepulse_events_held_total). From
-// its arrival, not from when the resolver first saw it: an event can wait
-// behind another pod's hold first, and holds of several unknown pods queued
-// one behind the other must run side by side, not one after the other. Holding rather than
+// the resolver throws EventHold, so the stream holds that event and the later
+// ones of its cgroup until the pod arrives, at most holdMs after the UID's
+// first event reached user space (bounded, counted:
+// kubepulse_events_held_total). From its arrival, not from when the resolver
+// first saw it: where cgroups cannot be told apart (v1-only nodes, one key)
+// an event can wait behind another pod's hold first, and holds must still
+// run side by side, not one after the other. Holding rather than
 // relabelling later, because a count once exposed under one label set cannot
 // move to another (host counters would go down), and because holding keeps
 // a DNS query ahead of its response. A UID still unknown after holdMs (a
