@@ -14,8 +14,10 @@
 // for that inflation and for the CPU model, which differs between days on
 // this machine (measured at load 25–30 on one: ~1.3–1.8 s for the first
 // draw, ~0.2–0.27 s a refresh; at load ~6 on a slower one, 2026-12-02:
-// 2.71–2.81 s and 0.40–0.41 s). The guards catch a page that got several
-// times dearer; the targets are the wall-clock bounds.
+// 2.71–2.81 s and 0.40–0.41 s; in a CI run of the whole suite, 4.21 s for
+// the first draw). The guards are set at about three times the slowest of
+// those, 8 s and 1 s, so that they catch a page that got several times
+// dearer and not a busy day; the targets are the wall-clock bounds.
 import t from 'tap';
 import { createServer } from 'node:http';
 import { cpus, loadavg } from 'node:os';
@@ -96,7 +98,7 @@ t.test('500 workloads and 5,000 edges: first draw ≤ 1 s, refreshes without fre
   // The target is the wall clock (≤ 1 s, asserted below when the machine is
   // not overloaded); CPU summed over all of Chromium's processes (browser
   // start-up included) is the bound that holds at any load.
-  t.ok(firstCpu <= 4, `navigation to first complete draw took ${(firstCpu * 1000).toFixed(0)} ms of CPU, all Chromium processes (≤ 4 s)`);
+  t.ok(firstCpu <= 8, `navigation to first complete draw took ${(firstCpu * 1000).toFixed(0)} ms of CPU, all Chromium processes (≤ 8 s)`);
   const wall = `first complete draw ${first.atMs.toFixed(0)} ms after navigation, the draw itself ${first.drawMs.toFixed(0)} ms, load average ${loadavg()[0]?.toFixed(1)}`;
   if (idle()) t.ok(first.atMs <= 1000, `${wall} (≤ 1 s)`);
   else t.comment(`${wall} (machine overloaded: not asserted)`);
@@ -121,7 +123,7 @@ t.test('500 workloads and 5,000 edges: first draw ≤ 1 s, refreshes without fre
   const longest = Math.max(0, ...updates.longTasks);
   t.comment(`refresh draws (ms): ${updates.draws.map((d) => d.toFixed(0)).join(', ')}; long tasks: ${updates.longTasks.length}, longest ${longest.toFixed(0)} ms; frames ${updates.frames} in ${updates.seconds.toFixed(1)} s, longest gap ${updates.maxGap.toFixed(0)} ms`);
   t.ok(updates.draws.length >= 6, `${updates.draws.length} refreshes drawn`);
-  t.ok(perRefreshCpu <= 0.6, `a refresh costs ${(perRefreshCpu * 1000).toFixed(0)} ms of CPU (≤ 600 ms a second: the page stays responsive)`);
+  t.ok(perRefreshCpu <= 1, `a refresh costs ${(perRefreshCpu * 1000).toFixed(0)} ms of CPU (≤ 1 s: several times dearer than measured)`);
   if (idle()) {
     t.ok(median <= 250, `median refresh draw ${median.toFixed(0)} ms (≤ 250 ms)`);
     t.ok(longest <= 500, `longest task while refreshing ${longest.toFixed(0)} ms (≤ 500 ms: the page never freezes)`);
