@@ -450,7 +450,7 @@ t.test('holds of several pods the watch has not delivered run side by side, each
   await advanceTo(1400);
   t.same(handed.map((h) => h.podUid), [late, ...foreign], 'by 1.4 s every record has been handed over');
   t.same(handed.map((h) => h.pod), ['late-0', '', '', ''], 'the foreign pods unattributed after their bound');
-  const arrived = new Map(cgroupIds.map((_, i) => [[...foreign, late][i]!, i * 100]));
+  const arrived = new Map<string, number>([...foreign, late].map((uid, i) => [uid, i * 100]));
   for (const h of handed) t.ok(h.atMs - arrived.get(h.podUid)! <= 1000 + 20, `${h.pod || 'a foreign pod'}: waited ${h.atMs - arrived.get(h.podUid)!} ms (≤ holdMs)`);
   t.equal(stream.heldRecords, 0);
 });
