@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { loadAddon, packageRoot, type Addon } from './bpf/addon.js';
+import { NativeMemoryTrim } from './native-memory.js';
 import { EventStream, type EventHandler } from './bpf/event-stream.js';
 import { detectKernel, preflight } from './bpf/kernel.js';
 import { loadContext, loadProbe, type LoadedProbe } from './bpf/probe.js';
@@ -173,6 +174,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     onFailure: (error) => log.error('event poller stopped: no more kernel events; /healthz fails until restart', { error: error.message }),
   });
   registerHeldEvents(registry, stream.stats);
+  const nativeMemory = new NativeMemoryTrim(addon, log);
   metadata.pods.onChange((uid, record) => {
     // Events held for a pod the watch had not delivered yet may go now.
     if (record) setImmediate(() => stream.retryHeld());
@@ -312,12 +314,14 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     }
     if (probes.length === 0) throw new UserError(`no probe could attach on this kernel (${kernel.release})`);
     stream.start(addon, probes);
+    nativeMemory.start();
     // Never waits for the API server: readiness says when pods are known.
     await metadata.start();
     clusterPeers?.start();
     policyStore?.start();
     audit.start();
   } catch (err) {
+    nativeMemory.stop();
     closeProbes();
     await audit.stop();
     await policyStore?.stop();
@@ -332,6 +336,7 @@ export async function startDaemon(config: Config, log: Logger, addon: Addon = lo
     port,
     probes,
     async stop() {
+      nativeMemory.stop();
       closeProbes();
       await policyStore?.stop();
       await audit.stop();

@@ -85,6 +85,8 @@ export interface Addon {
   probeMapType(name: 'ringbuf' | 'sk_storage' | 'lru_hash' | 'percpu_array'): boolean;
   probeProgType(name: 'kprobe' | 'tracepoint' | 'tracing' | 'cgroup_skb' | 'cgroup_sock_addr' | 'raw_tracepoint'): boolean;
   layouts(): Record<string, StructLayout>;
+  /** Gives the C library's free pages back to the system (glibc's malloc_trim, on libuv's pool); true if any were. */
+  trimNativeMemory(): Promise<boolean>;
 }
 
 /** The checkout (or image) root: two levels above dist/src/bpf or src/bpf. */
