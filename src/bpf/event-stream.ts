@@ -241,18 +241,21 @@ export class EventStream {
     const counts: number[] = [];
     let held = false;
     while (h.offset < h.end) {
+      // Whole frames only: their lengths were checked on the way in.
       const length = view.getUint32(h.offset, true);
       const record = h.offset + FRAME_HEADER;
-      // Whole frames only (they were checked on the way in), so the handler is known.
       const type = view.getUint32(record, true);
+      const handler = this.handlers[type];
       try {
-        (this.handlers[type] as EventHandler)(view, record, length);
+        // A record of no known type joined the hold by its cgroup id alone.
+        if (handler === undefined) this.stats.malformed++;
+        else handler(view, record, length);
       } catch (err) {
         if (!(err instanceof EventHold)) throw err;
         held = true;
         break;
       }
-      counts[type] = (counts[type] ?? 0) + 1;
+      if (handler !== undefined) counts[type] = (counts[type] ?? 0) + 1;
       h.offset = record + ((length + 7) & ~7);
       this.heldCount--;
     }

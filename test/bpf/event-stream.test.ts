@@ -99,11 +99,13 @@ t.test("a held record waits with every later record of its cgroup, in order; oth
     { retryMs: 5, maxHoldMs: 1000, now: () => clock.now },
   );
   stream.dispatch(frame([ofCgroup(5, 1), ofCgroup(7, 2), ofCgroup(5, 3), ofCgroup(7, 4)]));
-  stream.dispatch(frame([ofCgroup(7, 5), ofCgroup(5, 6)]));
+  const unknownType = ofCgroup(7, 0);
+  unknownType.writeUInt32LE(99, 0);
+  stream.dispatch(frame([ofCgroup(7, 5), unknownType, ofCgroup(5, 6)]));
   t.same(seen, ['5:1', '5:3', '5:6'], "cgroup 7's records wait; cgroup 5's go on");
-  t.equal(stream.heldRecords, 3);
+  t.equal(stream.heldRecords, 4, 'a record of no known type joins its cgroup\'s hold too');
   t.equal(stream.heldCgroups, 1);
-  t.equal(stream.stats.held, 3, 'each held record counted');
+  t.equal(stream.stats.held, 4, 'each held record counted');
   t.equal(holdable(), false, 'holding is allowed only inside a dispatch');
   await new Promise((r) => setTimeout(r, 30));
   t.same(seen, ['5:1', '5:3', '5:6'], 'retries keep holding while the handler asks');
@@ -111,6 +113,7 @@ t.test("a held record waits with every later record of its cgroup, in order; oth
   stream.retryHeld();
   t.same(seen, ['5:1', '5:3', '5:6', '7:2', '7:4', '7:5'], "once it can answer, all of cgroup 7's, in their order");
   t.equal(stream.heldRecords, 0);
+  t.equal(stream.stats.malformed, 1, 'and is counted malformed when its turn comes');
   t.equal(stream.stats.received.get(1), 6, 'each record counted once');
   t.equal(stream.stats.batches, 2);
 
