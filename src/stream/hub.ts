@@ -35,7 +35,6 @@ const enum Stored {
   Dns = 1,
 }
 
-/** The DNS part of the columns: made on the first DNS event stored. */
 /**
  * How much older than the one published before it an event can be: a held
  * cgroup's events (src/bpf/event-stream.ts, at most 3 s) are published after
@@ -45,6 +44,7 @@ const enum Stored {
  */
 const OUT_OF_ORDER_MS = 5000;
 
+/** The DNS part of the columns: the strings of a DNS event, by slot. */
 interface DnsColumns {
   name: string[];
   domain: string[];
@@ -131,7 +131,7 @@ export class EventHub {
     const n = options.historySize;
     this.ring = new Array<StreamRecord | undefined>(n);
     this.col = { kind: new Uint8Array(n), seq: new Float64Array(n), timeMs: new Float64Array(n), seconds: new Float64Array(n), port: new Uint16Array(n), result: new Uint8Array(n), family: new Uint8Array(n), addr: new Uint32Array(4 * n), id: new Array(n) };
-    // Packed arrays of n (new Array(n) leaves holes, and past ~16k slots V8 makes it a dictionary).
+    // Packed arrays of n strings (new Array(n) is a holey array).
     const strings = (): string[] => Array.from({ length: n }, () => '');
     this.dns = { name: strings(), domain: strings(), qtype: strings(), rcode: strings() };
     this.wanted = options.historySize > 0;
