@@ -166,13 +166,8 @@ export class EventStream {
   private drain(force: boolean): void {
     const now = this.now();
     for (const [cgroup, h] of this.held) {
-      const forced = force || now - h.heldAt >= this.maxHoldMs;
-      if (!forced && withHolding(true, () => this.handleHeld(h), Math.max(0, now - h.arrivedAt))) continue;
-      if (forced) {
-        withHolding(false, () => this.handleHeld(h));
-        this.stats.holdsForced++;
-      }
-      this.release(cgroup, h);
+      if (force || now - h.heldAt >= this.maxHoldMs) this.endHold(cgroup, h);
+      else if (!withHolding(true, () => this.handleHeld(h), Math.max(0, now - h.arrivedAt))) this.release(cgroup, h);
     }
     this.schedule();
   }
@@ -181,10 +176,15 @@ export class EventStream {
   private endOldestHolds(): void {
     for (const [cgroup, h] of this.held) {
       if (this.heldBytes <= this.maxHeldBytes) break;
-      withHolding(false, () => this.handleHeld(h));
-      this.stats.holdsForced++;
-      this.release(cgroup, h);
+      this.endHold(cgroup, h);
     }
+  }
+
+  /** A bound ends a hold: its records go to their handlers with holding off. */
+  private endHold(cgroup: number, h: HeldCgroup): void {
+    withHolding(false, () => this.handleHeld(h));
+    this.stats.holdsForced++;
+    this.release(cgroup, h);
   }
 
   private release(cgroup: number, h: HeldCgroup): void {
