@@ -5,8 +5,11 @@
 // are not comparable. Before timing, the two pages must be the same bytes (the process_* and
 // nodejs_* metrics, which measure each process, left out).
 //
-//   node bench/scrape-ab.mjs --before build/dist-before [--after dist] [--pods 1000] [--domains 5] [--rounds 20]
+//   node bench/scrape-ab.mjs --before build/dist-before [--after dist] [--pods 1000] [--domains 5] [--rounds 20] [--active 0]
 //
+// --active F: before every scrape, a share F of the pods gets one more connect in both builds
+// (synthetic-series.mjs --active), as on a node where most pods are idle between two scrapes and
+// some are not; 0 scrapes the same values every time.
 // --before/--after: directories under the repository holding a build's dist/ tree (e.g. main's,
 // built with `npx tsc -p tsconfig.json --outDir build/dist-before`). Per build: median and p90
 // wall time of a scrape (request to last byte), median CPU time of the serving process per
@@ -31,6 +34,7 @@ const { values: opt } = parseArgs({
     domains: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '3' },
+    active: { type: 'string', default: '0' },
   },
 });
 if (!opt.before) {
@@ -56,18 +60,22 @@ function get(port, path) {
 
 /** Starts the synthetic server on a build's dist; resolves once it serves, with what it printed. */
 function start(name, distDir) {
-  const child = spawn(process.execPath, ['--expose-gc', join(BENCH, 'synthetic-series.mjs'), '--dist', distDir, '--pods', opt.pods, '--domains', opt.domains], {
+  const child = spawn(process.execPath, ['--expose-gc', join(BENCH, 'synthetic-series.mjs'), '--dist', distDir, '--pods', opt.pods, '--domains', opt.domains, '--active', opt.active], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
+  let started = false;
   child.stderr.on('data', (d) => (err += d));
   return new Promise((res, rej) => {
     child.stdout.on('data', (d) => {
       out += d;
       const nl = out.indexOf('\n');
-      if (nl >= 0) res({ name, child, fed: JSON.parse(out.slice(0, nl)) });
+      if (nl >= 0 && !started) {
+        started = true;
+        res({ name, child, fed: JSON.parse(out.slice(0, nl)), lines: () => out });
+      }
     });
     child.once('exit', (code) => rej(new Error(`${name}: synthetic-series exited ${code}: ${err.slice(-2000)}`)));
     setTimeout(() => {
@@ -92,7 +100,16 @@ function labelSets(text) {
   return n;
 }
 
+/** Traffic in a share of the build's pods (--active), before a timed scrape. */
+async function touch(build) {
+  if (Number(opt.active) <= 0) return;
+  const want = (build.touches = (build.touches ?? 0) + 1);
+  build.child.kill('SIGUSR2');
+  while ((build.lines().match(/^touched /gm) ?? []).length < want) await new Promise((r) => setTimeout(r, 2));
+}
+
 async function scrape(build) {
+  await touch(build);
   const cpu0 = cpuSeconds(build.child.pid);
   const r = await get(build.fed.port, '/metrics');
   if (r.status !== 200) throw new Error(`${build.name}: /metrics answered ${r.status}`);
@@ -126,7 +143,7 @@ try {
   }
   const series = promSeries(pages[1]);
   const sets = labelSets(ownMetricsOnly(pages[1]));
-  const result = { pods: Number(opt.pods), domains: Number(opt.domains), rounds: ROUNDS, series, labelSets: sets, bytes: Buffer.byteLength(pages[1]), identical };
+  const result = { pods: Number(opt.pods), domains: Number(opt.domains), active: Number(opt.active), rounds: ROUNDS, series, labelSets: sets, bytes: Buffer.byteLength(pages[1]), identical };
   for (const b of builds) {
     const ms = b.runs.map((r) => r.ms).sort((x, y) => x - y);
     const mem = memory(b.child.pid);

@@ -4,12 +4,16 @@
 // map to fake pod identities, so /metrics holds the series a busy node would have
 // (--pods pods × --domains DNS domains) without a cluster. No BPF, no root.
 //
-//   node bench/synthetic-series.mjs --port P [--pods 1000] [--domains 5] [--dist dist]
+//   node bench/synthetic-series.mjs --port P [--pods 1000] [--domains 5] [--dist dist] [--active 0]
 //
 // --dist serves another build's dist/ (a directory under the repository, so that its imports
 // find node_modules): bench/scrape-ab.mjs runs two builds side by side this way. Under
 // `node --expose-gc` the JSON line also gives the heap used after a full collection, once every
 // series exists and before any scrape: the state the series cost.
+//
+// --active F: on each SIGUSR2, one more TCP connect for a share F of the pods (the next ones in
+// turn), then a line `touched N` on stdout. A busy node's page between two scrapes: most pods
+// idle, some with traffic (bench/scrape-ab.mjs touches before every scrape it times).
 //
 // Serves /metrics, /healthz, /readyz (ready once every series exists). The collectors are the
 // daemon's probe modules (src/probes/index.ts) built from the same context, and every event goes
@@ -28,6 +32,7 @@ const { values: opt } = parseArgs({
     domains: { type: 'string', default: '5' },
     node: { type: 'string', default: 'bench-node' },
     dist: { type: 'string', default: 'dist' },
+    active: { type: 'string', default: '0' },
   },
 });
 const dist = (p) => pathToFileURL(join(resolve(ROOT, opt.dist), p)).href;
@@ -104,6 +109,25 @@ if (DOMAINS > 0) {
   dns = 'fed';
 }
 
+// Touching: the same event layout, one connect each for the next pods in turn.
+const ACTIVE = Math.round(Number(opt.active) * PODS);
+let nextTouched = 0;
+process.on('SIGUSR2', () => {
+  for (let k = 0; k < ACTIVE; k++) {
+    const i = nextTouched;
+    nextTouched = (nextTouched + 1) % PODS;
+    buf.fill(0);
+    view.setBigUint64(T.offsets.cgroup_id, BigInt(i + 1), true);
+    view.setBigUint64(T.offsets.elapsed_ns, BigInt(50_000 + ((i * 7919) % 5_000_000)), true);
+    view.setUint32(T.offsets.tgid, 100000 + i, true);
+    view.setUint32(T.offsets.pid, 100000 + i, true);
+    view.setUint32(T.offsets.result, 1, true);
+    view.setUint16(T.offsets.family, 2, true);
+    view.setUint16(T.offsets.dport, 443, true);
+    handleTcp(view, 0, T.size);
+  }
+  process.stdout.write(`touched ${ACTIVE}\n`);
+});
 const server = new HttpServer({ registry, readiness: () => ({ ready: true, reasons: [] }), log });
 const port = await server.listen(Number(opt.port), '127.0.0.1');
 let heapUsed;
