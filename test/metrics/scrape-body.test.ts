@@ -81,3 +81,55 @@ t.test("the daemon's registry (process and nodejs metrics, default labels, OpenM
   for (const r of [defaults, theirs]) r.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
   t.equal((await scrapeBody(defaults)).toString('utf8'), await theirs.metrics(), 'OpenMetrics: the Registry writes it');
 });
+
+t.test('scrape after scrape, with series changed, born and removed between them: still the Registry\'s page', async (t) => {
+  // Lines of unchanged series are copied from the last scrape's; a stale copy would show here.
+  let seed = 2024;
+  const rand = (n: number): number => {
+    // xorshift32: the same sequence every run
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) % n;
+  };
+  const ours = new Registry();
+  const theirs = new Registry();
+  const families = [ours, theirs].map((registry) => ({
+    h: new HistogramFamily({ name: 'h_seconds', help: 'h', labelNames: ['namespace', 'pod'], buckets: [0.001, 0.1, 1], registry }),
+    c: new CounterFamily({ name: 'c_total', help: 'c', labelNames: ['namespace', 'pod', 'rcode'], registry }),
+    bare: new CounterFamily({ name: 'bare_total', help: 'no labels', labelNames: [], registry }),
+  }));
+  const pods = [...AWKWARD, ...Array.from({ length: 60 }, (_, i) => `pod-${i}`)];
+  let copied = 0;
+  for (let scrape = 0; scrape < 40; scrape++) {
+    // Few changes between most scrapes (long runs copied), many between some.
+    const ops = scrape % 7 === 0 ? 200 : rand(6);
+    for (let i = 0; i < ops; i++) {
+      const pod = pods[rand(pods.length)] as string;
+      const op = rand(12);
+      const value = [0.0005, 0.05, 0.5, 3, Number.NaN][rand(5)] as number;
+      const add = [0, 1, 2.5][rand(3)] as number;
+      for (const f of families) {
+        if (op < 5) f.h.cell({ namespace: 'ns', pod }).observe(value);
+        else if (op < 9) f.c.cell({ namespace: 'ns', pod, rcode: op % 2 === 0 ? 'NOERROR' : 'SERVFAIL' }).value += add;
+        else if (op < 10) f.bare.cell({}).value += 1;
+        else if (op < 11) {
+          f.c.removePod('ns', pod);
+          f.h.removePod('ns', pod);
+        } else {
+          f.h.remove({ namespace: 'ns', pod });
+          f.c.remove({ namespace: 'ns', pod, rcode: 'NOERROR' });
+        }
+      }
+    }
+    const want = await theirs.metrics();
+    t.equal((await scrapeBody(ours)).toString('utf8'), want, `scrape ${scrape} after ${ops} changes`);
+    if (ops < 6) copied++;
+  }
+  t.ok(copied > 20, 'most scrapes followed few changes');
+  for (const f of families) {
+    f.h.reset();
+    f.c.reset();
+  }
+  t.equal((await scrapeBody(ours)).toString('utf8'), await theirs.metrics(), 'after reset');
+});
