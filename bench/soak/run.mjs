@@ -67,6 +67,11 @@ const CHURN = T - WARMUP - TAIL;
 const PODS = Number(opt.pods ?? Math.round((2000 * T) / 1800));
 const LIFETIME = Math.min(60, Math.max(5, Math.round(CHURN / 4)));
 const CREATE_EVERY = (CHURN - LIFETIME) / PODS; // seconds
+if (!(CHURN > LIFETIME)) {
+  // Shorter runs had a negative churn phase: pods created at negative intervals, a timeline that made no sense.
+  console.error(`soak: --minutes ${opt.minutes} leaves no churn after warm-up (${WARMUP} s) and tail (${TAIL} s): at least 2`);
+  process.exit(2);
+}
 const SCRAPE_EVERY = Number(opt['scrape-interval']);
 const TCP_RATE = Number(opt['tcp-rate']);
 const DNS_RATE = Number(opt['dns-rate']);
