@@ -2,6 +2,7 @@ import t from 'tap';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CounterFamily, GaugeFamily, HistogramFamily } from '../../src/metrics/cells.js';
 import { scrapeBody } from '../../src/metrics/scrape-body.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 const buckets = [0.001, 0.01, 0.1, 1];
 const values = [0.0005, 0.001, 0.002, 0.05, 0.1, 0.7, 3, 0];
@@ -169,15 +170,7 @@ t.test('empty families write HELP and TYPE only, as before', async (t) => {
 });
 
 t.test('random label values and operations: own text equals the Registry writing the data', async (t) => {
-  // A small deterministic generator: the same sequence every run.
-  let seed = 12345;
-  const rand = (n: number): number => {
-    // xorshift32
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return (seed >>> 0) % n;
-  };
+  const rand = seededRandom(12345);
   const alphabet = ['a', 'b', '"', '\\', '\n', 'ü', ' ', '{', '=', ',', 'n'];
   const word = (): string => Array.from({ length: rand(4) }, () => alphabet[rand(alphabet.length)]).join('');
   const registry = new Registry();

@@ -3,6 +3,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { CounterFamily, HistogramFamily } from '../../src/metrics/cells.js';
 import { createRegistry } from '../../src/metrics/registry.js';
 import { scrapeBody } from '../../src/metrics/scrape-body.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 const AWKWARD = ['a', 'b"q', 'c\\d', 'e\nf', 'ünï', ''];
 
@@ -84,14 +85,7 @@ t.test("the daemon's registry (process and nodejs metrics, default labels, OpenM
 
 t.test('scrape after scrape, with series changed, born and removed between them: still the Registry\'s page', async (t) => {
   // Lines of unchanged series are copied from the last scrape's; a stale copy would show here.
-  let seed = 2024;
-  const rand = (n: number): number => {
-    // xorshift32: the same sequence every run
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return (seed >>> 0) % n;
-  };
+  const rand = seededRandom(2024);
   const ours = new Registry();
   const theirs = new Registry();
   const families = [ours, theirs].map((registry) => ({
